@@ -1,0 +1,1 @@
+"""The chat service: Conversations and messages (its features arrive with their own issues; today it starts, connects and reports health)."""

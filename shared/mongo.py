@@ -1,0 +1,95 @@
+"""AsyncMongoClient factory (PyMongo's async API) and the transactional unit of work every service uses.
+
+A unit of work runs one handler in one MongoDB transaction together with the outbox rows for the events
+it emits and, for a consumed message, the record that the message was processed (idempotency)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from shared.contracts.envelope import Envelope, encode
+from shared.settings import ServiceSettings
+
+T = TypeVar("T")
+
+OUTBOX = "outbox"
+PROCESSED = "processed_messages"
+
+
+def make_mongo_client(settings: ServiceSettings) -> AsyncMongoClient[dict[str, Any]]:
+    return AsyncMongoClient(settings.mongo_url, tz_aware=True, appname=settings.service_name,
+                            serverSelectionTimeoutMS=10_000)
+
+
+class AlreadyProcessed(Exception):
+    """The message was handled before; the transaction is abandoned and nothing changes."""
+
+
+@dataclass
+class Transaction:
+    """What a handler gets inside a unit of work: the session, the database and an outbox to emit into."""
+
+    session: AsyncClientSession
+    db: AsyncDatabase[dict[str, Any]]
+    pending: list[tuple[str, Envelope[Any]]] = field(default_factory=list)
+
+    def emit(self, topic: str, env: Envelope[Any]) -> None:
+        self.pending.append((topic, env))
+
+
+class MongoUnitOfWork:
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, *,
+                 on_commit: Callable[[], None] | None = None) -> None:
+        self.client = client
+        self.db = client[database]
+        self._on_commit = on_commit
+
+    async def run(self, work: Callable[[Transaction], Awaitable[T]], *, message_id: str | None = None) -> T:
+        """Run `work` in a transaction (retried on transient errors); raises AlreadyProcessed for a repeat."""
+        if message_id is not None and await self.db[PROCESSED].find_one({"_id": message_id}, {"_id": 1}):
+            raise AlreadyProcessed(message_id)
+        result: list[T] = []
+
+        async def attempt(session: AsyncClientSession) -> None:
+            tx = Transaction(session=session, db=self.db)
+            result.clear()
+            if message_id is not None:
+                try:
+                    await self.db[PROCESSED].insert_one({"_id": message_id, "at": datetime.now(UTC)},
+                                                        session=session)
+                except DuplicateKeyError:
+                    raise AlreadyProcessed(message_id) from None
+            result.append(await work(tx))
+            if tx.pending:
+                await self.db[OUTBOX].insert_many([outbox_row(topic, env) for topic, env in tx.pending],
+                                                  session=session)
+
+        async with self.client.start_session() as session:
+            await session.with_transaction(attempt, read_concern=ReadConcern("snapshot"),
+                                           write_concern=WriteConcern("majority"))
+        if self._on_commit is not None:
+            self._on_commit()
+        return result[0]
+
+
+def outbox_row(topic: str, env: Envelope[Any]) -> dict[str, Any]:
+    return {"topic": topic, "key": env.key, "event_id": env.event_id, "type": env.type,
+            "value": encode(env), "created_at": datetime.now(UTC), "sent_at": None}
+
+
+async def ensure_runtime_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Indexes the outbox and the idempotency records need (sent rows and old ids expire after 7 days)."""
+    week = 7 * 24 * 3600
+    await db[OUTBOX].create_index([("sent_at", 1), ("_id", 1)], name="pending")
+    await db[OUTBOX].create_index("sent_at", name="sent_ttl", expireAfterSeconds=week)
+    await db[PROCESSED].create_index("at", name="processed_ttl", expireAfterSeconds=week)

@@ -1,0 +1,90 @@
+"""Outbox relay: publishes committed outbox rows to Kafka in commit order, then marks them sent.
+
+Rows are written by `MongoUnitOfWork` in the same transaction as the state change, so a crash after
+commit loses nothing: the next relay pass (this process after a restart, or another instance once
+the lease expires) publishes what is still pending. A crash after publishing but before marking
+sent re-publishes the rows; consumers drop the repeats by event_id.
+Only the holder of a lease publishes, so two instances of a service never interleave their rows."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.logging import get_logger
+from shared.mongo import OUTBOX
+
+log = get_logger(__name__)
+
+# publish(topic, key, value, headers) -> awaitable that resolves once the broker acknowledged the record
+Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Any]]
+
+LEASES = "outbox_lease"
+
+
+class OutboxRelay:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], publish: Publish, *, poll_interval_s: float = 0.5,
+                 lease_s: float = 10.0, batch_size: int = 500) -> None:
+        self._db = db
+        self._publish = publish
+        self._poll_interval_s = poll_interval_s
+        self._lease_s = lease_s
+        self._batch_size = batch_size
+        self._owner = uuid4().hex
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def notify(self) -> None:
+        """Called after a commit that wrote outbox rows, so they go out without waiting for the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                sent = await self.publish_pending() if await self._hold_lease() else 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: keep the rows, try again later
+                log.warning("outbox relay pass failed", error=repr(exc))
+                sent = 0
+            if sent < self._batch_size:  # a full batch means more may be waiting: go again at once
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                self._wake.clear()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        await self._db[LEASES].delete_one({"_id": "relay", "owner": self._owner})
+
+    async def publish_pending(self) -> int:
+        """One pass: publish pending rows in order and mark them sent; returns how many."""
+        rows = await self._db[OUTBOX].find({"sent_at": None}).sort("_id", 1).limit(self._batch_size).to_list()
+        if not rows:
+            return 0
+        # Sent together so the producer batches them; per-partition order is kept by the producer.
+        acks = [await self._publish(r["topic"], r["key"].encode(), r["value"],
+                                    {"event_id": r["event_id"], "type": r["type"]}) for r in rows]
+        await asyncio.gather(*acks)
+        await self._db[OUTBOX].update_many({"_id": {"$in": [r["_id"] for r in rows]}},
+                                           {"$set": {"sent_at": datetime.now(UTC)}})
+        return len(rows)
+
+    async def _hold_lease(self) -> bool:
+        now = datetime.now(UTC)
+        try:
+            lease = await self._db[LEASES].find_one_and_update(
+                {"_id": "relay", "$or": [{"owner": self._owner}, {"expires_at": {"$lt": now}}]},
+                {"$set": {"owner": self._owner, "expires_at": now + timedelta(seconds=self._lease_s)}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError:  # someone else holds a live lease
+            return False
+        return lease is not None and lease["owner"] == self._owner

@@ -1,0 +1,162 @@
+"""One service's process: broker, MongoDB, outbox relay, subscribers, background loops, health and AsyncAPI.
+
+A service's bootstrap creates a `ServiceRuntime`, registers what it consumes and publishes, and calls `run()`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, Union
+
+import uvicorn
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.kafka.annotations import KafkaMessage
+from faststream.specification import AsyncAPI
+
+from shared.broker import make_broker
+from shared.consumer import Handler, MessageDispatcher, Record
+from shared.contracts.catalogue import DEAD_LETTERS, Topic
+from shared.contracts.envelope import Envelope, Message, encode
+from shared.logging import configure_logging, get_logger
+from shared.mongo import MongoUnitOfWork, ensure_runtime_indexes, make_mongo_client
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+async def _raw_value(message: Any) -> bytes:
+    # Decoding is ours (shared.contracts.decode), so that a bad record is dead-lettered, not crashed on.
+    return message.body
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, *, title: str, description: str = "") -> None:
+        self.settings = settings
+        configure_logging(settings.log_level, settings.log_json)
+        self.title = title
+        self.description = description
+        self.broker = make_broker(settings)
+        self.mongo = make_mongo_client(settings)
+        self.db = self.mongo[settings.database_name]
+        self.relay = OutboxRelay(self.db, self.publish_raw, poll_interval_s=settings.outbox_poll_interval_s,
+                                 lease_s=settings.outbox_lease_s)
+        self.uow = MongoUnitOfWork(self.mongo, settings.database_name, on_commit=self.relay.notify)
+        self.dispatchers: dict[str, MessageDispatcher] = {}
+        self._startup: list[Callable[[], Awaitable[None]]] = [lambda: ensure_runtime_indexes(self.db)]
+        self._loops: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run]
+        self._tasks: list[asyncio.Task[None]] = []
+        self.publishes(DEAD_LETTERS)
+
+    # --- registration -----------------------------------------------------------------------------
+
+    def consume(self, topic: Topic, handlers: Mapping[type[Message], Handler]) -> MessageDispatcher:
+        dispatcher = MessageDispatcher(group=self.settings.consumer_group, handlers=handlers,
+                                       dead_letter=self.dead_letter, max_attempts=self.settings.max_delivery_attempts)
+        self.dispatchers[topic.name] = dispatcher
+        subscriber = self.broker.subscriber(
+            topic.name, group_id=self.settings.consumer_group, auto_offset_reset="earliest",
+            # An exception here means the dead-letter publish itself failed: re-read the record, never skip it.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
+            decoder=_raw_value, title=f"on_{topic.name.replace('.', '_')}", description=topic.description)
+
+        async def on_record(value: bytes, message: KafkaMessage) -> None:
+            raw = message.raw_message
+            await dispatcher.dispatch(Record(raw.topic, raw.partition, raw.offset, raw.key, value))
+
+        subscriber(on_record)
+        return dispatcher
+
+    def publishes(self, topic: Topic) -> None:
+        """Declares a published topic (the relay does the publishing) so AsyncAPI documents its messages."""
+        schema: Any = Union[tuple(Envelope[m] for m in topic.messages)] if topic.messages else None  # noqa: UP007
+        self.broker.publisher(topic.name, title=f"to_{topic.name.replace('.', '_')}",
+                              description=f"{topic.description} Key: {topic.key}.", schema=schema)
+
+    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
+        self._startup.append(hook)
+
+    def add_loop(self, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A background coroutine started after the broker connects and cancelled on shutdown."""
+        self._loops.append(loop)
+
+    # --- publishing -------------------------------------------------------------------------------
+
+    async def publish_raw(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Awaitable[Any]:
+        return await self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
+
+    async def dead_letter(self, env: Envelope[Any]) -> None:
+        await self.broker.publish(encode(env), DEAD_LETTERS.name, key=env.key.encode(),
+                                  headers={"event_id": env.event_id, "type": env.type})
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        await self.mongo.aconnect()
+        for hook in self._startup:
+            await hook()
+
+    async def _start_loops(self) -> None:
+        self._tasks = [asyncio.create_task(loop(), name=loop.__qualname__) for loop in self._loops]
+        log.info("service started", service=self.settings.service_name, port=self.settings.http_port)
+
+    async def _stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.relay.stop()
+
+    async def _close(self) -> None:
+        await self.mongo.close()
+        log.info("service stopped", service=self.settings.service_name)
+
+    async def ready(self) -> tuple[bool, dict[str, str]]:
+        checks: dict[str, str] = {}
+        checks["kafka"] = "ok" if await self.broker.ping(timeout=2.0) else "unreachable"
+        try:
+            await asyncio.wait_for(self.mongo.admin.command("ping"), 2.0)
+            checks["mongodb"] = "ok"
+        except Exception as exc:
+            checks["mongodb"] = f"unreachable: {type(exc).__name__}"
+        return all(v == "ok" for v in checks.values()), checks
+
+    def asgi_app(self) -> AsgiFastStream:
+        @get(description="The process is up.")
+        async def live(scope: Any) -> AsgiResponse:
+            return AsgiResponse(b'{"status":"ok"}', 200, headers={"content-type": "application/json"})
+
+        @get(description="Kafka and MongoDB answer.")
+        async def ready(scope: Any) -> AsgiResponse:
+            ok, checks = await self.ready()
+            body = ('{"status":"%s",%s}' % ("ok" if ok else "unavailable",
+                                             ",".join(f'"{k}":"{v}"' for k, v in checks.items()))).encode()
+            return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
+
+        return AsgiFastStream(
+            self.broker,
+            asgi_routes=[("/health/live", live), ("/health/ready", ready)],
+            asyncapi_path="/asyncapi",
+            specification=AsyncAPI(self.broker, title=self.title, description=self.description, version="0.1.0"),
+            on_startup=[self._start], after_startup=[self._start_loops],
+            on_shutdown=[self._stop], after_shutdown=[self._close],
+            logger=logging.getLogger(f"faststream.{self.settings.service_name}"),
+        )
+
+    def run(self) -> None:
+        """Serve until SIGINT/SIGTERM, then stop consuming, finish loops and close clients."""
+        config = uvicorn.Config(self.asgi_app(), host=self.settings.http_host, port=self.settings.http_port,
+                                lifespan="on", log_config=None, access_log=False)
+        # uvicorn shuts down gracefully on these, then re-raises them into the handlers it found;
+        # no-op handlers make that a clean exit 0 instead of a traceback or a -15.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
+        uvicorn.Server(config).run()

@@ -23,6 +23,7 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
         acks="all",
         enable_idempotence=False,
         logger=logging.getLogger(f"faststream.{settings.service_name}"),
+        log_level=logging.DEBUG,  # "Received"/"Processed" per message: too chatty for INFO
     )
 
 

@@ -9,6 +9,7 @@ dead-letter what cannot be processed so the consumer moves on.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -49,11 +50,17 @@ class MessageDispatcher:
         self._dead_letter = dead_letter
         self._max_attempts = max_attempts
         self._retry_base_s = retry_base_s
+        self.outcomes: Counter[Outcome] = Counter()
 
     def handles(self) -> list[str]:
         return sorted(self._handlers)
 
     async def dispatch(self, record: Record) -> Outcome:
+        outcome = await self._dispatch(record)
+        self.outcomes[outcome] += 1
+        return outcome
+
+    async def _dispatch(self, record: Record) -> Outcome:
         try:
             env = decode(record.value)
         except UnknownMessageType as exc:

@@ -119,6 +119,17 @@ class ServiceRuntime:
         await self.mongo.close()
         log.info("service stopped", service=self.settings.service_name)
 
+    async def start(self) -> None:
+        """Everything the ASGI lifespan does, without HTTP (tests, benchmarks)."""
+        await self._start()
+        await self.broker.start()
+        await self._start_loops()
+
+    async def stop(self) -> None:
+        await self._stop()
+        await self.broker.stop()
+        await self._close()
+
     async def ready(self) -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
         checks["kafka"] = "ok" if await self.broker.ping(timeout=2.0) else "unreachable"

@@ -1,0 +1,96 @@
+"""pytest plugin (tests/conftest.py loads it): one real mongod and one real broker per test session.
+
+TEST_INFRA=local  start mongod and Tansu from the PyPI wheels (the default when no Docker engine answers);
+TEST_INFRA=docker use testcontainers with the official MongoDB and Apache Kafka images (the default
+                  when a Docker engine answers; skipped cleanly when none does)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shared.broker import ensure_topics
+from shared.contracts.catalogue import TOPICS
+from shared.localstack.processes import LocalKafka, LocalMongo, free_port
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    mongo_url: str
+    kafka_bootstrap: str
+    kind: str
+
+
+def docker_engine_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _local() -> Iterator[Infrastructure]:
+    workdir = Path(tempfile.mkdtemp(prefix="omni-test-"))
+    mongo = LocalMongo(workdir / "mongo", free_port())
+    kafka = LocalKafka(workdir, free_port())
+    try:
+        mongo.start()
+        kafka.start()
+        yield Infrastructure(mongo.url, kafka.bootstrap_servers, "local")
+    finally:
+        kafka.stop()
+        mongo.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _docker() -> Iterator[Infrastructure]:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.kafka import KafkaContainer
+
+    with KafkaContainer("apache/kafka:3.9.0") as kafka, \
+            DockerContainer("mongo:6.0").with_command("--replSet rs0 --bind_ip_all").with_exposed_ports(27017) as mongo:
+        wait_for_logs(mongo, "Waiting for connections")
+        host, port = mongo.get_container_host_ip(), mongo.get_exposed_port(27017)
+        mongo.exec(["mongosh", "--quiet", "--eval",
+                    f"rs.initiate({{_id:'rs0',members:[{{_id:0,host:'{host}:{port}'}}]}})"])
+        yield Infrastructure(f"mongodb://{host}:{port}/?directConnection=true", kafka.get_bootstrap_server(), "docker")
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Infrastructure]:
+    kind = os.environ.get("TEST_INFRA", "auto")
+    if kind == "auto":
+        kind = "docker" if docker_engine_available() else "local"
+    if kind == "docker":
+        if not docker_engine_available():
+            pytest.skip("TEST_INFRA=docker but no Docker engine answers")
+        infra_iter = _docker()
+    else:
+        infra_iter = _local()
+    infra = next(infra_iter)
+    asyncio.run(ensure_topics(infra.kafka_bootstrap, TOPICS))
+    yield infra
+    next(infra_iter, None)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for databases and topics, so tests never see each other's data."""
+    return uuid.uuid4().hex[:10]
+
+
+def service_env(infra: Infrastructure, **extra: str) -> dict[str, str]:
+    """Environment for a service process pointed at the test infrastructure."""
+    return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "MONGO_URL": infra.mongo_url,
+            "KAFKA_SESSION_TIMEOUT_MS": "6000", "LOG_JSON": "true", **extra}

@@ -1,0 +1,178 @@
+"""The shared runtime against the real mongod and broker: outbox, relay, idempotent consumer, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+import pytest
+
+from shared.broker import ensure_topics
+from shared.consumer import Outcome
+from shared.contracts.catalogue import DEAD_LETTERS, Topic
+from shared.contracts.envelope import Envelope, Event, encode, wrap
+from shared.mongo import OUTBOX, Transaction
+from shared.outbox import OutboxRelay
+from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
+from shared.testing.kafka import TopicReader, eventually, produce
+
+pytestmark = pytest.mark.integration
+
+
+class NoteWritten(Event):
+    TYPE: ClassVar[str] = "test.NoteWritten"
+    note_id: str
+    text: str
+
+
+def settings(infra, name: str) -> ServiceSettings:
+    return ServiceSettings(service_name=name, kafka_bootstrap_servers=infra.kafka_bootstrap, mongo_url=infra.mongo_url,
+                           kafka_session_timeout_ms=6000, outbox_poll_interval_s=0.1, outbox_lease_s=2,
+                           max_delivery_attempts=3)
+
+
+def write_note(topic: Topic, note_id: str, text: str = "hello"):
+    async def work(tx: Transaction) -> None:
+        await tx.db.notes.insert_one({"_id": note_id, "text": text}, session=tx.session)
+        tx.emit(topic.name, wrap(NoteWritten(note_id=note_id, text=text), tenant_id="t1", key=note_id, producer="a"))
+    return work
+
+
+def projector(service: ServiceRuntime):
+    async def project(env: Envelope[NoteWritten]) -> None:
+        async def work(tx: Transaction) -> None:
+            await tx.db.notes_view.update_one({"_id": env.payload.note_id},
+                                              {"$inc": {"times": 1}, "$set": {"text": env.payload.text}},
+                                              upsert=True, session=tx.session)
+        await service.uow.run(work, message_id=env.event_id)
+    return project
+
+
+@pytest.fixture
+async def topic(infrastructure, unique) -> Topic:
+    t = Topic(name=f"test.notes.{unique}", partitions=3, key="note_id", producer="a", consumers=("b",),
+              description="test notes", messages=(NoteWritten,))
+    await ensure_topics(infrastructure.kafka_bootstrap, [t])
+    return t
+
+
+async def test_committed_state_and_event_reach_the_consumer_once(infrastructure, unique, topic):
+    a = ServiceRuntime(settings(infrastructure, f"a-{unique}"), title="a")
+    a.publishes(topic)
+    b = ServiceRuntime(settings(infrastructure, f"b-{unique}"), title="b")
+    consumer = b.consume(topic, {NoteWritten: projector(b)})
+    await a.start()
+    await b.start()
+    try:
+        for i in range(5):
+            await a.uow.run(write_note(topic, f"n{i}", f"text {i}"))
+        await eventually(lambda: b.db.notes_view.count_documents({}), timeout_s=30)
+        await eventually(lambda: _count(b, 5), timeout_s=30)
+        assert await a.db[OUTBOX].count_documents({"sent_at": None}) == 0
+
+        # The same records delivered again (as after a relay crash before marking them sent): no effect.
+        for row in await a.db[OUTBOX].find().to_list():
+            await produce(infrastructure.kafka_bootstrap, topic.name, row["value"], row["key"].encode())
+        await eventually(lambda: consumer.outcomes[Outcome.DUPLICATE] == 5, timeout_s=30)
+        views = await b.db.notes_view.find().sort("_id").to_list()
+        assert [(v["_id"], v["times"], v["text"]) for v in views] == [(f"n{i}", 1, f"text {i}") for i in range(5)]
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+async def _count(service: ServiceRuntime, n: int) -> bool:
+    return await service.db.notes_view.count_documents({}) == n
+
+
+async def test_a_failed_handler_commits_neither_state_nor_event(infrastructure, unique, topic):
+    a = ServiceRuntime(settings(infrastructure, f"a-{unique}"), title="a")
+
+    async def half_done(tx: Transaction) -> None:
+        await write_note(topic, "n1")(tx)
+        raise RuntimeError("rule broken after the writes")
+
+    with pytest.raises(RuntimeError):
+        await a.uow.run(half_done)
+    assert await a.db.notes.count_documents({}) == 0
+    assert await a.db[OUTBOX].count_documents({}) == 0
+    await a.mongo.close()
+
+
+async def test_relay_killed_between_commit_and_publish_loses_nothing(infrastructure, unique, topic):
+    a = ServiceRuntime(settings(infrastructure, f"a-{unique}"), title="a")
+    b = ServiceRuntime(settings(infrastructure, f"b-{unique}"), title="b")
+    consumer = b.consume(topic, {NoteWritten: projector(b)})
+    await b.start()
+    try:
+        await a.broker.start()
+        for i in range(4):  # committed while no relay runs: the process "died" right after commit
+            await a.uow.run(write_note(topic, f"n{i}"))
+        assert await a.db[OUTBOX].count_documents({"sent_at": None}) == 4
+
+        published: list[bytes] = []
+
+        async def publish_one_then_die(topic_: str, key: bytes, value: bytes, headers: dict[str, str]):
+            if published:
+                raise ConnectionAbortedError("relay process killed")
+            published.append(value)
+            return await a.publish_raw(topic_, key, value, headers)
+
+        doomed = OutboxRelay(a.db, publish_one_then_die, lease_s=2)
+        with pytest.raises(ConnectionAbortedError):
+            assert await doomed._hold_lease()
+            await doomed.publish_pending()
+        assert len(published) == 1
+        assert await a.db[OUTBOX].count_documents({"sent_at": None}) == 4  # nothing marked sent
+
+        # A restarted relay (a new owner) takes over once the dead one's lease runs out.
+        restarted = OutboxRelay(a.db, a.publish_raw, poll_interval_s=0.1, lease_s=2)
+        task = asyncio.create_task(restarted.run())
+        try:
+            await eventually(lambda: _count(b, 4), timeout_s=30)
+            await eventually(lambda: consumer.outcomes[Outcome.DUPLICATE] == 1, timeout_s=30)
+            assert await a.db[OUTBOX].count_documents({"sent_at": None}) == 0
+            assert sorted([v["times"] for v in await b.db.notes_view.find().to_list()]) == [1, 1, 1, 1]
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await b.stop()
+        await a.broker.stop()
+        await a.mongo.close()
+
+
+async def test_invalid_and_failing_messages_are_dead_lettered_and_consumption_goes_on(infrastructure, unique, topic):
+    b = ServiceRuntime(settings(infrastructure, f"b-{unique}"), title="b")
+    project = projector(b)
+
+    async def project_unless_cursed(env: Envelope[NoteWritten]) -> None:
+        if env.payload.text == "cursed":
+            raise RuntimeError("projection store rejects this note")
+        await project(env)
+
+    consumer = b.consume(topic, {NoteWritten: project_unless_cursed})
+    bootstrap = infrastructure.kafka_bootstrap
+    note = lambda i, text: encode(wrap(NoteWritten(note_id=i, text=text), tenant_id="t1", key="k", producer="a"))  # noqa: E731
+    invalid_payload = note("x", "ok").replace(b'"note_id":"x"', b'"note_id":42')
+    # All on one key (one partition), so the good note after them proves the consumer moved on.
+    for value in (b"{not json", invalid_payload, note("n-cursed", "cursed"), note("n-good", "fine")):
+        await produce(bootstrap, topic.name, value, key=b"k")
+
+    async with TopicReader(bootstrap, DEAD_LETTERS.name) as dead:
+        await b.start()
+        try:
+            ours = lambda envs: [e for e in envs if e.payload.original_topic == topic.name]  # noqa: E731
+            letters = await dead.wait_for(lambda envs: len(ours(envs)) >= 3 and ours(envs), timeout_s=60)
+            await eventually(lambda: _count(b, 1), timeout_s=30)
+            assert (await b.db.notes_view.find_one({"_id": "n-good"}))["times"] == 1
+        finally:
+            await b.stop()
+    by_kind = sorted((e.payload.error_kind, e.payload.attempts) for e in letters)
+    assert by_kind == [("failing", 3), ("invalid", 1), ("invalid", 1)]
+    reasons = " | ".join(e.payload.reason for e in letters)
+    assert "not JSON" in reasons and "note_id" in reasons and "projection store rejects" in reasons
+    failing = next(e for e in letters if e.payload.error_kind == "failing")
+    assert failing.payload.original_type == "test.NoteWritten" and '"cursed"' in failing.payload.value
+    assert consumer.outcomes[Outcome.DEAD_LETTERED] == 3

@@ -31,6 +31,10 @@ def make_mongo_client(settings: ServiceSettings) -> AsyncMongoClient[dict[str, A
                             serverSelectionTimeoutMS=10_000)
 
 
+class ConcurrencyConflict(Exception):
+    """A document changed since it was read (version check failed); the unit of work runs again."""
+
+
 class AlreadyProcessed(Exception):
     """The message was handled before; the transaction is abandoned and nothing changes."""
 
@@ -54,8 +58,20 @@ class MongoUnitOfWork:
         self.db = client[database]
         self._on_commit = on_commit
 
-    async def run(self, work: Callable[[Transaction], Awaitable[T]], *, message_id: str | None = None) -> T:
-        """Run `work` in a transaction (retried on transient errors); raises AlreadyProcessed for a repeat."""
+    async def run(self, work: Callable[[Transaction], Awaitable[T]], *, message_id: str | None = None,
+                  max_conflicts: int = 20) -> T:
+        """Run `work` in a transaction; raises AlreadyProcessed for a repeat.
+
+        Retried from a fresh read on transient transaction errors (write conflicts, done by PyMongo)
+        and on ConcurrencyConflict raised by a repository's version check."""
+        for _ in range(max_conflicts - 1):
+            try:
+                return await self._run_once(work, message_id)
+            except ConcurrencyConflict:
+                continue
+        return await self._run_once(work, message_id)
+
+    async def _run_once(self, work: Callable[[Transaction], Awaitable[T]], message_id: str | None) -> T:
         if message_id is not None and await self.db[PROCESSED].find_one({"_id": message_id}, {"_id": 1}):
             raise AlreadyProcessed(message_id)
         result: list[T] = []

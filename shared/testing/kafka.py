@@ -86,3 +86,28 @@ async def eventually(check: Callable[[], Any], timeout_s: float = 30.0, interval
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met after {timeout_s}s (last value {result!r})")
         await asyncio.sleep(interval_s)
+
+
+class CommandSender:
+    """Produces envelopes the way a producing service's relay would (value = envelope JSON, key = envelope key)."""
+
+    def __init__(self, bootstrap: str, topic: str, *, tenant_id: str, producer: str = "test") -> None:
+        self.topic = topic
+        self.tenant_id = tenant_id
+        self.producer_name = producer
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+
+    async def __aenter__(self) -> CommandSender:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    async def send(self, payload: Any, *, times: int = 1) -> Envelope[Any]:
+        """Send one message (the same record `times` times, as a redelivery would); returns its envelope."""
+        from shared.contracts.envelope import encode, wrap
+        env = wrap(payload, tenant_id=self.tenant_id, key=getattr(payload, payload.KEY), producer=self.producer_name)
+        for _ in range(times):
+            await self._producer.send_and_wait(self.topic, encode(env), key=env.key.encode())
+        return env

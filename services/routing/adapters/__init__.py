@@ -1,0 +1,1 @@
+"""Routing's adapters: MongoDB documents and repository."""

@@ -1,0 +1,1 @@
+"""How work reaches routing: Kafka commands and the clock."""

@@ -1,0 +1,12 @@
+"""Settings of the routing service (environment variables, local defaults)."""
+
+from pydantic import Field
+
+from shared.settings import ServiceSettings
+
+
+class RoutingSettings(ServiceSettings):
+    service_name: str = "routing"
+    http_port: int = 8101
+    timer_interval_s: float = Field(0.5, description="How often due offers, overflows and waiting chats are checked.")
+    sweep_interval_s: float = Field(5.0, description="How often every queue with waiting work is re-dispatched.")

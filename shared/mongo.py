@@ -72,8 +72,6 @@ class MongoUnitOfWork:
         return await self._run_once(work, message_id)
 
     async def _run_once(self, work: Callable[[Transaction], Awaitable[T]], message_id: str | None) -> T:
-        if message_id is not None and await self.db[PROCESSED].find_one({"_id": message_id}, {"_id": 1}):
-            raise AlreadyProcessed(message_id)
         result: list[T] = []
 
         async def attempt(session: AsyncClientSession) -> None:

@@ -21,6 +21,8 @@ class ServiceSettings(BaseSettings):
     # so tests and the local stack shorten it.
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 1_000
+    consumer_workers: int = Field(4, description="Consumers per topic in this process; each keeps its partitions' order.")
+    kafka_fetch_max_wait_ms: int = Field(100, description="Longest a fetch waits for new records.")
     outbox_poll_interval_s: float = 0.5
     outbox_lease_s: float = 10.0
     max_delivery_attempts: int = Field(5, description="Tries of a failing message before it is dead-lettered.")

@@ -1,0 +1,239 @@
+"""Benchmark: time from a conversation being handed to routing to its offer being published, against
+the broker's own produce->consume round trip measured in the same run (a figure and a ratio, not a test).
+
+Drives the real routing service (`python -m services.routing`, its own process) through Kafka:
+N agents (default 1,000) across Q queues (default 20), conversations arriving at R per second
+(default 20); simulated agents accept every offer at once and end the conversation after --hold-s.
+
+    .venv/bin/python -m benchmarks.routing_offer_latency [--duration-s 60] [--rate 20]
+
+It starts its own mongod and broker (temporary directory) unless --mongo-url/--kafka are given."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.broker import ensure_topics
+from shared.contracts import routing as r
+from shared.contracts.catalogue import ROUTING_COMMANDS, ROUTING_EVENTS, TOPICS, Topic
+from shared.contracts.envelope import decode, encode, wrap
+from shared.localstack.processes import LocalKafka, LocalMongo, free_port
+
+TENANT = "bench"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, bootstrap: str) -> None:
+        self.args = args
+        self.bootstrap = bootstrap
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+        self.sent_at: dict[str, float] = {}
+        self.offered_at: dict[str, float] = {}
+        self.queued_to_offer_in_service: list[float] = []
+        self.answers: dict[str, str] = {}
+        self.queued_at_event: dict[str, float] = {}
+        self.rejections: list[str] = []
+
+    async def send(self, payload: r.RoutingCommand) -> str:
+        env = wrap(payload, tenant_id=TENANT, key=getattr(payload, payload.KEY), producer="bench")
+        await self.producer.send(ROUTING_COMMANDS.name, encode(env), key=env.key.encode())
+        return env.event_id
+
+    async def events(self) -> None:
+        consumer = AIOKafkaConsumer(ROUTING_EVENTS.name, bootstrap_servers=self.bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            async for record in consumer:
+                now = time.monotonic()
+                env = decode(record.value)
+                p = env.payload
+                if env.type in ("routing.CommandAccepted", "routing.CommandRejected"):
+                    self.answers[p.command_id] = env.type
+                    if env.type == "routing.CommandRejected":
+                        self.rejections.append(p.reason)
+                elif env.type == "routing.ConversationQueued":
+                    self.queued_at_event[p.conversation_id] = env.occurred_at.timestamp()
+                elif env.type == "routing.OfferMade" and p.conversation_id not in self.offered_at:
+                    self.offered_at[p.conversation_id] = now
+                    if p.conversation_id in self.queued_at_event:
+                        self.queued_to_offer_in_service.append(
+                            env.occurred_at.timestamp() - self.queued_at_event[p.conversation_id])
+                    await self.send(r.AcceptOffer(conversation_id=p.conversation_id, agent_id=p.agent_id,
+                                                  offer_id=p.offer_id))
+                    asyncio.get_running_loop().call_later(
+                        self.args.hold_s, lambda c=p.conversation_id: asyncio.ensure_future(
+                            self.send(r.EndConversation(conversation_id=c, reason="bench"))))
+        finally:
+            await consumer.stop()
+
+    async def settle(self, ids: list[str], what: str) -> None:
+        deadline = time.monotonic() + 300
+        while not set(ids) <= self.answers.keys():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: {len(set(ids) & self.answers.keys())}/{len(ids)} answered")
+            await asyncio.sleep(0.2)
+        if self.rejections:
+            raise RuntimeError(f"{what}: rejected: {self.rejections[:3]}")
+
+    async def setup(self) -> None:
+        a, q = self.args.agents, self.args.queues
+        ids = [await self.send(r.ConfigureAgent(agent_id=f"agent-{i}", capacity={"chat": self.args.capacity},
+                                                skills={"billing": 1 + i % 10})) for i in range(a)]
+        await self.settle(ids, "agents")
+        methods = ["round_robin", "least_loaded", "skills", "specialist_priority"]
+        ids = [await self.send(r.ConfigureQueue(
+            queue_id=f"queue-{k}", name=f"Queue {k}", method=methods[k % 4], offer_timeout_s=60,
+            members={f"agent-{i}": 1 + i % 3 for i in range(k, a, q)})) for k in range(q)]
+        await self.settle(ids, "queues")
+        ids = [await self.send(r.SetPresence(agent_id=f"agent-{i}", presence="available")) for i in range(a)]
+        await self.settle(ids, "presence")
+
+    async def load(self) -> None:
+        rng = random.Random(7)
+        interval = 1 / self.args.rate
+        start = time.monotonic()
+        for n in range(int(self.args.duration_s * self.args.rate)):
+            await asyncio.sleep(max(0.0, start + n * interval - time.monotonic()))
+            cid = f"conv-{n}"
+            self.sent_at[cid] = time.monotonic()
+            await self.send(r.RouteConversation(conversation_id=cid, queue_id=f"queue-{rng.randrange(self.args.queues)}",
+                                                customer_name=f"Customer {n}", preview="Hello, I need help",
+                                                skills={"billing": rng.randint(1, 5)}))
+        deadline = time.monotonic() + 60
+        while len(self.offered_at) < len(self.sent_at) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+
+
+async def broker_round_trip(bootstrap: str, rate: float, duration_s: float) -> list[float]:
+    """The same produce (acks=all) -> consume path with no service in between, at the same rate."""
+    topic = Topic(name=f"bench.roundtrip.{os.getpid()}", partitions=8, key="n", producer="bench", consumers=(),
+                  description="")
+    await ensure_topics(bootstrap, [topic])
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    consumer = AIOKafkaConsumer(topic.name, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    await producer.start()
+    await consumer.start()
+    sent: dict[bytes, float] = {}
+    took: list[float] = []
+
+    async def receive() -> None:
+        async for record in consumer:
+            took.append(time.monotonic() - sent[record.value])
+
+    receiver = asyncio.create_task(receive())
+    start = time.monotonic()
+    for n in range(int(duration_s * rate)):
+        await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
+        value = str(n).encode()
+        sent[value] = time.monotonic()
+        await producer.send(topic.name, value, key=value)
+    await asyncio.sleep(2)
+    receiver.cancel()
+    await asyncio.gather(receiver, return_exceptions=True)
+    await producer.stop()
+    await consumer.stop()
+    return took
+
+
+def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(240):
+        if proc.poll() is not None:
+            raise RuntimeError("routing exited")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError("routing not ready")
+
+
+async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
+    await ensure_topics(bootstrap, TOPICS)
+    port = free_port()
+    log = Path(tempfile.gettempdir()) / f"bench-routing-{os.getpid()}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "services.routing"], stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGO_URL": mongo_url,
+                                 "MONGO_DB": f"routing-bench-{os.getpid()}", "HTTP_PORT": str(port),
+                                 "KAFKA_SESSION_TIMEOUT_MS": "6000", "LOG_LEVEL": "WARNING"})
+    try:
+        await asyncio.to_thread(wait_ready, port, proc)
+        bench = Bench(args, bootstrap)
+        await bench.producer.start()
+        listener = asyncio.create_task(bench.events())
+        t0 = time.monotonic()
+        await bench.setup()
+        print(f"setup: {args.agents} agents, {args.queues} queues configured and available in "
+              f"{time.monotonic() - t0:.1f}s", flush=True)
+        # Both loads at once, so both figures see the same machine.
+        _, broker = await asyncio.gather(bench.load(), broker_round_trip(bootstrap, args.rate, args.duration_s))
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        await bench.producer.stop()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    routed = [bench.offered_at[c] - bench.sent_at[c] for c in bench.sent_at if c in bench.offered_at]
+    ms = lambda v: f"{v * 1000:8.1f} ms"  # noqa: E731
+    print(f"\nconversations sent {len(bench.sent_at)}, offered {len(routed)} "
+          f"({args.rate}/s for {args.duration_s}s, {args.agents} agents x chat capacity {args.capacity}, "
+          f"{args.queues} queues, hold {args.hold_s}s)")
+    print(f"{'':42s}{'p50':>11s}{'p99':>11s}")
+    print(f"{'routing: command sent -> OfferMade received':42s}{ms(pct(routed, 50))}{ms(pct(routed, 99))}")
+    print(f"{'broker: produce -> consume round trip':42s}{ms(pct(broker, 50))}{ms(pct(broker, 99))}")
+    print(f"{'ratio routing / broker':42s}{pct(routed, 50) / pct(broker, 50):10.1f}x"
+          f"{pct(routed, 99) / pct(broker, 99):10.1f}x")
+    if bench.queued_to_offer_in_service:
+        print(f"{'in service: Queued -> OfferMade occurred_at':42s}"
+              f"{ms(pct(bench.queued_to_offer_in_service, 50))}{ms(pct(bench.queued_to_offer_in_service, 99))}")
+    print(f"mean routing {statistics.mean(routed) * 1000:.1f} ms; routing log: {log}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--queues", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=20.0, help="new conversations per second")
+    parser.add_argument("--duration-s", type=float, default=60.0)
+    parser.add_argument("--capacity", type=int, default=3)
+    parser.add_argument("--hold-s", type=float, default=20.0, help="how long an agent keeps a conversation")
+    parser.add_argument("--kafka")
+    parser.add_argument("--mongo-url")
+    args = parser.parse_args()
+    if args.kafka and args.mongo_url:
+        asyncio.run(run(args, args.kafka, args.mongo_url))
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="omni-bench-"))
+    mongo, kafka = LocalMongo(workdir / "mongo", free_port()), LocalKafka(workdir, free_port())
+    try:
+        mongo.start()
+        kafka.start()
+        asyncio.run(run(args, kafka.bootstrap_servers, mongo.url))
+    finally:
+        kafka.stop()
+        mongo.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

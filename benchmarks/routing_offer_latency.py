@@ -31,8 +31,11 @@ from shared.contracts import routing as r
 from shared.contracts.catalogue import ROUTING_COMMANDS, ROUTING_EVENTS, TOPICS, Topic
 from shared.contracts.envelope import decode, encode, wrap
 from shared.localstack.processes import LocalKafka, LocalMongo, free_port
+from shared.settings import ServiceSettings
 
 TENANT = "bench"
+# Every consumer here waits on fetches like the services do, so the baseline is like for like.
+FETCH_MAX_WAIT_MS = ServiceSettings().kafka_fetch_max_wait_ms
 
 
 def pct(values: list[float], p: float) -> float:
@@ -59,7 +62,8 @@ class Bench:
 
     async def events(self) -> None:
         consumer = AIOKafkaConsumer(ROUTING_EVENTS.name, bootstrap_servers=self.bootstrap, group_id=None,
-                                    auto_offset_reset="earliest", enable_auto_commit=False)
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
         await consumer.start()
         try:
             async for record in consumer:
@@ -129,7 +133,8 @@ async def broker_round_trip(bootstrap: str, rate: float, duration_s: float) -> l
                   description="")
     await ensure_topics(bootstrap, [topic])
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
-    consumer = AIOKafkaConsumer(topic.name, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic.name, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
     await producer.start()
     await consumer.start()
     sent: dict[bytes, float] = {}

@@ -12,7 +12,8 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo import DeleteOne, InsertOne, ReplaceOne
+from pymongo.errors import BulkWriteError
 
 from services.routing.adapters.documents import (agent_from_doc, agent_to_doc, doc_id, item_from_doc, item_to_doc,
                                                  queue_from_doc, queue_to_doc)
@@ -109,15 +110,12 @@ class RoutingRepository:
         return Snapshot(queues, agents, items, dispatch_queues & queues.keys())
 
     async def save(self, router: Router, *, touch_queues: set[str]) -> None:
-        for qid in sorted(router.removed_queues):
-            await self._delete(QUEUES, qid)
-        for qid in sorted((router.changed_queues | touch_queues) - router.removed_queues):
-            if qid in router.queues:
-                await self._put(QUEUES, qid, router.queues[qid], queue_to_doc)
-        for aid in sorted(router.changed_agents):
-            await self._put(AGENTS, aid, router.agents[aid], agent_to_doc)
-        for cid in sorted(router.changed_items):
-            await self._put(ITEMS, cid, router.items[cid], item_to_doc)
+        """Write what changed (and bump the scope's queues), one version-checked bulk write per collection."""
+        queue_ids = sorted((router.changed_queues | touch_queues) - router.removed_queues)
+        await self._write(QUEUES, [(q, router.queues[q]) for q in queue_ids if q in router.queues], queue_to_doc,
+                          deleted=sorted(router.removed_queues))
+        await self._write(AGENTS, [(a, router.agents[a]) for a in sorted(router.changed_agents)], agent_to_doc)
+        await self._write(ITEMS, [(c, router.items[c]) for c in sorted(router.changed_items)], item_to_doc)
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -132,24 +130,25 @@ class RoutingRepository:
     async def _items(self, query: dict[str, Any], **kw: Any) -> dict[str, WorkItem]:
         return {i.conversation_id: i for i in map(item_from_doc, await self._find(ITEMS, query, **kw))}
 
-    async def _put(self, coll: str, entity_id: str, entity: Any, to_doc: Any) -> None:
-        read = self._versions.get((coll, entity_id))
-        entity.version = (read or 0) + 1
-        doc = to_doc(self.tenant_id, entity)
-        if read is None:
-            try:
-                await self._db[coll].insert_one(doc, session=self._s)
-            except DuplicateKeyError:
-                raise ConcurrencyConflict(f"{coll} {entity_id} was created concurrently") from None
-        else:
-            result = await self._db[coll].replace_one({"_id": doc["_id"], "version": read}, doc, session=self._s)
-            if result.matched_count != 1:
-                raise ConcurrencyConflict(f"{coll} {entity_id} changed since it was read")
-        self._versions[(coll, entity_id)] = entity.version
-
-    async def _delete(self, coll: str, entity_id: str) -> None:
-        read = self._versions.get((coll, entity_id))
-        result = await self._db[coll].delete_one({"_id": doc_id(self.tenant_id, entity_id), "version": read},
-                                                 session=self._s)
-        if result.deleted_count != 1:
-            raise ConcurrencyConflict(f"{coll} {entity_id} changed since it was read")
+    async def _write(self, coll: str, entities: list[tuple[str, Any]], to_doc: Any, deleted: list[str] = ()) -> None:
+        ops: list[Any] = []
+        for entity_id in deleted:
+            ops.append(DeleteOne({"_id": doc_id(self.tenant_id, entity_id),
+                                  "version": self._versions.get((coll, entity_id))}))
+        for entity_id, entity in entities:
+            read = self._versions.get((coll, entity_id))
+            entity.version = (read or 0) + 1
+            doc = to_doc(self.tenant_id, entity)
+            ops.append(InsertOne(doc) if read is None else ReplaceOne({"_id": doc["_id"], "version": read}, doc))
+        if not ops:
+            return
+        try:
+            result = await self._db[coll].bulk_write(ops, ordered=True, session=self._s)
+        except BulkWriteError as exc:
+            if any(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
+                raise ConcurrencyConflict(f"{coll}: created concurrently") from None
+            raise
+        if result.inserted_count + result.matched_count + result.deleted_count != len(ops):
+            raise ConcurrencyConflict(f"{coll}: changed since it was read")
+        for entity_id, entity in entities:
+            self._versions[(coll, entity_id)] = entity.version

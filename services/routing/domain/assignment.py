@@ -77,11 +77,15 @@ def least_loaded(item: WorkItem, queue: QueueConfig, pool: list[Agent]) -> str:
 
 
 def best_skill_match(item: WorkItem, queue: QueueConfig, pool: list[Agent]) -> str:
-    exact = [agent for agent in pool if all(agent.skills.get(skill, 0) >= level for skill, level in item.skills.items())]
+    exact = [agent for agent in pool if has_skills(agent, item.skills)]
     if exact:
         return least_loaded(item, queue, exact)
     by_load = least_loaded_order(item.channel)
     return min(pool, key=lambda agent: (-skill_score(agent, item.skills), by_load(agent))).agent_id
+
+
+def has_skills(agent: Agent, required: Mapping[str, int]) -> bool:
+    return all(agent.skills.get(skill, 0) >= level for skill, level in required.items())
 
 
 def skill_score(agent: Agent, required: Mapping[str, int]) -> Fraction:

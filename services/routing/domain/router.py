@@ -86,7 +86,9 @@ class Router:
             if queue_id in (other.overflow_queue_id, other.second_level_queue_id) and other.queue_id != queue_id
         )
         if referrers:
-            raise RoutingError("invalid_config", f"queue {queue_id} is the overflow or second line of {', '.join(referrers)}")
+            raise RoutingError(
+                "invalid_config", f"queue {queue_id} is the overflow or second line of {', '.join(referrers)}"
+            )
         del self.queues[queue_id]
         self.changed_queues.discard(queue_id)
         self.removed_queues.add(queue_id)
@@ -103,7 +105,9 @@ class Router:
             raise RoutingError("invalid_argument", "agent id is empty")
         for channel, limit in (capacity or {}).items():
             if not channel or not _is_int(limit) or not 0 <= limit <= MAX_CAPACITY:
-                raise RoutingError("invalid_config", f"capacity for {channel!r} must be 0..{MAX_CAPACITY}, got {limit!r}")
+                raise RoutingError(
+                    "invalid_config", f"capacity for {channel!r} must be 0..{MAX_CAPACITY}, got {limit!r}"
+                )
         if skills is not None:
             _check_skill_levels(skills, code="invalid_config")
 
@@ -201,7 +205,8 @@ class Router:
             version=existing.version if existing else 0,
         )
         self.items[conversation_id] = item
-        self._queue_item(item)
+        self._touch(item)
+        self._announce_queued(item)
         return self._finish()
 
     def open_item(
@@ -256,7 +261,9 @@ class Router:
         self._assign(item, agent, queue, how="offer")
         return self._finish()
 
-    def decline_offer(self, conversation_id: str, agent_id: str, offer_id: str, reason: str = "") -> list[ev.DomainEvent]:
+    def decline_offer(
+        self, conversation_id: str, agent_id: str, offer_id: str, reason: str = ""
+    ) -> list[ev.DomainEvent]:
         item = self._item(conversation_id)
         offer = self._live_offer(item, agent_id, offer_id)
         self._emit(ev.OfferDeclined(conversation_id, offer.offer_id, agent_id, reason))
@@ -267,7 +274,7 @@ class Router:
     def expire_offers(self) -> list[ev.DomainEvent]:
         """Offers not answered in time: the agent goes to RONA and the item to the next agent."""
         expired = sorted(
-            (item for item in self.items.values() if item.state == ItemState.OFFERED and item.offer.expires_at <= self.now),
+            (item for item in self.items.values() if item.offer is not None and item.offer.expires_at <= self.now),
             key=lambda item: (item.offer.expires_at, item.conversation_id),
         )
         for item in expired:
@@ -364,7 +371,8 @@ class Router:
             return self._finish()
         if item.offer is not None:
             # The offered agent's screen still shows the offer.
-            self._emit(ev.OfferWithdrawn(conversation_id, item.offer.offer_id, item.offer.agent_id, "conversation ended"))
+            offer = item.offer
+            self._emit(ev.OfferWithdrawn(conversation_id, offer.offer_id, offer.agent_id, "conversation ended"))
         holders = self._clear_holders(item)
         item.state = ItemState.ENDED
         item.waiting_until = None
@@ -464,16 +472,15 @@ class Router:
     def overflow(self) -> list[ev.DomainEvent]:
         """Move items that waited too long in a queue to its overflow queue."""
         for item in sorted(self.items.values(), key=queue_order):
-            queue = self.queues.get(item.queue_id)
             deadline = self._overflow_at(item)
             if deadline is None or deadline > self.now:
                 continue
-            waited_s = (self.now - item.enqueued_at).total_seconds()
-            item.queue_id = queue.overflow_queue_id
+            from_queue_id, waited_s = item.queue_id, (self.now - item.enqueued_at).total_seconds()
+            item.queue_id = self.queues[from_queue_id].overflow_queue_id
             item.enqueued_at = self.now  # created_at keeps the customer's whole wait
             item.declines = {}
             self._touch(item)
-            self._emit(ev.ConversationOverflowed(item.conversation_id, queue.queue_id, item.queue_id, waited_s))
+            self._emit(ev.ConversationOverflowed(item.conversation_id, from_queue_id, item.queue_id, waited_s))
             self._dispatch_later(item.queue_id)
         return self._finish()
 
@@ -534,9 +541,13 @@ class Router:
     def _live_offer(self, item: WorkItem, agent_id: str, offer_id: str) -> Offer:
         offer = item.offer
         if offer is None or offer.agent_id != agent_id:
-            raise RoutingError("not_offered_to_agent", f"conversation {item.conversation_id} is not offered to agent {agent_id}")
+            raise RoutingError(
+                "not_offered_to_agent", f"conversation {item.conversation_id} is not offered to agent {agent_id}"
+            )
         if offer.offer_id != offer_id or offer.expires_at <= self.now:
-            raise RoutingError("offer_expired", f"offer {offer_id} for conversation {item.conversation_id} is no longer open")
+            raise RoutingError(
+                "offer_expired", f"offer {offer_id} for conversation {item.conversation_id} is no longer open"
+            )
         return offer
 
     @staticmethod
@@ -590,10 +601,12 @@ class Router:
     def _release(self, agent_id: str, channel: str) -> None:
         agent = self.agents.get(agent_id)
         if agent is None:
-            return
+            # A caller that loaded too little, not a routing rule: carrying on would leak this capacity for good.
+            raise LookupError(f"agent {agent_id} holds {channel} work but was not given to the Router")
         agent.load[channel] = max(0, agent.load.get(channel, 0) - 1)
         self.changed_agents.add(agent_id)
         self._lift_auto_busy(agent)
+        self._dispatch_later_for(agent)
 
     def _release_all(self, agent_ids: Iterable[str], channel: str) -> None:
         for agent_id in agent_ids:
@@ -629,9 +642,7 @@ class Router:
 
     # --- work item transitions --------------------------------------------------------------------
 
-    def _queue_item(self, item: WorkItem) -> None:
-        item.state = ItemState.QUEUED
-        self._touch(item)
+    def _announce_queued(self, item: WorkItem) -> None:
         self._emit(
             ev.ConversationQueued(
                 item.conversation_id, item.queue_id, item.channel, item.priority, dict(item.skills), item.enqueued_at
@@ -649,7 +660,7 @@ class Router:
             self._reserve(agent, item.channel)
             self._assign(item, agent, queue, how="returned_from_waiting")
         else:
-            self._queue_item(item)  # last_agent_id stays, so the queue's last-agent preference applies
+            self._announce_queued(item)  # last_agent_id stays, so the queue's last-agent preference applies
 
     def _restart_wait(self, item: WorkItem) -> None:
         """A new wait for an agent begins (transfer, reopening): it counts from now in every sense."""
@@ -728,7 +739,7 @@ class Router:
 
     def _overflow_at(self, item: WorkItem) -> datetime | None:
         queue = self.queues.get(item.queue_id)
-        if item.state != ItemState.QUEUED or queue is None or queue.overflow_queue_id is None or queue.max_wait_s is None:
+        if item.state != ItemState.QUEUED or queue is None or None in (queue.overflow_queue_id, queue.max_wait_s):
             return None
         return item.enqueued_at + timedelta(seconds=queue.max_wait_s)
 

@@ -27,11 +27,12 @@ agent_ids = st.sampled_from(AGENTS)
 queue_ids = st.sampled_from(QUEUES)
 conversations = st.sampled_from(CONVERSATIONS)
 channels = st.sampled_from(("chat", "chat", "voice"))
-skill_sets = st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 10), max_size=2)
+skill_names = st.sampled_from(SKILLS)
+skill_sets = st.dictionaries(skill_names, st.integers(1, 10), max_size=2)
 methods = st.sampled_from(list(AssignmentMethod))
 mostly_available = st.sampled_from([Presence.AVAILABLE] * 3 + [Presence.AWAY, Presence.OFFLINE])
+mostly_true = st.integers(0, 3).map(bool)
 member_sets = st.dictionaries(agent_ids, st.integers(1, 3), min_size=1, max_size=5)
-ACTIVE = (ItemState.OFFERED, ItemState.ASSIGNED)
 
 
 class RoutingMachine(RuleBasedStateMachine):
@@ -88,6 +89,8 @@ class RoutingMachine(RuleBasedStateMachine):
         for event in events:
             if isinstance(event, ev.PresenceChanged):
                 assert self.seen_presence.get(event.agent_id, Presence.OFFLINE) == event.previous
+                # 6. Only the agent takes themselves out of RONA, even within one use case.
+                assert event.previous != Presence.RONA or not event.automatic, event
                 self.seen_presence[event.agent_id] = event.presence
             elif isinstance(event, ev.OfferMade):
                 # 4. Offers only go to agents available at that moment.
@@ -156,7 +159,8 @@ class RoutingMachine(RuleBasedStateMachine):
         for agent_id, (chat, voice), skills in zip(AGENTS, capacities, agent_skills, strict=True):
             self.run("configure_agent", agent_id, {"chat": chat, "voice": voice}, skills)
         # q3 is the second line of q1; q1 and q2 overflow into each other.
-        for queue_id, overflow, second_line in (("q3", None, None), ("q2", None, None), ("q1", "q2", "q3"), ("q2", "q1", None)):
+        lines = (("q3", None, None), ("q2", None, None), ("q1", "q2", "q3"), ("q2", "q1", None))
+        for queue_id, overflow, second_line in lines:
             n = QUEUES.index(queue_id)
             config = QueueConfig(
                 queue_id,
@@ -178,6 +182,9 @@ class RoutingMachine(RuleBasedStateMachine):
             self.run("set_presence", agent_id, presence)
         for conversation, (queue, channel, skills) in zip(CONVERSATIONS, first_contacts):
             assert self.run("enqueue", conversation, queue, channel, skills=skills) is not None
+        for conversation in sorted(self.items):
+            if offer := self.items[conversation].offer:  # start with work in hand
+                assert self.run("accept_offer", conversation, offer.agent_id, offer.offer_id) is not None
 
     # --- rules ------------------------------------------------------------------------------------------
     # Most rules aim at an item in the state the use case needs (by index into those items), so that
@@ -203,7 +210,7 @@ class RoutingMachine(RuleBasedStateMachine):
         if waiting:
             self.run("enqueue", waiting, queue, channel, preview="again")
 
-    @rule(index=st.integers(0, 7), honest=st.integers(0, 3).map(bool), agent=agent_ids, accept=st.integers(0, 2).map(bool))
+    @rule(index=st.integers(0, 7), honest=mostly_true, agent=agent_ids, accept=mostly_true)
     def answer_offer(self, index, honest, agent, accept):
         conversation = self.pick(ItemState.OFFERED, index, "c1")
         offer = self.items[conversation].offer if conversation in self.items else None
@@ -228,7 +235,7 @@ class RoutingMachine(RuleBasedStateMachine):
         self.run("overflow")
         self.run("expire_waiting")
 
-    @rule(agent=agent_ids, presence=st.sampled_from([Presence.AVAILABLE] * 3 + [Presence.BUSY, Presence.AWAY, Presence.OFFLINE, Presence.RONA]))
+    @rule(agent=agent_ids, presence=mostly_available | st.sampled_from([Presence.BUSY, Presence.RONA]))
     def set_presence(self, agent, presence):
         self.run("set_presence", agent, presence)
 
@@ -260,8 +267,11 @@ class RoutingMachine(RuleBasedStateMachine):
         conversation = self.pick(ItemState.ASSIGNED, index, "c1")
         item = self.items.get(conversation)
         if likely and item is not None:
-            online_with_room = [a.agent_id for a in self.agents.values()
-                                if a.presence != Presence.OFFLINE and a.free(item.channel) and a.agent_id != item.assigned_agent_id]
+            online_with_room = [
+                a.agent_id
+                for a in self.agents.values()
+                if a.presence != Presence.OFFLINE and a.free(item.channel) and a.agent_id != item.assigned_agent_id
+            ]
             invitee = online_with_room[index % len(online_with_room)] if online_with_room else invitee
         if self.run("invite", conversation, self.assignee_or(conversation, by), invitee) and then_accept:
             self.run("accept_invite", conversation, invitee)
@@ -297,7 +307,7 @@ class RoutingMachine(RuleBasedStateMachine):
     def change_capacity(self, agent, channel, capacity):
         self.run("configure_agent", agent, {channel: capacity})
 
-    @rule(conversation=conversations, by=st.none() | agent_ids, add=skill_sets, remove=st.lists(st.sampled_from(SKILLS)))
+    @rule(conversation=conversations, by=st.none() | agent_ids, add=skill_sets, remove=st.lists(skill_names))
     def change_skills(self, conversation, by, add, remove):
         self.run("change_conversation_skills", conversation, by and self.assignee_or(conversation, by), add, remove)
 

@@ -157,10 +157,12 @@ class RoutingHandlers:
         """One pass over everything that is due now; returns the number of events it caused."""
         db, now, caused = self.uow.db, self.clock(), 0
         due_offers = db[ITEMS].find({"state": ItemState.OFFERED.value, "offer.expires_at": {"$lte": now}},
-                                    {"tenant_id": 1, "conversation_id": 1}).limit(limit)
+                                    {"tenant_id": 1, "conversation_id": 1, "offer.agent_id": 1}).limit(limit)
         async for doc in due_offers:
-            caused += await self.tick(doc["tenant_id"], Scope(conversations={doc["conversation_id"]}),
-                                      lambda r: r.expire_offers())
+            # RONA withdraws the agent's other pending offers too, so those items are loaded as well.
+            scope = Scope(conversations={doc["conversation_id"]}, agents={doc["offer"]["agent_id"]},
+                          offers_to_agents=True)
+            caused += await self.tick(doc["tenant_id"], scope, lambda r: r.expire_offers())
         due_waiting = db[ITEMS].find({"state": ItemState.WAITING.value, "waiting_until": {"$lte": now}},
                                      {"tenant_id": 1, "conversation_id": 1}).limit(limit)
         async for doc in due_waiting:

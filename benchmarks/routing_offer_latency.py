@@ -180,7 +180,7 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "services.routing"], stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGO_URL": mongo_url,
                                  "MONGO_DB": f"routing-bench-{os.getpid()}", "HTTP_PORT": str(port),
-                                 "KAFKA_SESSION_TIMEOUT_MS": "6000", "LOG_LEVEL": "WARNING"})
+                                 "KAFKA_SESSION_TIMEOUT_MS": "6000", "LOG_LEVEL": "INFO"})
     try:
         await asyncio.to_thread(wait_ready, port, proc)
         bench = Bench(args, bootstrap)

@@ -5,6 +5,7 @@ it emits and, for a consumed message, the record that the message was processed 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +58,8 @@ class MongoUnitOfWork:
         self.client = client
         self.db = client[database]
         self._on_commit = on_commit
+        # committed / attempts (a retry after a write conflict is one more attempt) / conflicts / duplicates
+        self.stats: Counter[str] = Counter()
 
     async def run(self, work: Callable[[Transaction], Awaitable[T]], *, message_id: str | None = None,
                   max_conflicts: int = 20) -> T:
@@ -68,13 +71,17 @@ class MongoUnitOfWork:
             try:
                 return await self._run_once(work, message_id)
             except ConcurrencyConflict:
-                continue
+                self.stats["conflicts"] += 1
+            except AlreadyProcessed:
+                self.stats["duplicates"] += 1
+                raise
         return await self._run_once(work, message_id)
 
     async def _run_once(self, work: Callable[[Transaction], Awaitable[T]], message_id: str | None) -> T:
         result: list[T] = []
 
         async def attempt(session: AsyncClientSession) -> None:
+            self.stats["attempts"] += 1
             tx = Transaction(session=session, db=self.db)
             result.clear()
             if message_id is not None:
@@ -91,6 +98,7 @@ class MongoUnitOfWork:
         async with self.client.start_session() as session:
             await session.with_transaction(attempt, read_concern=ReadConcern("snapshot"),
                                            write_concern=WriteConcern("majority"))
+        self.stats["committed"] += 1
         if self._on_commit is not None:
             self._on_commit()
         return result[0]

@@ -41,6 +41,7 @@ class OutboxRelay:
         self._owner = uuid4().hex
         self._wake = asyncio.Event()
         self._stopping = False
+        self.published = 0
 
     def notify(self) -> None:
         """Called after a commit that wrote outbox rows, so they go out without waiting for the next poll."""
@@ -76,6 +77,7 @@ class OutboxRelay:
         await asyncio.gather(*acks)
         await self._db[OUTBOX].update_many({"_id": {"$in": [r["_id"] for r in rows]}},
                                            {"$set": {"sent_at": datetime.now(UTC)}})
+        self.published += len(rows)
         return len(rows)
 
     async def _hold_lease(self) -> bool:

@@ -48,7 +48,7 @@ class ServiceRuntime:
         self.uow = MongoUnitOfWork(self.mongo, settings.database_name, on_commit=self.relay.notify)
         self.dispatchers: dict[str, MessageDispatcher] = {}
         self._startup: list[Callable[[], Awaitable[None]]] = [lambda: ensure_runtime_indexes(self.db)]
-        self._loops: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run]
+        self._loops: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run, self._report_stats]
         self._tasks: list[asyncio.Task[None]] = []
         self.publishes(DEAD_LETTERS)
 
@@ -132,6 +132,13 @@ class ServiceRuntime:
         await self._stop()
         await self.broker.stop()
         await self._close()
+
+    async def _report_stats(self, every_s: float = 30.0) -> None:
+        """A log line with what this process did, for operators (and for reading a benchmark run)."""
+        while True:
+            await asyncio.sleep(every_s)
+            consumed = {name: dict(d.outcomes) for name, d in self.dispatchers.items() if d.outcomes}
+            log.info("activity", transactions=dict(self.uow.stats), consumed=consumed, relayed=self.relay.published)
 
     async def ready(self) -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}

@@ -31,11 +31,11 @@ class UseCase:
     apply: Apply
 
 
-def _conv(*agent_fields: str, queue_fields: tuple[str, ...] = ()) -> Callable[[Any], Scope]:
+def _conv(*agent_fields: str, queue_fields: tuple[str, ...] = (), dispatch: bool = True) -> Callable[[Any], Scope]:
     def scope(cmd: Any) -> Scope:
         return Scope(conversations={cmd.conversation_id},
                      agents={v for f in agent_fields if (v := getattr(cmd, f))},
-                     queues={v for f in queue_fields if (v := getattr(cmd, f))})
+                     queues={v for f in queue_fields if (v := getattr(cmd, f))}, dispatch=dispatch)
     return scope
 
 
@@ -47,10 +47,9 @@ def _queue_config(cmd: contract.ConfigureQueue) -> QueueConfig:
 
 USE_CASES: dict[type[contract.RoutingCommand], UseCase] = {
     contract.ConfigureQueue: UseCase(
-        lambda c: Scope(queues={c.queue_id, *filter(None, (c.overflow_queue_id, c.second_level_queue_id))},
-                        agents=set(c.members)),
+        lambda c: Scope(queues={c.queue_id}, agents=set(c.members), all_queues=True),
         lambda r, c: r.configure_queue(_queue_config(c))),
-    contract.RemoveQueue: UseCase(lambda c: Scope(queues={c.queue_id}, active_items_of_queues=True),
+    contract.RemoveQueue: UseCase(lambda c: Scope(queues={c.queue_id}, active_items_of_queues=True, all_queues=True),
                                   lambda r, c: r.remove_queue(c.queue_id)),
     contract.ConfigureAgent: UseCase(lambda c: Scope(agents={c.agent_id}),
                                      lambda r, c: r.configure_agent(c.agent_id, c.capacity, c.skills)),
@@ -60,7 +59,7 @@ USE_CASES: dict[type[contract.RoutingCommand], UseCase] = {
         _conv("last_agent_id", "responsible_agent_id", queue_fields=("queue_id",)),
         lambda r, c: r.enqueue(c.conversation_id, c.queue_id, c.channel, c.priority, c.skills, c.customer_id,
                                c.customer_name, c.preview, c.last_agent_id, c.responsible_agent_id)),
-    contract.AcceptOffer: UseCase(_conv("agent_id"),
+    contract.AcceptOffer: UseCase(_conv("agent_id", dispatch=False),
                                   lambda r, c: r.accept_offer(c.conversation_id, c.agent_id, c.offer_id)),
     contract.DeclineOffer: UseCase(_conv("agent_id"),
                                    lambda r, c: r.decline_offer(c.conversation_id, c.agent_id, c.offer_id, c.reason)),
@@ -74,11 +73,11 @@ USE_CASES: dict[type[contract.RoutingCommand], UseCase] = {
         lambda r, c: r.transfer(c.conversation_id, c.agent_id, c.to_queue_id, c.to_agent_id, c.reason)),
     contract.EscalateConversation: UseCase(_conv("agent_id"),
                                            lambda r, c: r.escalate(c.conversation_id, c.agent_id, c.reason)),
-    contract.InviteToConference: UseCase(_conv("agent_id", "invitee_id"),
+    contract.InviteToConference: UseCase(_conv("agent_id", "invitee_id", dispatch=False),
                                          lambda r, c: r.invite(c.conversation_id, c.agent_id, c.invitee_id)),
     contract.AcceptConferenceInvite: UseCase(_conv("agent_id"),
                                              lambda r, c: r.accept_invite(c.conversation_id, c.agent_id)),
-    contract.DeclineConferenceInvite: UseCase(_conv("agent_id"),
+    contract.DeclineConferenceInvite: UseCase(_conv("agent_id", dispatch=False),
                                               lambda r, c: r.decline_invite(c.conversation_id, c.agent_id)),
     contract.LeaveConference: UseCase(_conv("agent_id"),
                                       lambda r, c: r.leave_conference(c.conversation_id, c.agent_id)),

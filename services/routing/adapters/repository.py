@@ -34,6 +34,8 @@ class Scope:
     conversations: set[str] = field(default_factory=set)
     offers_to_agents: bool = False  # also load items currently offered to the scope's agents
     active_items_of_queues: bool = False  # also load offered/assigned items of the scope's queues
+    all_queues: bool = False  # queue configuration checks references between queues
+    dispatch: bool = True  # False: the use case cannot add work or free capacity, so skip dispatch candidates
 
 
 @dataclass
@@ -64,8 +66,6 @@ class RoutingRepository:
 
     async def load(self, scope: Scope) -> Snapshot:
         t = self.tenant_id
-        queues = {q.queue_id: q for q in map(queue_from_doc, await self._find(QUEUES, {"tenant_id": t}))}
-
         item_filter: list[dict[str, Any]] = []
         if scope.conversations:
             item_filter.append({"_id": {"$in": [doc_id(t, c) for c in scope.conversations]}})
@@ -81,23 +81,28 @@ class RoutingRepository:
         for item in items.values():
             involved.update(a for a in (*item.capacity_holders(), *item.invites, item.last_agent_id,
                                         item.responsible_agent_id, item.target_agent_id) if a)
-        dispatch_queues = set(scope.queues) | {i.queue_id for i in items.values()}
-        dispatch_queues |= {q.queue_id for q in queues.values() if involved & q.members.keys()}
-        for qid in list(dispatch_queues):
-            q = queues.get(qid)
-            if q is not None:
-                dispatch_queues.update(x for x in (q.overflow_queue_id, q.second_level_queue_id) if x)
-        dispatch_queues &= queues.keys() | scope.queues
+        named = set(scope.queues) | {i.queue_id for i in items.values()}
+        queues = await self._queues(None if scope.all_queues else
+                                    {"$or": [{"queue_id": {"$in": sorted(named)}},
+                                             {"member_ids": {"$in": sorted(involved)}}]})
+        # Overflow and second-line targets: items may move there.
+        referenced = {x for q in queues.values() for x in (q.overflow_queue_id, q.second_level_queue_id) if x}
+        if missing := referenced - queues.keys():
+            queues |= await self._queues({"queue_id": {"$in": sorted(missing)}})
 
-        queued = await self._items({"tenant_id": t, "state": ItemState.QUEUED.value,
-                                    "queue_id": {"$in": sorted(dispatch_queues)}},
-                                   sort=[("priority", DESCENDING), ("enqueued_at", ASCENDING)],
-                                   limit=QUEUED_ITEMS_PER_LOAD)
-        for cid, item in queued.items():
-            items.setdefault(cid, item)
-            involved.update(a for a in (item.last_agent_id, item.responsible_agent_id, item.target_agent_id) if a)
-        for qid in dispatch_queues:
-            if qid in queues:
+        dispatch_queues: set[str] = set()
+        if scope.dispatch:
+            dispatch_queues = (named | {q.queue_id for q in queues.values() if involved & q.members.keys()}
+                               | referenced) & queues.keys()
+            queued = await self._items({"tenant_id": t, "state": ItemState.QUEUED.value,
+                                        "queue_id": {"$in": sorted(dispatch_queues)}},
+                                       sort=[("priority", DESCENDING), ("enqueued_at", ASCENDING)],
+                                       limit=QUEUED_ITEMS_PER_LOAD)
+            for cid, item in queued.items():
+                items.setdefault(cid, item)
+                involved.update(a for a in (item.last_agent_id, item.responsible_agent_id, item.target_agent_id)
+                                if a)
+            for qid in dispatch_queues:
                 involved.update(queues[qid].members)
         agents = {a.agent_id: a for a in map(agent_from_doc, await self._find(
             AGENTS, {"_id": {"$in": [doc_id(t, a) for a in sorted(involved)]}}))}
@@ -107,7 +112,7 @@ class RoutingRepository:
             self._versions[(AGENTS, a.agent_id)] = a.version
         for i in items.values():
             self._versions[(ITEMS, i.conversation_id)] = i.version
-        return Snapshot(queues, agents, items, dispatch_queues & queues.keys())
+        return Snapshot(queues, agents, items, dispatch_queues)
 
     async def save(self, router: Router, *, touch_queues: set[str]) -> None:
         """Write what changed (and bump the scope's queues), one version-checked bulk write per collection."""
@@ -126,6 +131,10 @@ class RoutingRepository:
         if "limit" in kw:
             cursor = cursor.limit(kw["limit"])
         return await cursor.to_list()
+
+    async def _queues(self, query: dict[str, Any] | None) -> dict[str, QueueConfig]:
+        docs = await self._find(QUEUES, {"tenant_id": self.tenant_id, **(query or {})})
+        return {q.queue_id: q for q in map(queue_from_doc, docs)}
 
     async def _items(self, query: dict[str, Any], **kw: Any) -> dict[str, WorkItem]:
         return {i.conversation_id: i for i in map(item_from_doc, await self._find(ITEMS, query, **kw))}

@@ -41,6 +41,7 @@ class OutboxRelay:
         self._owner = uuid4().hex
         self._wake = asyncio.Event()
         self._stopping = False
+        self._pass_lock = asyncio.Lock()
         self.published = 0
 
     def notify(self) -> None:
@@ -50,7 +51,8 @@ class OutboxRelay:
     async def run(self) -> None:
         while not self._stopping:
             try:
-                sent = await self.publish_pending() if await self._hold_lease() else 0
+                async with self._pass_lock:
+                    sent = await self.publish_pending() if await self._hold_lease() else 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: keep the rows, try again later
@@ -62,9 +64,11 @@ class OutboxRelay:
                 self._wake.clear()
 
     async def stop(self) -> None:
+        """Let the current pass finish, then give up the lease so another instance takes over at once."""
         self._stopping = True
         self._wake.set()
-        await self._db[LEASES].delete_one({"_id": "relay", "owner": self._owner})
+        async with self._pass_lock:
+            await self._db[LEASES].delete_one({"_id": "relay", "owner": self._owner})
 
     async def publish_pending(self) -> int:
         """One pass: publish pending rows in order and mark them sent; returns how many."""

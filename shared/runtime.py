@@ -110,13 +110,14 @@ class ServiceRuntime:
         log.info("service started", service=self.settings.service_name, port=self.settings.http_port)
 
     async def _stop(self) -> None:
+        # The relay finishes the pass it is in (so what it published is also marked sent), then the rest stops.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.relay.stop(), timeout=10)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        with contextlib.suppress(Exception):
-            await self.relay.stop()
 
     async def _close(self) -> None:
         await self.mongo.close()

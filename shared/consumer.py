@@ -3,6 +3,8 @@ dead-letter what cannot be processed so the consumer moves on.
 
 - invalid record (not JSON, bad envelope, payload fails validation): dead-lettered at once;
 - handler keeps failing: retried `max_attempts` times with backoff, then dead-lettered;
+- infrastructure unreachable (MongoDB, Kafka): never dead-lettered, the error propagates and the
+  record is read again later (the subscriber nacks it), since the message itself is fine;
 - a repeat (AlreadyProcessed from the unit of work): dropped;
 - a type this service does not handle: ignored (consumers skip what they do not know)."""
 
@@ -15,6 +17,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from aiokafka.errors import KafkaConnectionError
+from pymongo.errors import ConnectionFailure
+
 from shared.contracts.deadletter import MessageDeadLettered
 from shared.contracts.envelope import Envelope, InvalidMessage, Message, UnknownMessageType, decode, wrap
 from shared.logging import bound_contextvars, get_logger
@@ -23,6 +28,7 @@ from shared.mongo import AlreadyProcessed
 log = get_logger(__name__)
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, KafkaConnectionError)
 DeadLetterSink = Callable[[Envelope[MessageDeadLettered]], Awaitable[None]]
 
 
@@ -44,12 +50,14 @@ class Record:
 
 class MessageDispatcher:
     def __init__(self, *, group: str, handlers: Mapping[type[Message], Handler], dead_letter: DeadLetterSink,
-                 max_attempts: int = 5, retry_base_s: float = 0.2) -> None:
+                 max_attempts: int = 5, retry_base_s: float = 0.2,
+                 infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS) -> None:
         self.group = group
         self._handlers = {cls.TYPE: h for cls, h in handlers.items()}
         self._dead_letter = dead_letter
         self._max_attempts = max_attempts
         self._retry_base_s = retry_base_s
+        self._infrastructure_errors = infrastructure_errors
         self.outcomes: Counter[Outcome] = Counter()
 
     def handles(self) -> list[str]:
@@ -83,6 +91,8 @@ class MessageDispatcher:
                     return Outcome.DUPLICATE
                 except Exception as exc:
                     log.warning("handler failed", attempt=attempt, error=repr(exc))
+                    if attempt == self._max_attempts and isinstance(exc, self._infrastructure_errors):
+                        raise  # not the message's fault: keep it, it is read again
                     if attempt == self._max_attempts:
                         await self._give_up(record, env, repr(exc), "failing", attempt)
                         return Outcome.DEAD_LETTERED

@@ -120,8 +120,15 @@ def decode(raw: bytes | str) -> Envelope[Message]:
     if not isinstance(payload, dict):
         raise InvalidMessage(f"{type_}: payload is not an object")
     version = data.get("schema_version", 1)
-    if isinstance(version, int) and version < payload_cls.VERSION:
-        payload = payload_cls.upcast(version, payload)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidMessage(f"{type_}: schema_version must be a positive integer, got {version!r}")
+    if version < payload_cls.VERSION:
+        try:
+            payload = payload_cls.upcast(version, dict(payload))
+        except Exception as exc:  # an old shape the upcaster cannot read is as unprocessable as a bad payload
+            raise InvalidMessage(f"{type_}: cannot upcast version {version}: {exc!r}") from None
+        # The payload now has the current shape; say so, so re-encoding it does not upcast again.
+        data = {**data, "schema_version": payload_cls.VERSION}
     try:
         return Envelope[payload_cls].model_validate({**data, "payload": payload})  # type: ignore[valid-type]
     except ValidationError as exc:

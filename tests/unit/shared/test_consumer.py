@@ -1,0 +1,265 @@
+"""MessageDispatcher with in-memory handlers and dead-letter sink: every outcome, retries, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+import pytest
+
+import shared.consumer as consumer_module
+from shared.consumer import MessageDispatcher, Outcome, Record
+from shared.contracts.deadletter import MessageDeadLettered
+from shared.contracts.envelope import Envelope, Event, encode, wrap
+from shared.mongo import AlreadyProcessed
+
+pytestmark = pytest.mark.unit
+
+TOPIC = "test.unit.orders"
+
+
+class OrderPlaced(Event):
+    TYPE: ClassVar[str] = "test.unit.consumer.OrderPlaced"
+    order_id: str
+    amount: int
+
+
+class OrderShipped(Event):
+    """Registered (decodable) but this consumer has no handler for it."""
+
+    TYPE: ClassVar[str] = "test.unit.consumer.OrderShipped"
+    order_id: str
+
+
+class FakeHandler:
+    """Fails with the given exceptions in turn, then succeeds; records what it was called with."""
+
+    def __init__(self, *failures: BaseException | None) -> None:
+        self.failures = list(failures)
+        self.calls: list[Envelope[Any]] = []
+
+    async def __call__(self, env: Envelope[Any]) -> None:
+        self.calls.append(env)
+        if self.failures:
+            failure = self.failures.pop(0)
+            if failure is not None:
+                raise failure
+
+
+class Always:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+        self.calls = 0
+
+    async def __call__(self, env: Envelope[Any]) -> None:
+        self.calls += 1
+        raise self.exc
+
+
+def dispatcher(handler: Any, letters: list, *, max_attempts: int = 3) -> MessageDispatcher:
+    async def sink(env: Envelope[MessageDeadLettered]) -> None:
+        letters.append(env)
+
+    return MessageDispatcher(group="orders-svc", handlers={OrderPlaced: handler}, dead_letter=sink,
+                             max_attempts=max_attempts, retry_base_s=0)
+
+
+def order(order_id: str = "o1", *, tenant: str = "acme") -> Envelope[OrderPlaced]:
+    return wrap(OrderPlaced(order_id=order_id, amount=10), tenant_id=tenant, key=order_id, producer="shop",
+                correlation_id="corr-1")
+
+
+def record(value: bytes, *, key: bytes | None = b"o1", partition: int = 2, offset: int = 41) -> Record:
+    return Record(topic=TOPIC, partition=partition, offset=offset, key=key, value=value)
+
+
+# --- outcomes -------------------------------------------------------------------------------------
+
+async def test_a_valid_record_is_handled_once_with_the_decoded_envelope():
+    handler, letters = FakeHandler(), []
+    d = dispatcher(handler, letters)
+    env = order()
+
+    assert await d.dispatch(record(encode(env))) == Outcome.HANDLED
+
+    assert len(handler.calls) == 1
+    assert handler.calls[0].event_id == env.event_id and handler.calls[0].payload == env.payload
+    assert letters == []
+    assert d.handles() == [OrderPlaced.TYPE]
+
+
+async def test_an_unregistered_type_is_ignored_without_calling_anything():
+    handler, letters = FakeHandler(), []
+    d = dispatcher(handler, letters)
+    value = encode(order()).replace(OrderPlaced.TYPE.encode(), b"test.unit.consumer.NeverDefined")
+
+    assert await d.dispatch(record(value)) == Outcome.IGNORED
+    assert handler.calls == [] and letters == []
+
+
+async def test_a_registered_type_without_a_handler_is_ignored():
+    handler, letters = FakeHandler(), []
+    d = dispatcher(handler, letters)
+    shipped = wrap(OrderShipped(order_id="o1"), tenant_id="acme", key="o1", producer="shop")
+
+    assert await d.dispatch(record(encode(shipped))) == Outcome.IGNORED
+    assert handler.calls == [] and letters == []
+
+
+async def test_already_processed_is_a_duplicate_and_is_not_retried():
+    handler, letters = FakeHandler(AlreadyProcessed("e-1")), []
+    d = dispatcher(handler, letters)
+
+    assert await d.dispatch(record(encode(order()))) == Outcome.DUPLICATE
+    assert len(handler.calls) == 1
+    assert letters == []
+
+
+@pytest.mark.parametrize("value, reason_part", [
+    (b"{not json", "not JSON"),
+    (b"[1, 2, 3]", "not a JSON object"),
+    (b'{"payload": {}}', "'type'"),
+])
+async def test_an_undecodable_record_is_dead_lettered_at_once(value, reason_part):
+    handler, letters = FakeHandler(), []
+    d = dispatcher(handler, letters)
+
+    assert await d.dispatch(record(value, key=b"o9", partition=5, offset=7)) == Outcome.DEAD_LETTERED
+
+    assert handler.calls == []
+    (letter,) = letters
+    p = letter.payload
+    assert isinstance(p, MessageDeadLettered)
+    assert (p.error_kind, p.attempts) == ("invalid", 1)
+    assert reason_part in p.reason
+    assert (p.original_topic, p.original_partition, p.original_offset, p.original_key) == (TOPIC, 5, 7, "o9")
+    assert p.value == value.decode()
+    assert p.original_event_id is None and p.original_type is None
+    assert p.consumer_group == "orders-svc"
+    assert letter.tenant_id == "unknown" and letter.causation_id is None
+    assert letter.key == "o9" and letter.producer == "orders-svc"
+    assert letter.type == MessageDeadLettered.TYPE
+
+
+async def test_a_payload_failing_validation_is_dead_lettered_with_the_field_and_never_handled():
+    handler, letters = FakeHandler(), []
+    d = dispatcher(handler, letters)
+    value = encode(order()).replace(b'"amount":10', b'"amount":"ten"')
+
+    assert await d.dispatch(record(value)) == Outcome.DEAD_LETTERED
+
+    assert handler.calls == []
+    (letter,) = letters
+    assert (letter.payload.error_kind, letter.payload.attempts) == ("invalid", 1)
+    assert "amount" in letter.payload.reason and OrderPlaced.TYPE in letter.payload.reason
+    assert letter.payload.value == value.decode()
+
+
+async def test_an_invalid_record_without_a_key_gets_a_dead_letter_key_from_its_position():
+    letters: list = []
+    d = dispatcher(FakeHandler(), letters)
+
+    await d.dispatch(record(b"nope", key=None, partition=3, offset=99))
+
+    (letter,) = letters
+    assert letter.payload.original_key is None
+    assert letter.key == f"{TOPIC}/3/99"
+
+
+async def test_undecodable_bytes_are_kept_readable_in_the_dead_letter():
+    letters: list = []
+    d = dispatcher(FakeHandler(), letters)
+
+    assert await d.dispatch(record(b"\xff\xfeoops", key=b"k\xff")) == Outcome.DEAD_LETTERED
+
+    (letter,) = letters
+    assert "oops" in letter.payload.value and "\ufffd" in letter.payload.value
+    assert letter.payload.original_key.startswith("k")
+
+
+async def test_a_handler_failing_every_time_is_tried_max_attempts_times_then_dead_lettered():
+    handler, letters = Always(RuntimeError("database says no")), []
+    d = dispatcher(handler, letters, max_attempts=4)
+    env = order("o7", tenant="globex")
+    value = encode(env)
+
+    assert await d.dispatch(record(value, key=b"o7", partition=1, offset=1234)) == Outcome.DEAD_LETTERED
+
+    assert handler.calls == 4
+    (letter,) = letters
+    p = letter.payload
+    assert (p.error_kind, p.attempts) == ("failing", 4)
+    assert "RuntimeError" in p.reason and "database says no" in p.reason
+    assert (p.original_topic, p.original_partition, p.original_offset, p.original_key) == (TOPIC, 1, 1234, "o7")
+    assert p.value == value.decode()
+    assert p.original_event_id == env.event_id and p.original_type == OrderPlaced.TYPE
+    assert letter.tenant_id == "globex"
+    assert letter.causation_id == env.event_id
+    assert letter.key == "o7"
+
+
+async def test_a_handler_that_fails_twice_then_succeeds_is_handled_without_a_dead_letter():
+    handler, letters = FakeHandler(ConnectionError("blip"), TimeoutError("slow"), None), []
+    d = dispatcher(handler, letters, max_attempts=3)
+    env = order()
+
+    assert await d.dispatch(record(encode(env))) == Outcome.HANDLED
+
+    assert len(handler.calls) == 3
+    assert {c.event_id for c in handler.calls} == {env.event_id}
+    assert letters == []
+
+
+async def test_a_duplicate_detected_on_a_retry_is_a_duplicate_not_a_dead_letter():
+    handler, letters = FakeHandler(ConnectionError("blip"), AlreadyProcessed("e")), []
+    d = dispatcher(handler, letters, max_attempts=5)
+
+    assert await d.dispatch(record(encode(order()))) == Outcome.DUPLICATE
+    assert len(handler.calls) == 2 and letters == []
+
+
+async def test_retries_back_off_exponentially(monkeypatch):
+    delays: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(seconds: float, *args: Any) -> None:
+        delays.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(consumer_module.asyncio, "sleep", fake_sleep)
+    letters: list = []
+
+    async def sink(env: Envelope[MessageDeadLettered]) -> None:
+        letters.append(env)
+
+    d = MessageDispatcher(group="g", handlers={OrderPlaced: Always(RuntimeError("x"))}, dead_letter=sink,
+                          max_attempts=4, retry_base_s=0.5)
+    assert await d.dispatch(record(encode(order()))) == Outcome.DEAD_LETTERED
+    assert delays == [0.5, 1.0, 2.0]  # between attempts only, none after the last
+
+
+async def test_a_failing_dead_letter_sink_propagates_so_the_record_is_not_skipped():
+    async def broken_sink(env: Envelope[MessageDeadLettered]) -> None:
+        raise ConnectionError("broker away")
+
+    d = MessageDispatcher(group="g", handlers={OrderPlaced: FakeHandler()}, dead_letter=broken_sink,
+                          max_attempts=1, retry_base_s=0)
+    with pytest.raises(ConnectionError):
+        await d.dispatch(record(b"{not json"))
+
+
+async def test_outcomes_count_each_dispatch():
+    letters: list = []
+    handler = FakeHandler(None, AlreadyProcessed("x"))
+    d = dispatcher(handler, letters, max_attempts=2)
+    shipped = wrap(OrderShipped(order_id="o1"), tenant_id="acme", key="o1", producer="shop")
+
+    await d.dispatch(record(encode(order("a"))))  # handled
+    await d.dispatch(record(encode(order("b"))))  # duplicate
+    await d.dispatch(record(encode(order("c"))))  # handled (no failures left)
+    await d.dispatch(record(encode(shipped)))  # ignored: no handler
+    await d.dispatch(record(b'{"type": "test.unit.consumer.Nope", "payload": {}}'))  # ignored: unknown
+    await d.dispatch(record(b"garbage"))  # dead-lettered
+
+    assert d.outcomes == {Outcome.HANDLED: 2, Outcome.DUPLICATE: 1, Outcome.IGNORED: 2, Outcome.DEAD_LETTERED: 1}
+    assert len(letters) == 1

@@ -208,10 +208,19 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
     print(f"{'broker: produce -> consume round trip':42s}{ms(pct(broker, 50))}{ms(pct(broker, 99))}")
     print(f"{'ratio routing / broker':42s}{pct(routed, 50) / pct(broker, 50):10.1f}x"
           f"{pct(routed, 99) / pct(broker, 99):10.1f}x")
+    # Until --hold-s has passed only arrivals and accepts flow; after it, ends too (three commands per conversation).
+    for label, lo, hi in (("  first conversations (no ends yet)", 0, args.hold_s),
+                          ("  later conversations (with ends)", args.hold_s, float("inf"))):
+        start = min(bench.sent_at.values())
+        part = [bench.offered_at[c] - t for c, t in bench.sent_at.items()
+                if c in bench.offered_at and lo <= t - start < hi]
+        if part:
+            print(f"{label:42s}{ms(pct(part, 50))}{ms(pct(part, 99))}   (n={len(part)})")
     if bench.queued_to_offer_in_service:
         print(f"{'in service: Queued -> OfferMade occurred_at':42s}"
               f"{ms(pct(bench.queued_to_offer_in_service, 50))}{ms(pct(bench.queued_to_offer_in_service, 99))}")
-    print(f"mean routing {statistics.mean(routed) * 1000:.1f} ms; routing log: {log}")
+    print(f"mean routing {statistics.mean(routed) * 1000:.1f} ms; routing answered {len(bench.answers)} commands "
+          f"(setup included); routing log (activity lines every 30 s): {log}")
 
 
 def main() -> None:

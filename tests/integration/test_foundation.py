@@ -176,3 +176,42 @@ async def test_invalid_and_failing_messages_are_dead_lettered_and_consumption_go
     failing = next(e for e in letters if e.payload.error_kind == "failing")
     assert failing.payload.original_type == "test.NoteWritten" and '"cursed"' in failing.payload.value
     assert consumer.outcomes[Outcome.DEAD_LETTERED] == 3
+
+
+KILLED_AFTER_COMMIT = """
+import asyncio, os, signal, sys
+from shared.runtime import ServiceRuntime
+from tests.integration.test_foundation import Topic, settings, write_note, NoteWritten
+class Infra: kafka_bootstrap, mongo_url = sys.argv[1], sys.argv[2]
+topic = Topic(name=sys.argv[4], partitions=3, key="", producer="a", consumers=(), description="", messages=(NoteWritten,))
+async def main():
+    a = ServiceRuntime(settings(Infra, sys.argv[3]), title="a")
+    for i in range(3):
+        await a.uow.run(write_note(topic, f"k{i}"))
+    os.kill(os.getpid(), signal.SIGKILL)  # committed, never published: the process dies here
+asyncio.run(main())
+"""
+
+
+async def test_a_process_killed_right_after_commit_loses_no_event(infrastructure, unique, topic):
+    import subprocess
+    import sys
+    name = f"a-{unique}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLED_AFTER_COMMIT, infrastructure.kafka_bootstrap, infrastructure.mongo_url, name,
+        topic.name, stderr=subprocess.PIPE)
+    _, err = await proc.communicate()
+    assert proc.returncode == -9, err.decode()[-2000:]
+
+    b = ServiceRuntime(settings(infrastructure, f"b-{unique}"), title="b")
+    b.consume(topic, {NoteWritten: projector(b)})
+    restarted = ServiceRuntime(settings(infrastructure, name), title="a")  # same service, same database
+    assert await restarted.db[OUTBOX].count_documents({"sent_at": None}) == 3
+    await b.start()
+    await restarted.start()
+    try:
+        await eventually(lambda: _count(b, 3), timeout_s=30)
+        assert sorted(v["_id"] for v in await b.db.notes_view.find().to_list()) == ["k0", "k1", "k2"]
+    finally:
+        await restarted.stop()
+        await b.stop()

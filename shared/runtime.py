@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -159,8 +160,7 @@ class ServiceRuntime:
         @get(description="Kafka and MongoDB answer.")
         async def ready(scope: Any) -> AsgiResponse:
             ok, checks = await self.ready()
-            body = ('{"status":"%s",%s}' % ("ok" if ok else "unavailable",
-                                             ",".join(f'"{k}":"{v}"' for k, v in checks.items()))).encode()
+            body = json.dumps({"status": "ok" if ok else "unavailable", **checks}).encode()
             return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
 
         return AsgiFastStream(

@@ -44,10 +44,10 @@ def _wait_ready(name: str, port: int, proc: ManagedProcess, timeout_s: float = 9
     while time.monotonic() < deadline:
         if not proc.alive():
             raise RuntimeError(f"{name} exited; see {proc.log_path}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready",
+                                                                  timeout=2) as resp:
+            if resp.status == 200:
+                return
         time.sleep(0.5)
     raise TimeoutError(f"{name} not ready after {timeout_s}s; see {proc.log_path}")
 

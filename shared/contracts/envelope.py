@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+# Ids of tenants, conversations, agents, queues...: safe as database keys and map keys everywhere.
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")]
 
 
 class Message(BaseModel):
@@ -67,7 +70,8 @@ class Envelope(BaseModel, Generic[M]):
                       examples=["routing.ConversationQueued"])
     schema_version: int = Field(1, description="Version of the payload schema.", examples=[1])
     occurred_at: datetime = Field(default_factory=_now, description="When it happened (UTC).")
-    tenant_id: str = Field(description="Tenant (support organisation) the message belongs to.", examples=["acme"])
+    tenant_id: Identifier = Field(description="Tenant (support organisation) the message belongs to.",
+                                  examples=["acme"])
     key: str = Field(description="Partitioning key: the conversation id for conversation messages, "
                                  "the agent id for agent messages.", examples=["conv-42"])
     producer: str = Field(description="Service that produced the message.", examples=["routing"])

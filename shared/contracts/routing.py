@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from shared.contracts.envelope import Command, Event
+from shared.contracts.envelope import Command, Event, Identifier
 
 PresenceName = Literal["available", "busy", "away", "offline", "rona"]
 MethodName = Literal["round_robin", "least_loaded", "skills", "specialist_priority"]
@@ -27,17 +27,17 @@ class ConfigureQueue(RoutingCommand):
     """Create or replace a queue ("line") and its members."""
     TYPE: ClassVar[str] = "routing.ConfigureQueue"
     KEY: ClassVar[str] = "queue_id"
-    queue_id: str = Field(examples=["support-l1"])
+    queue_id: Identifier = Field(examples=["support-l1"])
     name: str = Field(examples=["First line support"])
     level: Literal[1, 2] = Field(1, description="1 = first line, 2 = second line.")
     method: MethodName = "round_robin"
-    members: dict[str, int] = Field(default_factory=dict, description="agent id -> member priority (1 = highest).",
+    members: dict[Identifier, int] = Field(default_factory=dict, description="agent id -> member priority (1 = highest).",
                                     examples=[{"agent-7": 1, "agent-8": 2}])
     offer_timeout_s: int = Field(30, description="Seconds an agent has to accept an offer before RONA.")
     max_declines: int = Field(2, description="Declines or time-outs after which an item is no longer offered to that agent.")
-    overflow_queue_id: str | None = None
+    overflow_queue_id: Identifier | None = None
     max_wait_s: int | None = Field(None, description="Wait after which a queued item overflows.")
-    second_level_queue_id: str | None = Field(None, description="Where escalation sends a conversation.")
+    second_level_queue_id: Identifier | None = Field(None, description="Where escalation sends a conversation.")
     prefer_responsible_agent: bool = True
     prefer_last_agent: bool = True
     busy_when_at_capacity: bool = Field(True, description="Agent goes Busy by itself when this queue's work fills a channel.")
@@ -48,22 +48,22 @@ class ConfigureQueue(RoutingCommand):
 class RemoveQueue(RoutingCommand):
     TYPE: ClassVar[str] = "routing.RemoveQueue"
     KEY: ClassVar[str] = "queue_id"
-    queue_id: str
+    queue_id: Identifier
 
 
 class ConfigureAgent(RoutingCommand):
     """Set an agent's capacity per channel and/or skills (omitted = unchanged)."""
     TYPE: ClassVar[str] = "routing.ConfigureAgent"
     KEY: ClassVar[str] = "agent_id"
-    agent_id: str = _agent
-    capacity: dict[str, int] | None = Field(None, examples=[{"chat": 5, "voice": 1}])
-    skills: dict[str, int] | None = Field(None, description="skill -> level 1..10", examples=[{"billing": 7}])
+    agent_id: Identifier = _agent
+    capacity: dict[Identifier, int] | None = Field(None, examples=[{"chat": 5, "voice": 1}])
+    skills: dict[Identifier, int] | None = Field(None, description="skill -> level 1..10", examples=[{"billing": 7}])
 
 
 class SetPresence(RoutingCommand):
     TYPE: ClassVar[str] = "routing.SetPresence"
     KEY: ClassVar[str] = "agent_id"
-    agent_id: str = _agent
+    agent_id: Identifier = _agent
     presence: Literal["available", "busy", "away", "offline"]
 
 
@@ -72,117 +72,117 @@ class SetPresence(RoutingCommand):
 class RouteConversation(RoutingCommand):
     """Queue a conversation for an agent (or return a waiting persistent chat to its agent)."""
     TYPE: ClassVar[str] = "routing.RouteConversation"
-    conversation_id: str = _conv
-    queue_id: str
-    channel: str = Field("chat", examples=["chat", "voice", "email"])
+    conversation_id: Identifier = _conv
+    queue_id: Identifier
+    channel: Identifier = Field("chat", examples=["chat", "voice", "email"])
     priority: int = Field(0, description="Higher is more urgent.")
-    skills: dict[str, int] = Field(default_factory=dict, description="Required skill -> minimum level.")
-    customer_id: str | None = None
+    skills: dict[Identifier, int] = Field(default_factory=dict, description="Required skill -> minimum level.")
+    customer_id: Identifier | None = None
     customer_name: str | None = None
     preview: str = Field("", description="First words of the customer's message, shown in the offer.")
-    last_agent_id: str | None = None
-    responsible_agent_id: str | None = None
+    last_agent_id: Identifier | None = None
+    responsible_agent_id: Identifier | None = None
 
 
 class AcceptOffer(RoutingCommand):
     TYPE: ClassVar[str] = "routing.AcceptOffer"
-    conversation_id: str = _conv
-    agent_id: str = _agent
-    offer_id: str
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = _agent
+    offer_id: Identifier
 
 
 class DeclineOffer(RoutingCommand):
     TYPE: ClassVar[str] = "routing.DeclineOffer"
-    conversation_id: str = _conv
-    agent_id: str = _agent
-    offer_id: str
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = _agent
+    offer_id: Identifier
     reason: str = ""
 
 
 class TakeConversation(RoutingCommand):
     """Manual take of an open (queued) work item."""
     TYPE: ClassVar[str] = "routing.TakeConversation"
-    conversation_id: str = _conv
-    agent_id: str = _agent
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = _agent
 
 
 class OpenConversation(RoutingCommand):
     """Manual start: the agent opens a work item by hand."""
     TYPE: ClassVar[str] = "routing.OpenConversation"
-    conversation_id: str = _conv
-    agent_id: str = _agent
-    queue_id: str
-    channel: str = "chat"
-    customer_id: str | None = None
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = _agent
+    queue_id: Identifier
+    channel: Identifier = "chat"
+    customer_id: Identifier | None = None
     customer_name: str | None = None
 
 
 class TransferConversation(RoutingCommand):
     TYPE: ClassVar[str] = "routing.TransferConversation"
-    conversation_id: str = _conv
-    agent_id: str = Field(description="Agent handing the conversation over.")
-    to_queue_id: str | None = None
-    to_agent_id: str | None = None
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = Field(description="Agent handing the conversation over.")
+    to_queue_id: Identifier | None = None
+    to_agent_id: Identifier | None = None
     reason: str = ""
 
 
 class EscalateConversation(RoutingCommand):
     """Transfer to the queue's second-line queue."""
     TYPE: ClassVar[str] = "routing.EscalateConversation"
-    conversation_id: str = _conv
-    agent_id: str = _agent
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = _agent
     reason: str = ""
 
 
 class InviteToConference(RoutingCommand):
     TYPE: ClassVar[str] = "routing.InviteToConference"
-    conversation_id: str = _conv
-    agent_id: str = Field(description="Inviting agent (the assignee).")
-    invitee_id: str
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = Field(description="Inviting agent (the assignee).")
+    invitee_id: Identifier
 
 
 class AcceptConferenceInvite(RoutingCommand):
     TYPE: ClassVar[str] = "routing.AcceptConferenceInvite"
-    conversation_id: str = _conv
-    agent_id: str = _agent
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = _agent
 
 
 class DeclineConferenceInvite(RoutingCommand):
     TYPE: ClassVar[str] = "routing.DeclineConferenceInvite"
-    conversation_id: str = _conv
-    agent_id: str = _agent
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = _agent
 
 
 class LeaveConference(RoutingCommand):
     TYPE: ClassVar[str] = "routing.LeaveConference"
-    conversation_id: str = _conv
-    agent_id: str = _agent
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = _agent
 
 
 class EndConference(RoutingCommand):
     TYPE: ClassVar[str] = "routing.EndConference"
-    conversation_id: str = _conv
-    agent_id: str = _agent
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = _agent
 
 
 class CloseToWaiting(RoutingCommand):
     """Persistent chat: park the conversation with its agent instead of ending it."""
     TYPE: ClassVar[str] = "routing.CloseToWaiting"
-    conversation_id: str = _conv
-    agent_id: str = _agent
+    conversation_id: Identifier = _conv
+    agent_id: Identifier = _agent
 
 
 class EndConversation(RoutingCommand):
     TYPE: ClassVar[str] = "routing.EndConversation"
-    conversation_id: str = _conv
+    conversation_id: Identifier = _conv
     reason: str = ""
 
 
 class ChangeConversationSkills(RoutingCommand):
     TYPE: ClassVar[str] = "routing.ChangeConversationSkills"
-    conversation_id: str = _conv
-    agent_id: str | None = Field(None, description="Agent making the change; none for the system.")
-    add: dict[str, int] = Field(default_factory=dict)
+    conversation_id: Identifier = _conv
+    agent_id: Identifier | None = Field(None, description="Agent making the change; none for the system.")
+    add: dict[Identifier, int] = Field(default_factory=dict)
     remove: list[str] = Field(default_factory=list)
 
 

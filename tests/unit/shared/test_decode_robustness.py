@@ -63,3 +63,18 @@ async def test_an_unreadable_old_record_is_dead_lettered_and_an_outage_is_not():
     with pytest.raises(ServerSelectionTimeoutError):  # the record is kept (nacked), not dead-lettered
         await dispatcher.dispatch(Record("t", 0, 2, b"k", raw(2, {"full_name": "Ann"})))
     assert len(letters) == 1
+
+
+@pytest.mark.parametrize("bad_id", ["a|b", "$where", "", "x" * 129, "spa ce"])
+def test_ids_that_could_collide_or_break_storage_keys_are_invalid(bad_id):
+    from shared.contracts import routing
+    good = encode(wrap(routing.SetPresence(agent_id="agent-7", presence="available"), tenant_id="acme",
+                       key="agent-7", producer="p"))
+    with pytest.raises(InvalidMessage, match="agent_id"):
+        decode(good.replace(b'"agent_id":"agent-7"', f'"agent_id":"{bad_id}"'.encode()))
+    with pytest.raises(InvalidMessage, match="tenant_id"):
+        decode(good.replace(b'"tenant_id":"acme"', f'"tenant_id":"{bad_id}"'.encode()))
+    members = encode(wrap(routing.ConfigureQueue(queue_id="q", name="Q", members={"agent-7": 1}), tenant_id="acme",
+                          key="q", producer="p"))
+    with pytest.raises(InvalidMessage, match="members"):
+        decode(members.replace(b'"agent-7":1', f'"{bad_id}":1'.encode()))

@@ -175,14 +175,18 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
     await ensure_topics(bootstrap, TOPICS)
-    port = free_port()
+    procs: list[tuple[int, subprocess.Popen[bytes]]] = []
     log = Path(tempfile.gettempdir()) / f"bench-routing-{os.getpid()}.log"
-    proc = subprocess.Popen([sys.executable, "-m", "services.routing"], stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGO_URL": mongo_url,
-                                 "MONGO_DB": f"routing-bench-{os.getpid()}", "HTTP_PORT": str(port),
-                                 "KAFKA_SESSION_TIMEOUT_MS": "6000", "LOG_LEVEL": "INFO"})
+    for _ in range(args.instances):  # replicas: one consumer group, one database
+        port = free_port()
+        procs.append((port, subprocess.Popen(
+            [sys.executable, "-m", "services.routing"], stdout=log.open("ab"), stderr=subprocess.STDOUT,
+            env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGO_URL": mongo_url,
+                 "MONGO_DB": f"routing-bench-{os.getpid()}", "HTTP_PORT": str(port),
+                 "KAFKA_SESSION_TIMEOUT_MS": "6000", "LOG_LEVEL": "INFO"})))
     try:
-        await asyncio.to_thread(wait_ready, port, proc)
+        for port, proc in procs:
+            await asyncio.to_thread(wait_ready, port, proc)
         bench = Bench(args, bootstrap)
         await bench.producer.start()
         listener = asyncio.create_task(bench.events())
@@ -196,13 +200,15 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
         await asyncio.gather(listener, return_exceptions=True)
         await bench.producer.stop()
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for _, proc in procs:
+            proc.terminate()
+        for _, proc in procs:
+            proc.wait(30)
     routed = [bench.offered_at[c] - bench.sent_at[c] for c in bench.sent_at if c in bench.offered_at]
     ms = lambda v: f"{v * 1000:8.1f} ms"  # noqa: E731
     print(f"\nconversations sent {len(bench.sent_at)}, offered {len(routed)} "
           f"({args.rate}/s for {args.duration_s}s, {args.agents} agents x chat capacity {args.capacity}, "
-          f"{args.queues} queues, hold {args.hold_s}s)")
+          f"{args.queues} queues, hold {args.hold_s}s, {args.instances} routing instance(s))")
     print(f"{'':42s}{'p50':>11s}{'p99':>11s}")
     print(f"{'routing: command sent -> OfferMade received':42s}{ms(pct(routed, 50))}{ms(pct(routed, 99))}")
     print(f"{'broker: produce -> consume round trip':42s}{ms(pct(broker, 50))}{ms(pct(broker, 99))}")
@@ -231,6 +237,7 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=60.0)
     parser.add_argument("--capacity", type=int, default=3)
     parser.add_argument("--hold-s", type=float, default=20.0, help="how long an agent keeps a conversation")
+    parser.add_argument("--instances", type=int, default=1, help="routing processes (replicas)")
     parser.add_argument("--kafka")
     parser.add_argument("--mongo-url")
     args = parser.parse_args()

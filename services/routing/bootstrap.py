@@ -17,7 +17,7 @@ def build(settings: RoutingSettings | None = None) -> tuple[ServiceRuntime, Rout
     runtime = ServiceRuntime(settings, title="routing service",
                              description="Queues, presence, capacity, offers, RONA, transfer and conference (R1-R11).")
     handlers = RoutingHandlers(runtime.uow, producer=settings.service_name)
-    runtime.on_startup(lambda: ensure_indexes(runtime.db))
+    runtime.on_startup(lambda: ensure_indexes(runtime.db, keep_ended_days=settings.keep_ended_days))
     kafka.register(runtime, handlers)
     runtime.add_loop(lambda: timers.run_timers(handlers, interval_s=settings.timer_interval_s,
                                                sweep_interval_s=settings.sweep_interval_s))

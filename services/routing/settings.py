@@ -9,4 +9,5 @@ class RoutingSettings(ServiceSettings):
     service_name: str = "routing"
     http_port: int = 8101
     timer_interval_s: float = Field(0.5, description="How often due offers, overflows and waiting chats are checked.")
+    keep_ended_days: int = Field(30, ge=1, description="Ended work items are purged this long after they ended.")
     sweep_interval_s: float = Field(5.0, description="How often every queue with waiting work is re-dispatched.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -56,10 +57,12 @@ def agent_from_doc(doc: dict[str, Any]) -> Agent:
     return Agent(**values)
 
 
-def item_to_doc(tenant_id: str, item: WorkItem) -> dict[str, Any]:
+def item_to_doc(tenant_id: str, item: WorkItem, now: datetime) -> dict[str, Any]:
     # holders: agents whose capacity this item uses or who are invited, for "what does agent X hold?" queries.
     holders = sorted({*item.capacity_holders(), *item.invites})
-    return _doc(item, tenant_id, item.conversation_id, holders=holders)
+    # ended_at: a TTL index purges ended items; one that comes back before then is replaced, so None again.
+    ended_at = now if item.state == ItemState.ENDED else None
+    return _doc(item, tenant_id, item.conversation_id, holders=holders, ended_at=ended_at)
 
 
 def item_from_doc(doc: dict[str, Any]) -> WorkItem:

@@ -46,7 +46,7 @@ class Snapshot:
     dispatch_queues: set[str]
 
 
-async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], *, keep_ended_days: int = 30) -> None:
     await db[QUEUES].create_index([("tenant_id", ASCENDING), ("member_ids", ASCENDING)])
     await db[AGENTS].create_index([("tenant_id", ASCENDING)])
     await db[ITEMS].create_index([("tenant_id", ASCENDING), ("state", ASCENDING), ("queue_id", ASCENDING),
@@ -54,6 +54,12 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[ITEMS].create_index([("state", ASCENDING), ("offer.expires_at", ASCENDING)], name="offer_timers")
     await db[ITEMS].create_index([("state", ASCENDING), ("waiting_until", ASCENDING)], name="waiting_timers")
     await db[ITEMS].create_index([("tenant_id", ASCENDING), ("holders", ASCENDING)], name="held_by")
+    ttl = keep_ended_days * 24 * 3600
+    existing = {i["name"]: i for i in await (await db[ITEMS].list_indexes()).to_list()}
+    if existing.get("ended_ttl", {}).get("expireAfterSeconds", ttl) != ttl:  # setting changed since last start
+        await db.command("collMod", ITEMS, index={"name": "ended_ttl", "expireAfterSeconds": ttl})
+    else:
+        await db[ITEMS].create_index("ended_at", name="ended_ttl", expireAfterSeconds=ttl)
 
 
 class RoutingRepository:
@@ -120,7 +126,8 @@ class RoutingRepository:
         await self._write(QUEUES, [(q, router.queues[q]) for q in queue_ids if q in router.queues], queue_to_doc,
                           deleted=sorted(router.removed_queues))
         await self._write(AGENTS, [(a, router.agents[a]) for a in sorted(router.changed_agents)], agent_to_doc)
-        await self._write(ITEMS, [(c, router.items[c]) for c in sorted(router.changed_items)], item_to_doc)
+        await self._write(ITEMS, [(c, router.items[c]) for c in sorted(router.changed_items)],
+                          lambda tenant_id, item: item_to_doc(tenant_id, item, router.now))
 
     # --- helpers ----------------------------------------------------------------------------------
 

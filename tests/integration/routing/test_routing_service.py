@@ -157,5 +157,11 @@ async def test_two_instances_duplicates_and_rebalance_never_break_capacity_or_do
                         await commands.send(r.EndConversation(conversation_id=a.conversation_id, reason="done"))
                 await asyncio.sleep(0.1)
         assert_assigned_once(events.envelopes, tenant, 40)
+        ended = await events.wait_for(lambda envs: len(of(envs, tenant, "routing.ConversationEnded")) >= 40 and envs)
+        assert ended
+        docs = await two.db[ITEMS].find({"tenant_id": tenant}).to_list()
+        assert {d["state"] for d in docs} == {"ended"} and all(d["ended_at"] is not None for d in docs)
+        ttl = {i["name"]: i async for i in await two.db[ITEMS].list_indexes()}["ended_ttl"]
+        assert ttl["expireAfterSeconds"] == 30 * 24 * 3600 and ttl["key"] == {"ended_at": 1}
     finally:
         acceptor.cancel()

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -30,7 +29,7 @@ from shared.broker import ensure_topics
 from shared.contracts import routing as r
 from shared.contracts.catalogue import ROUTING_COMMANDS, ROUTING_EVENTS, TOPICS, Topic
 from shared.contracts.envelope import decode, encode, wrap
-from shared.localstack.processes import LocalKafka, LocalMongo, free_port
+from shared.localstack.processes import LocalKafka, LocalMongo, free_port, wait_for_ready
 from shared.settings import ServiceSettings
 
 TENANT = "bench"
@@ -159,20 +158,6 @@ async def broker_round_trip(bootstrap: str, rate: float, duration_s: float) -> l
     return took
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(240):
-        if proc.poll() is not None:
-            raise RuntimeError("routing exited")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError("routing not ready")
-
-
 async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
     await ensure_topics(bootstrap, TOPICS)
     procs: list[tuple[int, subprocess.Popen[bytes]]] = []
@@ -186,7 +171,8 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
                  "KAFKA_SESSION_TIMEOUT_MS": "6000", "LOG_LEVEL": "INFO"})))
     try:
         for port, proc in procs:
-            await asyncio.to_thread(wait_ready, port, proc)
+            await asyncio.to_thread(wait_for_ready, port, lambda p=proc: p.poll() is None, what=f"routing (log {log})",
+                                    timeout_s=120)
         bench = Bench(args, bootstrap)
         await bench.producer.start()
         listener = asyncio.create_task(bench.events())

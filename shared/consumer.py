@@ -91,9 +91,9 @@ class MessageDispatcher:
                     return Outcome.DUPLICATE
                 except Exception as exc:
                     log.warning("handler failed", attempt=attempt, error=repr(exc))
-                    if attempt == self._max_attempts and isinstance(exc, self._infrastructure_errors):
-                        raise  # not the message's fault: keep it, it is read again
                     if attempt == self._max_attempts:
+                        if isinstance(exc, self._infrastructure_errors):
+                            raise  # not the message's fault: keep it, it is read again
                         await self._give_up(record, env, repr(exc), "failing", attempt)
                         return Outcome.DEAD_LETTERED
                     await asyncio.sleep(self._retry_base_s * 2 ** (attempt - 1))

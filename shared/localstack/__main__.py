@@ -13,12 +13,11 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from shared.broker import ensure_topics
 from shared.contracts.catalogue import TOPICS
-from shared.localstack.processes import LocalKafka, LocalMongo, ManagedProcess
+from shared.localstack.processes import LocalKafka, LocalMongo, ManagedProcess, wait_for_ready
 
 SERVICES = {"routing": 8101, "chat": 8102, "customer": 8103, "cases": 8104, "gateway": 8000}
 
@@ -37,19 +36,6 @@ def _kill_leftovers(pid_file: Path) -> None:
             _say(f"stopped leftover process group {line}")
     time.sleep(1)
     pid_file.unlink()
-
-
-def _wait_ready(name: str, port: int, proc: ManagedProcess, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(f"{name} exited; see {proc.log_path}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready",
-                                                                  timeout=2) as resp:
-            if resp.status == 200:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"{name} not ready after {timeout_s}s; see {proc.log_path}")
 
 
 def main() -> int:
@@ -101,7 +87,7 @@ def main() -> int:
             services[name] = proc
             record_pids()
         for name, port in SERVICES.items():
-            _wait_ready(name, port, services[name])
+            wait_for_ready(port, services[name].alive, what=f"{name} (log {services[name].log_path})")
             _say(f"{name:9s} ready  http://127.0.0.1:{port}  (pid {services[name].pid}, log {services[name].log_path})")
         _say(f"gateway listens on http://127.0.0.1:{SERVICES['gateway']}  - Ctrl-C stops everything")
         while not stop_requested:

@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -40,6 +42,20 @@ def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes] 
             return
         time.sleep(0.1)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
+
+
+def wait_for_ready(port: int, alive: Callable[[], bool], *, what: str, timeout_s: float = 90.0) -> None:
+    """Wait until a service answers 200 on /health/ready; fail early if its process exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError(f"{what} exited before it was ready")
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready",
+                                                                  timeout=2) as resp:
+            if resp.status == 200:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} not ready after {timeout_s}s")
 
 
 class ManagedProcess:

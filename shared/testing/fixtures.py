@@ -70,12 +70,12 @@ def _docker() -> Iterator[Infrastructure]:
 @pytest.fixture(scope="session")
 def infrastructure() -> Iterator[Infrastructure]:
     kind = os.environ.get("TEST_INFRA", "auto")
-    if kind == "auto":
-        kind = "docker" if docker_engine_available() else "local"
-    if kind == "docker":
-        if not docker_engine_available():
-            pytest.skip("TEST_INFRA=docker but no Docker engine answers")
+    if kind == "local":
+        infra_iter = _local()
+    elif docker_engine_available():
         infra_iter = _docker()
+    elif kind == "docker":
+        pytest.skip("TEST_INFRA=docker but no Docker engine answers")
     else:
         infra_iter = _local()
     infra = next(infra_iter)

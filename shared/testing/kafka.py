@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.contracts.envelope import Envelope, InvalidMessage, decode
+from shared.contracts.envelope import Envelope, InvalidMessage, decode, encode, wrap
 
 
 async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:
@@ -106,7 +106,6 @@ class CommandSender:
 
     async def send(self, payload: Any, *, times: int = 1) -> Envelope[Any]:
         """Send one message (the same record `times` times, as a redelivery would); returns its envelope."""
-        from shared.contracts.envelope import encode, wrap
         env = wrap(payload, tenant_id=self.tenant_id, key=getattr(payload, payload.KEY), producer=self.producer_name)
         for _ in range(times):
             await self._producer.send_and_wait(self.topic, encode(env), key=env.key.encode())

@@ -7,7 +7,8 @@ N agents (default 1,000) across Q queues (default 20), conversations arriving at
 
     .venv/bin/python -m benchmarks.routing_offer_latency [--duration-s 60] [--rate 20]
 
-It starts its own mongod and broker (temporary directory) unless --mongo-url/--kafka are given."""
+It starts its own mongod and Apache Kafka (temporary directory) unless --mongo-url/--kafka are given,
+and prints p50/p99 per minute of the run, commands answered per second, and the broker's memory and CPU."""
 
 from __future__ import annotations
 
@@ -25,32 +26,29 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.broker import ensure_topics
+from benchmarks.broker_hop import broker_round_trip, pct, process_usage
+from shared.broker import ensure_topics, producer_config
 from shared.contracts import routing as r
-from shared.contracts.catalogue import ROUTING_COMMANDS, ROUTING_EVENTS, TOPICS, Topic
+from shared.contracts.catalogue import ROUTING_COMMANDS, ROUTING_EVENTS, TOPICS
 from shared.contracts.envelope import decode, encode, wrap
-from shared.localstack.processes import LocalKafka, LocalMongo, free_port, wait_for_ready
+from shared.localstack.kafka import LocalKafka
+from shared.localstack.processes import LocalMongo, free_port, wait_for_ready
 from shared.settings import ServiceSettings
 
 TENANT = "bench"
-# Every consumer here waits on fetches like the services do, so the baseline is like for like.
-FETCH_MAX_WAIT_MS = ServiceSettings().kafka_fetch_max_wait_ms
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 class Bench:
     def __init__(self, args: argparse.Namespace, bootstrap: str) -> None:
         self.args = args
         self.bootstrap = bootstrap
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+        # The services' own producer settings, so the load generator is one more service.
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_config(ServiceSettings()))
         self.sent_at: dict[str, float] = {}
         self.offered_at: dict[str, float] = {}
         self.queued_to_offer_in_service: list[float] = []
         self.answers: dict[str, str] = {}
+        self.answered_at: list[float] = []
         self.queued_at_event: dict[str, float] = {}
         self.rejections: list[str] = []
 
@@ -61,8 +59,7 @@ class Bench:
 
     async def events(self) -> None:
         consumer = AIOKafkaConsumer(ROUTING_EVENTS.name, bootstrap_servers=self.bootstrap, group_id=None,
-                                    auto_offset_reset="earliest", enable_auto_commit=False,
-                                    fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
         await consumer.start()
         try:
             async for record in consumer:
@@ -71,6 +68,7 @@ class Bench:
                 p = env.payload
                 if env.type in ("routing.CommandAccepted", "routing.CommandRejected"):
                     self.answers[p.command_id] = env.type
+                    self.answered_at.append(now)
                     if env.type == "routing.CommandRejected":
                         self.rejections.append(p.reason)
                 elif env.type == "routing.ConversationQueued":
@@ -126,39 +124,7 @@ class Bench:
             await asyncio.sleep(0.2)
 
 
-async def broker_round_trip(bootstrap: str, rate: float, duration_s: float) -> list[float]:
-    """The same produce (acks=all) -> consume path with no service in between, at the same rate."""
-    topic = Topic(name=f"bench.roundtrip.{os.getpid()}", partitions=8, key="n", producer="bench", consumers=(),
-                  description="")
-    await ensure_topics(bootstrap, [topic])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
-    consumer = AIOKafkaConsumer(topic.name, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
-    await producer.start()
-    await consumer.start()
-    sent: dict[bytes, float] = {}
-    took: list[float] = []
-
-    async def receive() -> None:
-        async for record in consumer:
-            took.append(time.monotonic() - sent[record.value])
-
-    receiver = asyncio.create_task(receive())
-    start = time.monotonic()
-    for n in range(int(duration_s * rate)):
-        await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
-        value = str(n).encode()
-        sent[value] = time.monotonic()
-        await producer.send(topic.name, value, key=value)
-    await asyncio.sleep(2)
-    receiver.cancel()
-    await asyncio.gather(receiver, return_exceptions=True)
-    await producer.stop()
-    await consumer.stop()
-    return took
-
-
-async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
+async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str, broker_pid: int | None = None) -> None:
     await ensure_topics(bootstrap, TOPICS)
     procs: list[tuple[int, subprocess.Popen[bytes]]] = []
     log = Path(tempfile.gettempdir()) / f"bench-routing-{os.getpid()}.log"
@@ -167,8 +133,7 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
         procs.append((port, subprocess.Popen(
             [sys.executable, "-m", "services.routing"], stdout=log.open("ab"), stderr=subprocess.STDOUT,
             env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGO_URL": mongo_url,
-                 "MONGO_DB": f"routing-bench-{os.getpid()}", "HTTP_PORT": str(port),
-                 "KAFKA_SESSION_TIMEOUT_MS": "6000", "LOG_LEVEL": "INFO"})))
+                 "MONGO_DB": f"routing-bench-{os.getpid()}", "HTTP_PORT": str(port), "LOG_LEVEL": "INFO"})))
     try:
         for port, proc in procs:
             await asyncio.to_thread(wait_for_ready, port, lambda p=proc: p.poll() is None, what=f"routing (log {log})",
@@ -180,8 +145,17 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
         await bench.setup()
         print(f"setup: {args.agents} agents, {args.queues} queues configured and available in "
               f"{time.monotonic() - t0:.1f}s", flush=True)
+        broker_usage = process_usage(broker_pid) if broker_pid else None
+        broker_line = ""
+        load_started = time.monotonic()
         # Both loads at once, so both figures see the same machine.
         _, broker = await asyncio.gather(bench.load(), broker_round_trip(bootstrap, args.rate, args.duration_s))
+        load_s = time.monotonic() - load_started
+        if broker_pid and broker_usage:
+            rss, cpu = process_usage(broker_pid)
+            broker_line = (f"broker: resident {rss:.0f} MiB at the end; CPU {100 * (cpu - broker_usage[1]) / load_s:.0f}% "
+                           f"of one core during the load")
+        answered_in_load = [t for t in bench.answered_at if t >= load_started]
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
         await bench.producer.stop()
@@ -208,6 +182,17 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str) -> None:
                 if c in bench.offered_at and lo <= t - start < hi]
         if part:
             print(f"{label:42s}{ms(pct(part, 50))}{ms(pct(part, 99))}   (n={len(part)})")
+    start = min(bench.sent_at.values())
+    print(f"per minute of the run{'':21s}{'p50':>11s}{'p99':>11s}")
+    for minute in range(int((args.duration_s + 59) // 60)):
+        part = [bench.offered_at[c] - t for c, t in bench.sent_at.items()
+                if c in bench.offered_at and minute * 60 <= t - start < (minute + 1) * 60]
+        if part:
+            print(f"{f'  minute {minute + 1}':42s}{ms(pct(part, 50))}{ms(pct(part, 99))}   (n={len(part)})")
+    print(f"sustained: routing answered {len(answered_in_load)} commands in {load_s:.0f}s of load "
+          f"= {len(answered_in_load) / load_s:.1f} commands/s (sent at {args.rate * 3:.0f}/s once ends start)")
+    if broker_line:
+        print(broker_line)
     if bench.queued_to_offer_in_service:
         print(f"{'in service: Queued -> OfferMade occurred_at':42s}"
               f"{ms(pct(bench.queued_to_offer_in_service, 50))}{ms(pct(bench.queued_to_offer_in_service, 99))}")
@@ -231,11 +216,13 @@ def main() -> None:
         asyncio.run(run(args, args.kafka, args.mongo_url))
         return
     workdir = Path(tempfile.mkdtemp(prefix="omni-bench-"))
-    mongo, kafka = LocalMongo(workdir / "mongo", free_port()), LocalKafka(workdir, free_port())
+    mongo, kafka = LocalMongo(workdir / "mongo", free_port()), LocalKafka(workdir / "kafka", free_port())
     try:
         mongo.start()
+        t0 = time.monotonic()
         kafka.start()
-        asyncio.run(run(args, kafka.bootstrap_servers, mongo.url))
+        print(f"broker started in {time.monotonic() - t0:.1f}s", flush=True)
+        asyncio.run(run(args, kafka.bootstrap_servers, mongo.url, kafka.pid))
     finally:
         kafka.stop()
         mongo.stop()

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
@@ -14,14 +15,25 @@ from shared.settings import ServiceSettings
 log = get_logger(__name__)
 
 
+def producer_config(settings: ServiceSettings) -> dict[str, Any]:
+    """The producer settings every service uses (benchmarks and tests take the same, for like-for-like figures)."""
+    return {
+        # A record counts as sent once every in-sync replica has it; idempotence makes the producer's own
+        # retries (after a timeout or a broker restart) write it once and in order. Exactly-once effects
+        # across services still come from the outbox and the idempotent consumers (event_id).
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": settings.kafka_linger_ms,
+    }
+
+
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
-    # acks="all" and no idempotent producer / transactions: works on Apache Kafka and on Tansu alike;
-    # exactly-once effects come from the outbox and idempotent consumers instead.
+    # Consumers keep the client's fetch_min_bytes=1: the broker answers a fetch as soon as data arrives
+    # (fetch_max_wait_ms only bounds an idle long poll).
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
-        acks="all",
-        enable_idempotence=False,
+        **producer_config(settings),
         logger=logging.getLogger(f"faststream.{settings.service_name}"),
         log_level=logging.DEBUG,  # "Received"/"Processed" per message: too chatty for INFO
     )
@@ -29,7 +41,8 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
 
 async def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] | list[Topic], *,
                         timeout_s: float = 60.0) -> list[str]:
-    """Create the topics that do not exist yet; waits for the broker to answer. Returns the names created."""
+    """Create the topics that do not exist yet and wait until every partition has a leader (so the first
+    produce is not answered NOT_LEADER and retried). Waits for the broker to answer. Returns the names created."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-init")
@@ -42,6 +55,7 @@ async def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] | list
                     await admin.create_topics([NewTopic(t.name, t.partitions, 1) for t in missing])
                 except TopicAlreadyExistsError:
                     pass  # another initialiser won the race
+                await _wait_for_leaders(admin, {t.name: t.partitions for t in missing}, deadline)
             return [t.name for t in missing]
         except (KafkaConnectionError, KafkaError, OSError) as exc:
             if asyncio.get_running_loop().time() > deadline:
@@ -50,3 +64,15 @@ async def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] | list
             await asyncio.sleep(1.0)
         finally:
             await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, partitions: dict[str, int], deadline: float) -> None:
+    while True:
+        described = await admin.describe_topics(list(partitions))
+        led = {d["topic"]: sum(1 for p in d["partitions"] if p["leader"] >= 0)
+               for d in described if d["error_code"] == 0}
+        if all(led.get(name, 0) >= count for name, count in partitions.items()):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"partitions without a leader: {partitions} vs {led}")
+        await asyncio.sleep(0.05)

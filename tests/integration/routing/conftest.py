@@ -18,7 +18,7 @@ from shared.testing.kafka import CommandSender, TopicReader
 def routing_settings(infrastructure, unique) -> RoutingSettings:
     return RoutingSettings(kafka_bootstrap_servers=infrastructure.kafka_bootstrap, mongo_url=infrastructure.mongo_url,
                            mongo_db=f"routing-{unique}", service_name=f"routing-{unique}",
-                           kafka_session_timeout_ms=6000, timer_interval_s=0.2, sweep_interval_s=2,
+                           timer_interval_s=0.2, sweep_interval_s=2,
                            outbox_poll_interval_s=0.1, outbox_lease_s=3)
 
 

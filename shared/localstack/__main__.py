@@ -48,6 +48,8 @@ def main() -> int:
     parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("LOCAL_KAFKA_PORT", 9092)))
     parser.add_argument("--kafka-controller-port", type=int,
                         default=int(os.environ.get("LOCAL_KAFKA_CONTROLLER_PORT", 9093)))
+    parser.add_argument("--port-offset", type=int, default=int(os.environ.get("LOCAL_PORT_OFFSET", 0)),
+                        help="added to every service's HTTP port (a second stack beside the first)")
     parser.add_argument("--reset", action="store_true", help="wipe the kept data (MongoDB and Kafka) and stop")
     args = parser.parse_args()
 
@@ -90,16 +92,17 @@ def main() -> int:
         _say(f"topics ready ({len(TOPICS)}, created {len(created)})")
         common = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "MONGO_URL": mongo.url,
                   "LOG_JSON": os.environ.get("LOG_JSON", "true")}
-        for name, port in SERVICES.items():
+        ports = {name: port + args.port_offset for name, port in SERVICES.items()}
+        for name, port in ports.items():
             proc = ManagedProcess(name, [sys.executable, "-m", f"services.{name}"], logs / f"{name}.log",
                                   env={**common, "HTTP_PORT": str(port)})
             proc.start()
             services[name] = proc
             record_pids()
-        for name, port in SERVICES.items():
+        for name, port in ports.items():
             wait_for_ready(port, services[name].alive, what=f"{name} (log {services[name].log_path})")
             _say(f"{name:9s} ready  http://127.0.0.1:{port}  (pid {services[name].pid}, log {services[name].log_path})")
-        _say(f"gateway listens on http://127.0.0.1:{SERVICES['gateway']}  - Ctrl-C stops everything")
+        _say(f"gateway listens on http://127.0.0.1:{ports['gateway']}  - Ctrl-C stops everything")
         while not stop_requested:
             dead = [n for n, p in services.items() if not p.alive()]
             if dead or not mongo.proc.alive() or not kafka.proc.alive():

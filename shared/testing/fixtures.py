@@ -58,15 +58,32 @@ def _local() -> Iterator[Infrastructure]:
 def _docker() -> Iterator[Infrastructure]:
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.waiting_utils import wait_for_logs
-    from testcontainers.kafka import KafkaContainer
 
-    with KafkaContainer(f"apache/kafka:{kafka_version()}") as kafka, \
+    # testcontainers' KafkaContainer drives Confluent's image; the official apache/kafka image is configured
+    # through KAFKA_* variables (as in docker-compose.yml). The client must reach the advertised address,
+    # so the broker listens on the same port inside and outside the container.
+    kafka_port = free_port()
+    kafka = DockerContainer(f"apache/kafka:{kafka_version()}").with_bind_ports(kafka_port, kafka_port)
+    for name, value in {
+        "NODE_ID": "1", "PROCESS_ROLES": "broker,controller", "CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "LISTENERS": f"PLAINTEXT://:{kafka_port},CONTROLLER://:9093",
+        "ADVERTISED_LISTENERS": f"PLAINTEXT://localhost:{kafka_port}",
+        "LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "CONTROLLER_LISTENER_NAMES": "CONTROLLER", "INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+        "OFFSETS_TOPIC_REPLICATION_FACTOR": "1", "TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "TRANSACTION_STATE_LOG_MIN_ISR": "1", "SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+        "SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1", "GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "AUTO_CREATE_TOPICS_ENABLE": "false",
+    }.items():
+        kafka = kafka.with_env(f"KAFKA_{name}", value)
+    with kafka, \
             DockerContainer("mongo:6.0").with_command("--replSet rs0 --bind_ip_all").with_exposed_ports(27017) as mongo:
+        wait_for_logs(kafka, "Kafka Server started", timeout=120)
         wait_for_logs(mongo, "Waiting for connections")
         host, port = mongo.get_container_host_ip(), mongo.get_exposed_port(27017)
         mongo.exec(["mongosh", "--quiet", "--eval",
                     f"rs.initiate({{_id:'rs0',members:[{{_id:0,host:'{host}:{port}'}}]}})"])
-        yield Infrastructure(f"mongodb://{host}:{port}/?directConnection=true", kafka.get_bootstrap_server(), "docker")
+        yield Infrastructure(f"mongodb://{host}:{port}/?directConnection=true", f"localhost:{kafka_port}", "docker")
 
 
 @pytest.fixture(scope="session")

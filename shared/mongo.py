@@ -28,8 +28,11 @@ PROCESSED = "processed_messages"
 
 
 def make_mongo_client(settings: ServiceSettings) -> AsyncMongoClient[dict[str, Any]]:
+    # Every wait is bounded, so an outage surfaces as an error the consumer retries, never as a hang:
+    # server selection 10 s; a connection checkout 10 s (the driver's default waits forever on its pool's
+    # condition variables); a socket read 30 s (default: forever, e.g. on a half-open connection).
     return AsyncMongoClient(settings.mongo_url, tz_aware=True, appname=settings.service_name,
-                            serverSelectionTimeoutMS=10_000)
+                            serverSelectionTimeoutMS=10_000, waitQueueTimeoutMS=10_000, socketTimeoutMS=30_000)
 
 
 class ConcurrencyConflict(Exception):

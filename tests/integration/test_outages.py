@@ -2,7 +2,8 @@
 before and during the outage is answered afterwards, exactly once, and the routing process (a real
 `python -m services.routing`) reconnects by itself without being restarted.
 
-Each test runs its own broker or mongod (the one it kills), beside the session's other server."""
+Each test runs its own broker and mongod: the killed one must be its own, and a fresh broker also keeps
+the routing process from replaying (and answering on the shared topics) every command earlier tests sent."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 import tempfile
 import urllib.request
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,7 @@ def answers_by_command(events: TopicReader, tenant: str) -> dict[str, set[tuple[
     return found
 
 
-async def run_outage(*, infra: Infrastructure, kill: Callable[[], None], restart: Callable[[], None],
+async def run_outage(*, kill: Callable[[], None], restart: Callable[[], None],
                      events: TopicReader, client: Client, routing: RoutingProcess) -> int:
     """Returns how many of the client's sends were still unacknowledged when the server came back."""
     def agent(n: int) -> r.ConfigureAgent:
@@ -133,54 +134,47 @@ async def run_outage(*, infra: Infrastructure, kill: Callable[[], None], restart
 
 
 @pytest.fixture
-def workdir() -> AsyncIterator[Path]:
+def workdir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="omni-outage-") as d:
         yield Path(d)
 
 
-async def test_broker_killed_and_restarted_on_its_data_loses_no_command(infrastructure, unique, workdir):
-    kafka = LocalKafka(workdir / "kafka", free_port())
-    await asyncio.to_thread(kafka.start)
-    own = Infrastructure(infrastructure.mongo_url, kafka.bootstrap_servers, "local")
-    routing = None
+@pytest.fixture
+async def own_infra(workdir) -> AsyncIterator[tuple[LocalKafka, LocalMongo, Infrastructure]]:
+    kafka, mongo = LocalKafka(workdir / "kafka", free_port()), LocalMongo(workdir / "mongo", free_port())
+    await asyncio.gather(asyncio.to_thread(kafka.start), asyncio.to_thread(mongo.start))
     try:
         await ensure_topics(kafka.bootstrap_servers, TOPICS)
-        routing = RoutingProcess(own, f"routing-kafka-outage-{unique}", workdir / "routing.log")
+        yield kafka, mongo, Infrastructure(mongo.url, kafka.bootstrap_servers, "local")
+    finally:
+        await asyncio.gather(asyncio.to_thread(kafka.stop), asyncio.to_thread(mongo.stop))
+
+
+async def _outage(own_infra, workdir, unique: str, which: str) -> int:
+    kafka, mongo, infra = own_infra
+    server = kafka if which == "kafka" else mongo
+    routing = RoutingProcess(infra, f"routing-{which}-outage-{unique}", workdir / "routing.log")
+    try:
         await asyncio.to_thread(wait_for_ready, routing.port, lambda: routing.proc.poll() is None,
                                 what=f"routing (log {routing.log})")
         client = Client(kafka.bootstrap_servers, f"t-{unique}")
         await client.producer.start()
         try:
             async with TopicReader(kafka.bootstrap_servers, ROUTING_EVENTS.name) as events:
-                unacknowledged = await run_outage(infra=own, kill=kafka.kill, restart=kafka.start, events=events,
-                                                  client=client, routing=routing)
+                return await run_outage(kill=server.kill, restart=server.start, events=events,
+                                        client=client, routing=routing)
         finally:
             for task in client.pending:
                 task.cancel()
             await client.producer.stop()
-        assert unacknowledged >= DURING, "the commands sent during the outage were acknowledged: no outage?"
-    finally:
-        if routing is not None:
-            assert routing.stop() == 0, routing.log_tail()
-        await asyncio.to_thread(kafka.stop)
-
-
-async def test_mongod_killed_and_restarted_on_its_data_loses_no_command(infrastructure, unique, workdir):
-    mongo = LocalMongo(workdir / "mongo", free_port())
-    await asyncio.to_thread(mongo.start)
-    own = Infrastructure(mongo.url, infrastructure.kafka_bootstrap, "local")
-    routing = RoutingProcess(own, f"routing-mongo-outage-{unique}", workdir / "routing.log")
-    try:
-        await asyncio.to_thread(wait_for_ready, routing.port, lambda: routing.proc.poll() is None,
-                                what=f"routing (log {routing.log})")
-        client = Client(infrastructure.kafka_bootstrap, f"t-{unique}")
-        await client.producer.start()
-        try:
-            async with TopicReader(infrastructure.kafka_bootstrap, ROUTING_EVENTS.name) as events:
-                await run_outage(infra=own, kill=mongo.kill, restart=mongo.start, events=events, client=client,
-                                 routing=routing)
-        finally:
-            await client.producer.stop()
     finally:
         assert routing.stop() == 0, routing.log_tail()
-        await asyncio.to_thread(mongo.stop)
+
+
+async def test_broker_killed_and_restarted_on_its_data_loses_no_command(own_infra, workdir, unique):
+    unacknowledged = await _outage(own_infra, workdir, unique, "kafka")
+    assert unacknowledged >= DURING, "the commands sent during the outage were acknowledged: no outage?"
+
+
+async def test_mongod_killed_and_restarted_on_its_data_loses_no_command(own_infra, workdir, unique):
+    await _outage(own_infra, workdir, unique, "mongo")

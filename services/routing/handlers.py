@@ -3,7 +3,6 @@ in one transaction with its outgoing events and its idempotency record."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,7 +10,6 @@ from typing import Any
 from uuid import uuid4
 
 from services.routing.adapters.repository import ITEMS, QUEUES, RoutingRepository, Scope
-from services.routing.domain import events as domain_events
 from services.routing.domain.model import AssignmentMethod, ItemState, QueueConfig, RoutingError
 from services.routing.domain.router import Router
 from shared.contracts import routing as contract
@@ -22,7 +20,7 @@ from shared.mongo import MongoUnitOfWork, Transaction
 
 log = get_logger(__name__)
 
-Apply = Callable[[Router, Any], list[domain_events.DomainEvent]]
+Apply = Callable[[Router, Any], list[contract.RoutingEvent]]
 
 
 @dataclass(frozen=True)
@@ -91,12 +89,6 @@ USE_CASES: dict[type[contract.RoutingCommand], UseCase] = {
 }
 
 
-def to_contract(event: domain_events.DomainEvent) -> contract.RoutingEvent:
-    """Domain events and contract events share names and fields; the contract is the published shape."""
-    cls: type[contract.RoutingEvent] = getattr(contract, type(event).__name__)
-    return cls.model_validate({f.name: getattr(event, f.name) for f in dataclasses.fields(event)})
-
-
 class RoutingHandlers:
     def __init__(self, uow: MongoUnitOfWork, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  new_id: Callable[[], str] = lambda: uuid4().hex, producer: str = "routing") -> None:
@@ -119,12 +111,12 @@ class RoutingHandlers:
                 self._emit(tx, env.tenant_id, [contract.CommandRejected(**answer, code=err.code, reason=err.reason)],
                            env)
                 return
-            self._emit(tx, env.tenant_id, [*map(to_contract, events), contract.CommandAccepted(**answer)], env)
+            self._emit(tx, env.tenant_id, [*events, contract.CommandAccepted(**answer)], env)
 
         await self.uow.run(work, message_id=env.event_id)
 
     async def _run(self, tx: Transaction, tenant_id: str, scope: Scope,
-                   apply: Callable[[Router], list[domain_events.DomainEvent]]) -> list[domain_events.DomainEvent]:
+                   apply: Callable[[Router], list[contract.RoutingEvent]]) -> list[contract.RoutingEvent]:
         repo = RoutingRepository(tx, tenant_id)
         snap = await repo.load(scope)
         router = Router(snap.queues, snap.agents, snap.items, now=self.clock(), new_id=self.new_id)
@@ -143,12 +135,12 @@ class RoutingHandlers:
 
     # --- timers: offer time-outs, overflow, persistent-chat expiry, and a dispatch sweep ----------
 
-    async def tick(self, tenant_id: str, scope: Scope, apply: Callable[[Router], list[domain_events.DomainEvent]]
+    async def tick(self, tenant_id: str, scope: Scope, apply: Callable[[Router], list[contract.RoutingEvent]]
                    ) -> int:
         """Run a time-driven use case; a no-op if another instance already did it."""
         async def work(tx: Transaction) -> int:
             events = await self._run(tx, tenant_id, scope, apply)
-            self._emit(tx, tenant_id, [to_contract(e) for e in events])
+            self._emit(tx, tenant_id, events)
             return len(events)
         return await self.uow.run(work)
 

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from services.routing.domain import events as ev
 from services.routing.domain.assignment import pick_agent
 from services.routing.domain.model import (
     Agent,
@@ -19,6 +18,7 @@ from services.routing.domain.model import (
     RoutingError,
     WorkItem,
 )
+from shared.contracts.routing import events as ev
 
 MAX_CAPACITY = 50
 SKILL_LEVELS = range(1, 11)
@@ -58,12 +58,12 @@ class Router:
         self.changed_items: set[str] = set()
         self.changed_queues: set[str] = set()
         self.removed_queues: set[str] = set()
-        self._events: list[ev.DomainEvent] = []
+        self._events: list[ev.RoutingEvent] = []
         self._queues_to_dispatch: set[str] = set()
 
     # --- queues (R1, R6, R10) ---------------------------------------------------------------------
 
-    def configure_queue(self, config: QueueConfig) -> list[ev.DomainEvent]:
+    def configure_queue(self, config: QueueConfig) -> list[ev.RoutingEvent]:
         config = self._validated_queue(config)
         previous = self.queues.get(config.queue_id)
         if previous is not None:
@@ -72,11 +72,11 @@ class Router:
         self.queues[config.queue_id] = config
         self.changed_queues.add(config.queue_id)
         self.removed_queues.discard(config.queue_id)
-        self._emit(ev.QueueConfigured.of(config))
+        self._emit(_queue_configured(config))
         self._dispatch_later(config.queue_id)
         return self._finish()
 
-    def remove_queue(self, queue_id: str) -> list[ev.DomainEvent]:
+    def remove_queue(self, queue_id: str) -> list[ev.RoutingEvent]:
         self._queue(queue_id)
         if any(item.queue_id == queue_id and item.state in ACTIVE_STATES for item in self.items.values()):
             raise RoutingError("invalid_state", f"queue {queue_id} still has queued, offered or assigned work")
@@ -92,14 +92,14 @@ class Router:
         del self.queues[queue_id]
         self.changed_queues.discard(queue_id)
         self.removed_queues.add(queue_id)
-        self._emit(ev.QueueRemoved(queue_id))
+        self._emit(ev.QueueRemoved(queue_id=queue_id))
         return self._finish()
 
     # --- agents (R2, R3) --------------------------------------------------------------------------
 
     def configure_agent(
         self, agent_id: str, capacity: Mapping[str, int] | None = None, skills: Mapping[str, int] | None = None
-    ) -> list[ev.DomainEvent]:
+    ) -> list[ev.RoutingEvent]:
         """Create the agent (offline) if new; set the listed channels' capacity and/or replace the skills."""
         if not agent_id:
             raise RoutingError("invalid_argument", "agent id is empty")
@@ -122,17 +122,18 @@ class Router:
             agent.capacity[channel] = limit
             self.changed_agents.add(agent_id)
             # A cut below the current load takes nothing away; the agent just gets no new work until it drains.
-            self._emit(ev.CapacityChanged(agent_id, channel, limit, agent.load.get(channel, 0)))
+            self._emit(ev.CapacityChanged(
+                agent_id=agent_id, channel=channel, capacity=limit, load=agent.load.get(channel, 0)))
             if raised:
                 self._dispatch_later_for(agent)
         if skills is not None and dict(skills) != agent.skills:
             agent.skills = dict(skills)
             self.changed_agents.add(agent_id)
-            self._emit(ev.AgentSkillsChanged(agent_id, dict(skills)))
+            self._emit(ev.AgentSkillsChanged(agent_id=agent_id, skills=dict(skills)))
         self._lift_auto_busy(agent)
         return self._finish()
 
-    def set_presence(self, agent_id: str, presence: Presence | str) -> list[ev.DomainEvent]:
+    def set_presence(self, agent_id: str, presence: Presence | str) -> list[ev.RoutingEvent]:
         """The agent's own presence change; the only way out of RONA."""
         agent = self._agent(agent_id)
         try:
@@ -166,7 +167,7 @@ class Router:
         preview: str = "",
         last_agent_id: str | None = None,
         responsible_agent_id: str | None = None,
-    ) -> list[ev.DomainEvent]:
+    ) -> list[ev.RoutingEvent]:
         """Queue a conversation for an agent; a waiting persistent chat goes back to its agent if possible."""
         queue = self._queue(queue_id)
         if not channel:
@@ -217,7 +218,7 @@ class Router:
         channel: str = "chat",
         customer_id: str | None = None,
         customer_name: str | None = None,
-    ) -> list[ev.DomainEvent]:
+    ) -> list[ev.RoutingEvent]:
         """Manual start (R8): the agent opens a conversation by hand and holds it at once."""
         queue = self._queue(queue_id)
         agent = self._agent(agent_id)
@@ -243,7 +244,7 @@ class Router:
 
     # --- offers (R5, R6) --------------------------------------------------------------------------
 
-    def dispatch(self, queue_ids: Iterable[str] | None = None) -> list[ev.DomainEvent]:
+    def dispatch(self, queue_ids: Iterable[str] | None = None) -> list[ev.RoutingEvent]:
         """Offer queued items of these queues (all if None) to free eligible agents."""
         queue_ids = list(self.queues) if queue_ids is None else list(queue_ids)
         for queue_id in queue_ids:
@@ -251,27 +252,28 @@ class Router:
         self._queues_to_dispatch.update(queue_ids)
         return self._finish()
 
-    def accept_offer(self, conversation_id: str, agent_id: str, offer_id: str) -> list[ev.DomainEvent]:
+    def accept_offer(self, conversation_id: str, agent_id: str, offer_id: str) -> list[ev.RoutingEvent]:
         item = self._item(conversation_id)
         offer = self._live_offer(item, agent_id, offer_id)
         agent = self._agent(agent_id)
         queue = self._queue(item.queue_id)
-        self._emit(ev.OfferAccepted(conversation_id, offer.offer_id, agent_id))
+        self._emit(ev.OfferAccepted(conversation_id=conversation_id, offer_id=offer.offer_id, agent_id=agent_id))
         # The offer already reserved the capacity the assignment now uses.
         self._assign(item, agent, queue, how="offer")
         return self._finish()
 
     def decline_offer(
         self, conversation_id: str, agent_id: str, offer_id: str, reason: str = ""
-    ) -> list[ev.DomainEvent]:
+    ) -> list[ev.RoutingEvent]:
         item = self._item(conversation_id)
         offer = self._live_offer(item, agent_id, offer_id)
-        self._emit(ev.OfferDeclined(conversation_id, offer.offer_id, agent_id, reason))
+        self._emit(ev.OfferDeclined(
+            conversation_id=conversation_id, offer_id=offer.offer_id, agent_id=agent_id, reason=reason))
         self._count_decline(item, agent_id)
         self._return_offer(item)
         return self._finish()
 
-    def expire_offers(self) -> list[ev.DomainEvent]:
+    def expire_offers(self) -> list[ev.RoutingEvent]:
         """Offers not answered in time: the agent goes to RONA and the item to the next agent."""
         expired = sorted(
             (item for item in self.items.values() if item.offer is not None and item.offer.expires_at <= self.now),
@@ -279,7 +281,8 @@ class Router:
         )
         for item in expired:
             offer = item.offer
-            self._emit(ev.OfferExpired(item.conversation_id, offer.offer_id, offer.agent_id))
+            self._emit(ev.OfferExpired(
+                conversation_id=item.conversation_id, offer_id=offer.offer_id, agent_id=offer.agent_id))
             self._count_decline(item, offer.agent_id)
             self._put_in_rona(offer.agent_id)
             self._return_offer(item)
@@ -287,7 +290,7 @@ class Router:
 
     # --- agents working a conversation (R7, R8, R9, R11) ------------------------------------------
 
-    def take(self, conversation_id: str, agent_id: str) -> list[ev.DomainEvent]:
+    def take(self, conversation_id: str, agent_id: str) -> list[ev.RoutingEvent]:
         """Manual take (R8) of an open item from the queue."""
         item = self._item(conversation_id)
         agent = self._agent(agent_id)
@@ -309,7 +312,7 @@ class Router:
         to_queue_id: str | None = None,
         to_agent_id: str | None = None,
         reason: str = "",
-    ) -> list[ev.DomainEvent]:
+    ) -> list[ev.RoutingEvent]:
         """Hand an assigned conversation to another queue or to a named agent (R7)."""
         item = self._assigned_item(conversation_id, by_agent_id)
         if (to_queue_id is None) == (to_agent_id is None):
@@ -331,8 +334,10 @@ class Router:
         item.declines = {by_agent_id: queue.max_declines}
         self._restart_wait(item)
         if had_conference:
-            self._emit(ev.ConferenceEnded(conversation_id))
-        self._emit(ev.ConversationTransferred(conversation_id, by_agent_id, to_queue_id, to_agent_id, reason))
+            self._emit(ev.ConferenceEnded(conversation_id=conversation_id))
+        self._emit(ev.ConversationTransferred(
+            conversation_id=conversation_id, from_agent_id=by_agent_id, to_queue_id=to_queue_id,
+            to_agent_id=to_agent_id, reason=reason))
         self._release_all(holders, item.channel)
         if to_agent_id is None:
             self._dispatch_later(queue.queue_id)
@@ -341,7 +346,7 @@ class Router:
             self._offer(item, self.agents[to_agent_id], queue)
         return self._finish()
 
-    def escalate(self, conversation_id: str, by_agent_id: str, reason: str = "") -> list[ev.DomainEvent]:
+    def escalate(self, conversation_id: str, by_agent_id: str, reason: str = "") -> list[ev.RoutingEvent]:
         """Transfer to the queue's second line (R10)."""
         item = self._assigned_item(conversation_id, by_agent_id)
         second_line = self._queue(item.queue_id).second_level_queue_id
@@ -349,7 +354,7 @@ class Router:
             raise RoutingError("invalid_config", f"queue {item.queue_id} has no second-level queue")
         return self.transfer(conversation_id, by_agent_id, to_queue_id=second_line, reason=reason)
 
-    def close_to_waiting(self, conversation_id: str, agent_id: str) -> list[ev.DomainEvent]:
+    def close_to_waiting(self, conversation_id: str, agent_id: str) -> list[ev.RoutingEvent]:
         """Persistent chat (R9): park the conversation with its agent instead of ending it."""
         item = self._assigned_item(conversation_id, agent_id)
         queue = self._queue(item.queue_id)
@@ -359,12 +364,13 @@ class Router:
         item.last_agent_id = agent_id
         item.waiting_until = self.now + timedelta(days=queue.persistent_waiting_days)
         if had_conference:
-            self._emit(ev.ConferenceEnded(conversation_id))
-        self._emit(ev.ConversationWaiting(conversation_id, agent_id, item.waiting_until))
+            self._emit(ev.ConferenceEnded(conversation_id=conversation_id))
+        self._emit(ev.ConversationWaiting(
+            conversation_id=conversation_id, agent_id=agent_id, waiting_until=item.waiting_until))
         self._release_all(holders, item.channel)
         return self._finish()
 
-    def end(self, conversation_id: str, reason: str = "") -> list[ev.DomainEvent]:
+    def end(self, conversation_id: str, reason: str = "") -> list[ev.RoutingEvent]:
         """End the conversation from any state; ending it again changes nothing."""
         item = self._item(conversation_id)
         if item.state == ItemState.ENDED:
@@ -372,11 +378,13 @@ class Router:
         if item.offer is not None:
             # The offered agent's screen still shows the offer.
             offer = item.offer
-            self._emit(ev.OfferWithdrawn(conversation_id, offer.offer_id, offer.agent_id, "conversation ended"))
+            self._emit(ev.OfferWithdrawn(
+                conversation_id=conversation_id, offer_id=offer.offer_id, agent_id=offer.agent_id,
+                reason="conversation ended"))
         holders = self._clear_holders(item)
         item.state = ItemState.ENDED
         item.waiting_until = None
-        self._emit(ev.ConversationEnded(conversation_id, reason))
+        self._emit(ev.ConversationEnded(conversation_id=conversation_id, reason=reason))
         self._release_all(holders, item.channel)
         return self._finish()
 
@@ -386,7 +394,7 @@ class Router:
         by_agent_id: str | None,
         add: Mapping[str, int] | None = None,
         remove: Iterable[str] = (),
-    ) -> list[ev.DomainEvent]:
+    ) -> list[ev.RoutingEvent]:
         """Add or remove required skills (R11); agents only where the queue allows, the system (None) always."""
         item = self._item(conversation_id)
         if item.state == ItemState.ENDED:
@@ -405,14 +413,15 @@ class Router:
             return self._finish()
         item.skills = skills
         self._touch(item)
-        self._emit(ev.ConversationSkillsChanged(conversation_id, dict(skills), by_agent_id))
+        self._emit(ev.ConversationSkillsChanged(
+            conversation_id=conversation_id, skills=dict(skills), by_agent_id=by_agent_id))
         if item.state == ItemState.QUEUED:
             self._dispatch_later(item.queue_id)
         return self._finish()
 
     # --- conference (R7) --------------------------------------------------------------------------
 
-    def invite(self, conversation_id: str, inviter_id: str, invitee_id: str) -> list[ev.DomainEvent]:
+    def invite(self, conversation_id: str, inviter_id: str, invitee_id: str) -> list[ev.RoutingEvent]:
         item = self._assigned_item(conversation_id, inviter_id)
         invitee = self._agent(invitee_id)
         if invitee_id == inviter_id or invitee_id in item.participants or invitee_id in item.invites:
@@ -421,10 +430,11 @@ class Router:
         # Capacity is reserved only when the invitee accepts: an unanswered invite must not block work.
         item.invites[invitee_id] = inviter_id
         self._touch(item)
-        self._emit(ev.ConferenceInviteSent(conversation_id, inviter_id, invitee_id))
+        self._emit(ev.ConferenceInviteSent(
+            conversation_id=conversation_id, inviter_id=inviter_id, invitee_id=invitee_id))
         return self._finish()
 
-    def accept_invite(self, conversation_id: str, invitee_id: str) -> list[ev.DomainEvent]:
+    def accept_invite(self, conversation_id: str, invitee_id: str) -> list[ev.RoutingEvent]:
         item = self._invited_item(conversation_id, invitee_id)
         invitee = self._agent(invitee_id)
         queue = self._queue(item.queue_id)
@@ -434,28 +444,28 @@ class Router:
         item.participants.add(invitee_id)
         self._touch(item)
         self._reserve(invitee, item.channel)
-        self._emit(ev.ConferenceInviteAccepted(conversation_id, invitee_id))
+        self._emit(ev.ConferenceInviteAccepted(conversation_id=conversation_id, invitee_id=invitee_id))
         self._auto_busy(invitee, item.channel, queue)
         return self._finish()
 
-    def decline_invite(self, conversation_id: str, invitee_id: str) -> list[ev.DomainEvent]:
+    def decline_invite(self, conversation_id: str, invitee_id: str) -> list[ev.RoutingEvent]:
         item = self._invited_item(conversation_id, invitee_id)
         del item.invites[invitee_id]
         self._touch(item)
-        self._emit(ev.ConferenceInviteDeclined(conversation_id, invitee_id))
+        self._emit(ev.ConferenceInviteDeclined(conversation_id=conversation_id, invitee_id=invitee_id))
         return self._finish()
 
-    def leave_conference(self, conversation_id: str, agent_id: str) -> list[ev.DomainEvent]:
+    def leave_conference(self, conversation_id: str, agent_id: str) -> list[ev.RoutingEvent]:
         item = self._item(conversation_id)
         if agent_id not in item.participants:
             raise RoutingError("invalid_state", f"agent {agent_id} is not in the conference of {conversation_id}")
         item.participants.discard(agent_id)
         self._touch(item)
-        self._emit(ev.ConferenceLeft(conversation_id, agent_id))
+        self._emit(ev.ConferenceLeft(conversation_id=conversation_id, agent_id=agent_id))
         self._release(agent_id, item.channel)
         return self._finish()
 
-    def end_conference(self, conversation_id: str, by_agent_id: str) -> list[ev.DomainEvent]:
+    def end_conference(self, conversation_id: str, by_agent_id: str) -> list[ev.RoutingEvent]:
         """The assignee removes every participant and pending invite; without a conference, nothing happens."""
         item = self._assigned_item(conversation_id, by_agent_id)
         if not item.has_conference():
@@ -463,13 +473,13 @@ class Router:
         participants = sorted(item.participants)
         item.participants, item.invites = set(), {}
         self._touch(item)
-        self._emit(ev.ConferenceEnded(conversation_id))
+        self._emit(ev.ConferenceEnded(conversation_id=conversation_id))
         self._release_all(participants, item.channel)
         return self._finish()
 
     # --- timers (R5, R6, R9) ----------------------------------------------------------------------
 
-    def overflow(self) -> list[ev.DomainEvent]:
+    def overflow(self) -> list[ev.RoutingEvent]:
         """Move items that waited too long in a queue to its overflow queue."""
         for item in sorted(self.items.values(), key=queue_order):
             deadline = self._overflow_at(item)
@@ -480,18 +490,20 @@ class Router:
             item.enqueued_at = self.now  # created_at keeps the customer's whole wait
             item.declines = {}
             self._touch(item)
-            self._emit(ev.ConversationOverflowed(item.conversation_id, from_queue_id, item.queue_id, waited_s))
+            self._emit(ev.ConversationOverflowed(
+                conversation_id=item.conversation_id, from_queue_id=from_queue_id, to_queue_id=item.queue_id,
+                waited_s=waited_s))
             self._dispatch_later(item.queue_id)
         return self._finish()
 
-    def expire_waiting(self) -> list[ev.DomainEvent]:
+    def expire_waiting(self) -> list[ev.RoutingEvent]:
         """Persistent chats parked past their waiting period end."""
         for item in sorted(self.items.values(), key=lambda item: item.conversation_id):
             if item.state == ItemState.WAITING and item.waiting_until is not None and item.waiting_until <= self.now:
                 item.state = ItemState.ENDED
                 item.waiting_until = None
                 self._touch(item)
-                self._emit(ev.ConversationEnded(item.conversation_id, "waiting period expired"))
+                self._emit(ev.ConversationEnded(conversation_id=item.conversation_id, reason="waiting period expired"))
         return self._finish()
 
     def next_deadline(self) -> datetime | None:
@@ -617,7 +629,8 @@ class Router:
         agent.presence = presence
         agent.auto_busy = automatic and presence == Presence.BUSY
         self.changed_agents.add(agent.agent_id)
-        self._emit(ev.PresenceChanged(agent.agent_id, previous, presence, automatic, reason))
+        self._emit(ev.PresenceChanged(
+            agent_id=agent.agent_id, previous=previous, presence=presence, automatic=automatic, reason=reason))
         if presence == Presence.AVAILABLE:
             self._dispatch_later_for(agent)
 
@@ -645,8 +658,8 @@ class Router:
     def _announce_queued(self, item: WorkItem) -> None:
         self._emit(
             ev.ConversationQueued(
-                item.conversation_id, item.queue_id, item.channel, item.priority, dict(item.skills), item.enqueued_at
-            )
+                conversation_id=item.conversation_id, queue_id=item.queue_id, channel=item.channel,
+                priority=item.priority, skills=dict(item.skills), enqueued_at=item.enqueued_at)
         )
         self._dispatch_later(item.queue_id)
 
@@ -676,16 +689,10 @@ class Router:
         self._touch(item)
         self._emit(
             ev.OfferMade(
-                item.conversation_id,
-                offer.offer_id,
-                agent.agent_id,
-                item.queue_id,
-                item.channel,
-                item.customer_name,
-                item.preview,
-                (self.now - item.created_at).total_seconds(),
-                offer.expires_at,
-            )
+                conversation_id=item.conversation_id, offer_id=offer.offer_id, agent_id=agent.agent_id,
+                queue_id=item.queue_id, channel=item.channel, customer_name=item.customer_name,
+                preview=item.preview, waited_s=(self.now - item.created_at).total_seconds(),
+                expires_at=offer.expires_at)
         )
 
     def _assign(self, item: WorkItem, agent: Agent, queue: QueueConfig, how: str) -> None:
@@ -697,7 +704,9 @@ class Router:
         self._touch(item)
         agent.last_assigned_at = self.now
         self.changed_agents.add(agent.agent_id)
-        self._emit(ev.ConversationAssigned(item.conversation_id, agent.agent_id, item.queue_id, item.channel, how))
+        self._emit(ev.ConversationAssigned(
+            conversation_id=item.conversation_id, agent_id=agent.agent_id, queue_id=item.queue_id,
+            channel=item.channel, how=how))
         self._auto_busy(agent, item.channel, queue)
 
     def _count_decline(self, item: WorkItem, agent_id: str) -> None:
@@ -723,7 +732,9 @@ class Router:
             key=lambda item: item.conversation_id,
         )
         for item in offered:
-            self._emit(ev.OfferWithdrawn(item.conversation_id, item.offer.offer_id, agent_id, reason))
+            self._emit(ev.OfferWithdrawn(
+                conversation_id=item.conversation_id, offer_id=item.offer.offer_id, agent_id=agent_id,
+                reason=reason))
             self._return_offer(item)  # not a decline: the agent did not turn this item down
 
     def _clear_holders(self, item: WorkItem) -> list[str]:
@@ -748,7 +759,7 @@ class Router:
     def _touch(self, item: WorkItem) -> None:
         self.changed_items.add(item.conversation_id)
 
-    def _emit(self, event: ev.DomainEvent) -> None:
+    def _emit(self, event: ev.RoutingEvent) -> None:
         self._events.append(event)
 
     def _dispatch_later(self, queue_id: str) -> None:
@@ -758,7 +769,7 @@ class Router:
         """The agent may be able to take more: look again at every queue they belong to."""
         self._queues_to_dispatch.update(q.queue_id for q in self.queues.values() if agent.agent_id in q.members)
 
-    def _finish(self) -> list[ev.DomainEvent]:
+    def _finish(self) -> list[ev.RoutingEvent]:
         """Close a use case: offer whatever it made routable, then hand over its events."""
         self._dispatch_pending()
         events, self._events = self._events, []
@@ -792,3 +803,8 @@ def _check_skill_levels(skills: Mapping[str, int], code: str) -> None:
     for skill, level in skills.items():
         if not skill or not _is_int(level) or level not in SKILL_LEVELS:
             raise RoutingError(code, f"skill {skill!r} needs a level 1..10, got {level!r}")
+
+
+def _queue_configured(queue: QueueConfig) -> ev.QueueConfigured:
+    settings = {f: getattr(queue, f) for f in ev.QueueConfigured.model_fields}
+    return ev.QueueConfigured(**{**settings, "members": dict(queue.members)})

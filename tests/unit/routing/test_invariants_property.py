@@ -10,7 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from services.routing.domain import events as ev
+from shared.contracts.routing import events as ev
 from services.routing.domain.assignment import choose_agent
 from services.routing.domain.model import AssignmentMethod, ItemState, Presence, QueueConfig, RoutingError
 from services.routing.domain.router import Router

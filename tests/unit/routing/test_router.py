@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.routing.domain import events as ev
+from shared.contracts.routing import events as ev
 from services.routing.domain.model import (
     AssignmentMethod,
     ItemState,
@@ -152,7 +152,8 @@ def test_configure_agent_creates_an_offline_agent_and_reports_each_changed_chann
 
     assert world.agents["a1"].presence == Presence.OFFLINE
     assert kinds(events) == ["CapacityChanged", "CapacityChanged", "AgentSkillsChanged"]
-    assert world.router.configure_agent("a1", {"chat": 3, "voice": 0}) == [ev.CapacityChanged("a1", "voice", 0, 0)]
+    assert world.router.configure_agent("a1", {"chat": 3, "voice": 0}) == [ev.CapacityChanged(
+        agent_id="a1", channel="voice", capacity=0, load=0)]
 
 
 @pytest.mark.parametrize("capacity", [{"chat": 51}, {"chat": -1}, {"chat": "5"}])
@@ -327,7 +328,8 @@ def test_an_agent_goes_busy_by_itself_at_capacity_and_back_when_work_ends(world)
 
     events = world.accept("c1")
 
-    busy = ev.PresenceChanged("a1", Presence.AVAILABLE, Presence.BUSY, automatic=True, reason="chat at capacity")
+    busy = ev.PresenceChanged(
+        agent_id="a1", previous=Presence.AVAILABLE, presence=Presence.BUSY, automatic=True, reason="chat at capacity")
     assert only(events, ev.PresenceChanged) == busy
     assert world.agents["a1"].auto_busy
 
@@ -413,7 +415,8 @@ def test_an_unanswered_offer_puts_the_agent_in_rona_and_goes_to_the_next_agent(w
 
     assert kinds(events) == ["OfferExpired", "PresenceChanged", "OfferMade"]
     assert only(events, ev.OfferExpired).offer_id == offer.offer_id
-    rona = ev.PresenceChanged("a1", Presence.AVAILABLE, Presence.RONA, automatic=True, reason="offer not answered")
+    rona = ev.PresenceChanged(
+        agent_id="a1", previous=Presence.AVAILABLE, presence=Presence.RONA, automatic=True, reason="offer not answered")
     assert only(events, ev.PresenceChanged) == rona
     assert world.offer_of("c1").agent_id == "a2"
     assert world.items["c1"].declines == {"a1": 1}
@@ -511,7 +514,8 @@ def test_transfer_to_a_queue_frees_the_agent_and_routes_in_the_target_queue(worl
     events = world.router.transfer("c1", "a1", to_queue_id="q2", reason="billing question")
 
     assert kinds(events) == ["ConversationTransferred", "OfferMade"]
-    transferred = ev.ConversationTransferred("c1", "a1", to_queue_id="q2", to_agent_id=None, reason="billing question")
+    transferred = ev.ConversationTransferred(
+        conversation_id="c1", from_agent_id="a1", to_queue_id="q2", to_agent_id=None, reason="billing question")
     assert only(events, ev.ConversationTransferred) == transferred
     item = world.items["c1"]
     assert (item.queue_id, item.last_agent_id, item.enqueued_at) == ("q2", "a1", world.now)
@@ -593,7 +597,8 @@ def test_close_to_waiting_parks_the_chat_and_frees_the_agent(world):
 
     events = world.router.close_to_waiting("c1", "a1")
 
-    assert events[0] == ev.ConversationWaiting("c1", "a1", T0 + timedelta(days=28))
+    assert events[0] == ev.ConversationWaiting(
+        conversation_id="c1", agent_id="a1", waiting_until=T0 + timedelta(days=28))
     item = world.items["c1"]
     assert (item.state, item.assigned_agent_id, item.last_agent_id) == (ItemState.WAITING, None, "a1")
     assert world.agents["a1"].load["chat"] == 0
@@ -644,7 +649,8 @@ def test_waiting_chats_end_after_their_waiting_period_and_then_start_fresh(world
     assert world.router.expire_waiting() == []
     world.later(1)
 
-    assert world.router.expire_waiting() == [ev.ConversationEnded("c1", "waiting period expired")]
+    assert world.router.expire_waiting() == [ev.ConversationEnded(
+        conversation_id="c1", reason="waiting period expired")]
 
     world.router.set_presence("a1", Presence.AWAY)
     world.router.enqueue("c1", "q1", "chat")
@@ -698,7 +704,8 @@ def test_items_waiting_too_long_overflow_to_the_fallback_queue(world):
 
     events = world.router.overflow()
 
-    assert events[0] == ev.ConversationOverflowed("c1", "q1", "fallback", 120.0)
+    assert events[0] == ev.ConversationOverflowed(
+        conversation_id="c1", from_queue_id="q1", to_queue_id="fallback", waited_s=120.0)
     assert only(events, ev.OfferMade).waited_s == 120.0  # the whole wait, not just the fallback queue's
     item = world.items["c1"]
     assert (item.queue_id, item.enqueued_at, item.created_at) == ("fallback", world.now, T0)
@@ -810,7 +817,7 @@ def test_the_assigned_agent_can_change_skills_when_the_queue_allows(world):
 
     events = world.router.change_conversation_skills("c1", "a1", add={"english": 5}, remove=["billing"])
 
-    assert events == [ev.ConversationSkillsChanged("c1", {"english": 5}, "a1")]
+    assert events == [ev.ConversationSkillsChanged(conversation_id="c1", skills={"english": 5}, by_agent_id="a1")]
     assert world.router.change_conversation_skills("c1", "a1", add={"english": 5}) == []
 
 

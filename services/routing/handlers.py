@@ -1,17 +1,19 @@
-"""Routing use cases: each command (and each timer tick) runs the Router on the state slice it needs,
-in one transaction with its outgoing events and its idempotency record."""
+"""Runs routing's use cases: each command (and each timer tick) runs the Router on the state slice it
+needs, in one transaction with its outgoing events and its idempotency record. The use cases themselves
+are in use_cases.py; what is due for the clock comes from adapters/deadlines.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-from services.routing.adapters.repository import ITEMS, QUEUES, RoutingRepository, Scope
-from services.routing.domain.model import AssignmentMethod, ItemState, QueueConfig, RoutingError
+from services.routing.adapters.deadlines import RoutingDeadlines
+from services.routing.adapters.repository import RoutingRepository, Scope
+from services.routing.domain.model import RoutingError
 from services.routing.domain.router import Router
+from services.routing.use_cases import USE_CASES
 from shared.contracts import routing as contract
 from shared.contracts.catalogue import ROUTING_EVENTS
 from shared.contracts.envelope import Envelope, wrap
@@ -20,79 +22,12 @@ from shared.mongo import MongoUnitOfWork, Transaction
 
 log = get_logger(__name__)
 
-Apply = Callable[[Router, Any], list[contract.RoutingEvent]]
-
-
-@dataclass(frozen=True)
-class UseCase:
-    scope: Callable[[Any], Scope]
-    apply: Apply
-
-
-def _conv(*agent_fields: str, queue_fields: tuple[str, ...] = (), dispatch: bool = True) -> Callable[[Any], Scope]:
-    def scope(cmd: Any) -> Scope:
-        return Scope(conversations={cmd.conversation_id},
-                     agents={v for f in agent_fields if (v := getattr(cmd, f))},
-                     queues={v for f in queue_fields if (v := getattr(cmd, f))}, dispatch=dispatch)
-    return scope
-
-
-def _queue_config(cmd: contract.ConfigureQueue) -> QueueConfig:
-    values = cmd.model_dump()
-    values["method"] = AssignmentMethod(values["method"])
-    return QueueConfig(**values)
-
-
-USE_CASES: dict[type[contract.RoutingCommand], UseCase] = {
-    contract.ConfigureQueue: UseCase(
-        lambda c: Scope(queues={c.queue_id}, agents=set(c.members), all_queues=True),
-        lambda r, c: r.configure_queue(_queue_config(c))),
-    contract.RemoveQueue: UseCase(lambda c: Scope(queues={c.queue_id}, active_items_of_queues=True, all_queues=True),
-                                  lambda r, c: r.remove_queue(c.queue_id)),
-    contract.ConfigureAgent: UseCase(lambda c: Scope(agents={c.agent_id}),
-                                     lambda r, c: r.configure_agent(c.agent_id, c.capacity, c.skills)),
-    contract.SetPresence: UseCase(lambda c: Scope(agents={c.agent_id}, offers_to_agents=True),
-                                  lambda r, c: r.set_presence(c.agent_id, c.presence)),
-    contract.RouteConversation: UseCase(
-        _conv("last_agent_id", "responsible_agent_id", queue_fields=("queue_id",)),
-        lambda r, c: r.enqueue(c.conversation_id, c.queue_id, c.channel, c.priority, c.skills, c.customer_id,
-                               c.customer_name, c.preview, c.last_agent_id, c.responsible_agent_id)),
-    contract.AcceptOffer: UseCase(_conv("agent_id", dispatch=False),
-                                  lambda r, c: r.accept_offer(c.conversation_id, c.agent_id, c.offer_id)),
-    contract.DeclineOffer: UseCase(_conv("agent_id"),
-                                   lambda r, c: r.decline_offer(c.conversation_id, c.agent_id, c.offer_id, c.reason)),
-    contract.TakeConversation: UseCase(_conv("agent_id"), lambda r, c: r.take(c.conversation_id, c.agent_id)),
-    contract.OpenConversation: UseCase(
-        _conv("agent_id", queue_fields=("queue_id",)),
-        lambda r, c: r.open_item(c.conversation_id, c.agent_id, c.queue_id, c.channel, c.customer_id,
-                                 c.customer_name)),
-    contract.TransferConversation: UseCase(
-        _conv("agent_id", "to_agent_id", queue_fields=("to_queue_id",)),
-        lambda r, c: r.transfer(c.conversation_id, c.agent_id, c.to_queue_id, c.to_agent_id, c.reason)),
-    contract.EscalateConversation: UseCase(_conv("agent_id"),
-                                           lambda r, c: r.escalate(c.conversation_id, c.agent_id, c.reason)),
-    contract.InviteToConference: UseCase(_conv("agent_id", "invitee_id", dispatch=False),
-                                         lambda r, c: r.invite(c.conversation_id, c.agent_id, c.invitee_id)),
-    contract.AcceptConferenceInvite: UseCase(_conv("agent_id"),
-                                             lambda r, c: r.accept_invite(c.conversation_id, c.agent_id)),
-    contract.DeclineConferenceInvite: UseCase(_conv("agent_id", dispatch=False),
-                                              lambda r, c: r.decline_invite(c.conversation_id, c.agent_id)),
-    contract.LeaveConference: UseCase(_conv("agent_id"),
-                                      lambda r, c: r.leave_conference(c.conversation_id, c.agent_id)),
-    contract.EndConference: UseCase(_conv("agent_id"), lambda r, c: r.end_conference(c.conversation_id, c.agent_id)),
-    contract.CloseToWaiting: UseCase(_conv("agent_id"),
-                                     lambda r, c: r.close_to_waiting(c.conversation_id, c.agent_id)),
-    contract.EndConversation: UseCase(_conv(), lambda r, c: r.end(c.conversation_id, c.reason)),
-    contract.ChangeConversationSkills: UseCase(
-        _conv("agent_id"),
-        lambda r, c: r.change_conversation_skills(c.conversation_id, c.agent_id, c.add, c.remove)),
-}
-
 
 class RoutingHandlers:
-    def __init__(self, uow: MongoUnitOfWork, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 new_id: Callable[[], str] = lambda: uuid4().hex, producer: str = "routing") -> None:
+    def __init__(self, uow: MongoUnitOfWork, deadlines: RoutingDeadlines, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), new_id: Callable[[], str] = lambda: uuid4().hex, producer: str = "routing") -> None:
         self.uow = uow
+        self.deadlines = deadlines
         self.clock = clock
         self.new_id = new_id
         self.producer = producer
@@ -146,40 +81,24 @@ class RoutingHandlers:
 
     async def run_due_timers(self, *, limit: int = 200) -> int:
         """One pass over everything that is due now; returns the number of events it caused."""
-        db, now, caused = self.uow.db, self.clock(), 0
-        due_offers = db[ITEMS].find({"state": ItemState.OFFERED.value, "offer.expires_at": {"$lte": now}},
-                                    {"tenant_id": 1, "conversation_id": 1, "offer.agent_id": 1}).limit(limit)
-        async for doc in due_offers:
+        now, caused = self.clock(), 0
+        for offer in await self.deadlines.expired_offers(now, limit=limit):
             # RONA withdraws the agent's other pending offers too, so those items are loaded as well.
-            scope = Scope(conversations={doc["conversation_id"]}, agents={doc["offer"]["agent_id"]},
-                          offers_to_agents=True)
-            caused += await self.tick(doc["tenant_id"], scope, lambda r: r.expire_offers())
-        due_waiting = db[ITEMS].find({"state": ItemState.WAITING.value, "waiting_until": {"$lte": now}},
-                                     {"tenant_id": 1, "conversation_id": 1}).limit(limit)
-        async for doc in due_waiting:
-            caused += await self.tick(doc["tenant_id"], Scope(conversations={doc["conversation_id"]}),
+            scope = Scope(conversations={offer.conversation_id}, agents={offer.agent_id}, offers_to_agents=True)
+            caused += await self.tick(offer.tenant_id, scope, lambda r: r.expire_offers())
+        for wait in await self.deadlines.expired_waits(now, limit=limit):
+            caused += await self.tick(wait.tenant_id, Scope(conversations={wait.conversation_id}),
                                       lambda r: r.expire_waiting())
-        async for q in db[QUEUES].find({"overflow_queue_id": {"$ne": None}, "max_wait_s": {"$ne": None}}):
-            overdue = db[ITEMS].find({"tenant_id": q["tenant_id"], "state": ItemState.QUEUED.value,
-                                      "queue_id": q["queue_id"],
-                                      "enqueued_at": {"$lte": now - timedelta(seconds=q["max_wait_s"])}},
-                                     {"conversation_id": 1}).limit(limit)
-            conversations = {d["conversation_id"] async for d in overdue}
-            if conversations:
-                caused += await self.tick(q["tenant_id"], Scope(conversations=conversations,
-                                                                 queues={q["queue_id"], q["overflow_queue_id"]}),
-                                          lambda r: r.overflow())
+        for due in await self.deadlines.overdue(now, limit=limit):
+            scope = Scope(conversations=set(due.conversation_ids), queues={due.queue_id, due.overflow_queue_id})
+            caused += await self.tick(due.tenant_id, scope, lambda r: r.overflow())
         return caused
 
     async def sweep_queues(self) -> int:
         """Dispatch every queue that has waiting work: a safety net, so that no queued item waits
         on an event that was lost to a crash outside a transaction."""
         caused = 0
-        cursor = await self.uow.db[ITEMS].aggregate([
-            {"$match": {"state": ItemState.QUEUED.value}},
-            {"$group": {"_id": {"tenant_id": "$tenant_id", "queue_id": "$queue_id"}}}])
-        pairs = await cursor.to_list()
-        for pair in pairs:
-            tenant_id, queue_id = pair["_id"]["tenant_id"], pair["_id"]["queue_id"]
-            caused += await self.tick(tenant_id, Scope(queues={queue_id}), lambda r, q=queue_id: r.dispatch([q]))
+        for queue in await self.deadlines.queues_with_queued_work():
+            caused += await self.tick(queue.tenant_id, Scope(queues={queue.queue_id}),
+                                      lambda r, q=queue.queue_id: r.dispatch([q]))
         return caused

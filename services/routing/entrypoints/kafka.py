@@ -1,6 +1,7 @@
 """Routing's topics at a glance: it consumes routing.commands and publishes routing.events (via its outbox)."""
 
-from services.routing.handlers import USE_CASES, RoutingHandlers
+from services.routing.handlers import RoutingHandlers
+from services.routing.use_cases import USE_CASES
 from shared.contracts.catalogue import ROUTING_COMMANDS, ROUTING_EVENTS
 from shared.runtime import ServiceRuntime
 

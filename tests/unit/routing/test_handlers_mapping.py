@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.routing import handlers
+from services.routing import use_cases
 from services.routing.domain import router
 from services.routing.domain.model import AssignmentMethod, Presence
 from shared.contracts import routing as contract
@@ -21,9 +21,9 @@ T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 
 
 def test_every_command_has_a_use_case():
-    missing = [c.__name__ for c in contract.COMMANDS if c not in handlers.USE_CASES]
+    missing = [c.__name__ for c in contract.COMMANDS if c not in use_cases.USE_CASES]
     assert not missing, f"commands routing would never handle: {missing}"
-    assert set(handlers.USE_CASES) == set(contract.COMMANDS)  # and no use case for a command that is not published
+    assert set(use_cases.USE_CASES) == set(contract.COMMANDS)  # and no use case for a command that is not published
 
 
 def test_every_use_case_scopes_its_command():
@@ -54,7 +54,7 @@ def test_every_use_case_scopes_its_command():
     }
     assert set(samples) == set(contract.COMMANDS), "a new command: add a sample here"
     for cls, cmd in samples.items():
-        scope = handlers.USE_CASES[cls].scope(cmd)
+        scope = use_cases.USE_CASES[cls].scope(cmd)
         key = getattr(cmd, cls.KEY)
         touched = scope.conversations | scope.agents | scope.queues
         assert key in touched, f"{cls.__name__}: scope {scope} does not include its own key {key!r}"

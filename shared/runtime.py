@@ -16,8 +16,8 @@ import uvicorn
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka.annotations import KafkaMessage
-from faststream.specification import AsyncAPI
 
+from shared.asyncapi import ContractAsyncAPI
 from shared.broker import make_broker
 from shared.consumer import Handler, MessageDispatcher, Record
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
@@ -48,6 +48,8 @@ class ServiceRuntime:
                                  lease_s=settings.outbox_lease_s)
         self.uow = MongoUnitOfWork(self.mongo, settings.database_name, on_commit=self.relay.notify)
         self.dispatchers: dict[str, MessageDispatcher] = {}
+        # AsyncAPI channel (an endpoint's title) -> the payload types its records carry.
+        self.channel_messages: dict[str, tuple[type[Message], ...]] = {}
         self._startup: list[Callable[[], Awaitable[None]]] = [lambda: ensure_runtime_indexes(self.db)]
         self._loops: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run, self._report_stats]
         self._tasks: list[asyncio.Task[None]] = []
@@ -59,6 +61,8 @@ class ServiceRuntime:
         dispatcher = MessageDispatcher(group=self.settings.consumer_group, handlers=handlers,
                                        dead_letter=self.dead_letter, max_attempts=self.settings.max_delivery_attempts)
         self.dispatchers[topic.name] = dispatcher
+        title = f"on_{topic.name.replace('.', '_')}"
+        self.channel_messages[title] = tuple(handlers)
         subscriber = self.broker.subscriber(
             topic.name, group_id=self.settings.consumer_group, auto_offset_reset="earliest",
             # An exception here means the dead-letter publish itself failed: re-read the record, never skip it.
@@ -67,7 +71,7 @@ class ServiceRuntime:
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             # Several consumers in the group: partitions are handled in parallel, each one in order.
             max_workers=self.settings.consumer_workers,
-            decoder=_raw_value, title=f"on_{topic.name.replace('.', '_')}", description=topic.description)
+            decoder=_raw_value, title=title, description=f"{topic.description} Key: {topic.key}.")
 
         async def on_record(value: bytes, message: KafkaMessage) -> None:
             raw = message.raw_message
@@ -79,7 +83,9 @@ class ServiceRuntime:
     def publishes(self, topic: Topic) -> None:
         """Declares a published topic (the relay does the publishing) so AsyncAPI documents its messages."""
         schema: Any = Union[tuple(Envelope[m] for m in topic.messages)] if topic.messages else None  # noqa: UP007
-        self.broker.publisher(topic.name, title=f"to_{topic.name.replace('.', '_')}",
+        title = f"to_{topic.name.replace('.', '_')}"
+        self.channel_messages[title] = topic.messages
+        self.broker.publisher(topic.name, title=title,
                               description=f"{topic.description} Key: {topic.key}.", schema=schema)
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
@@ -113,11 +119,18 @@ class ServiceRuntime:
         # The relay finishes the pass it is in (so what it published is also marked sent), then the rest stops.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.relay.stop(), timeout=10)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Bounded: on Python 3.11 asyncio.wait_for (which the MongoDB driver uses for its timed waits) can
+        # drop a cancellation that lands as its inner wait finishes, and a loop that lost it runs on; so
+        # cancel again, and never let shutdown wait on such a task forever.
+        pending = set(self._tasks)
+        for _ in range(3):
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=5) if pending else (set(), set())
+            if not pending:
+                break
+        if pending:
+            log.warning("background tasks did not stop", tasks=sorted(t.get_name() for t in pending))
 
     async def _close(self) -> None:
         await self.mongo.close()
@@ -151,6 +164,11 @@ class ServiceRuntime:
             checks["mongodb"] = f"unreachable: {type(exc).__name__}"
         return all(v == "ok" for v in checks.values()), checks
 
+    def specification(self) -> ContractAsyncAPI:
+        """The AsyncAPI document served at /asyncapi(.json): every channel's messages typed from the contracts."""
+        return ContractAsyncAPI(self.broker, channel_messages=self.channel_messages, title=self.title,
+                                description=self.description, version="0.1.0")
+
     def asgi_app(self) -> AsgiFastStream:
         @get(description="The process is up.")
         async def live(scope: Any) -> AsgiResponse:
@@ -166,7 +184,7 @@ class ServiceRuntime:
             self.broker,
             asgi_routes=[("/health/live", live), ("/health/ready", ready)],
             asyncapi_path="/asyncapi",
-            specification=AsyncAPI(self.broker, title=self.title, description=self.description, version="0.1.0"),
+            specification=self.specification(),
             on_startup=[self._start], after_startup=[self._start_loops],
             on_shutdown=[self._stop], after_shutdown=[self._close],
             logger=logging.getLogger(f"faststream.{self.settings.service_name}"),

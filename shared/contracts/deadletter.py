@@ -8,6 +8,7 @@ from shared.contracts.envelope import Event
 
 
 class MessageDeadLettered(Event):
+    """A record a consumer could not process (invalid, or failing after its retries), kept with the reason."""
     TYPE: ClassVar[str] = "platform.MessageDeadLettered"
     KEY: ClassVar[str] = "original_key"
 

@@ -53,6 +53,7 @@ class ConfigureQueue(RoutingCommand):
 
 
 class RemoveQueue(RoutingCommand):
+    """Remove a queue that holds no active work and is no other queue's overflow or second line."""
     TYPE: ClassVar[str] = "routing.RemoveQueue"
     KEY: ClassVar[str] = "queue_id"
     queue_id: Identifier = Field(description="Queue (line) id.")
@@ -70,6 +71,7 @@ class ConfigureAgent(RoutingCommand):
 
 
 class SetPresence(RoutingCommand):
+    """The agent's own presence change; the only way out of RONA. Leaving Available withdraws pending offers."""
     TYPE: ClassVar[str] = "routing.SetPresence"
     KEY: ClassVar[str] = "agent_id"
     agent_id: Identifier = AGENT
@@ -100,6 +102,7 @@ class RouteConversation(RoutingCommand):
 
 
 class AcceptOffer(RoutingCommand):
+    """The offered agent takes the conversation."""
     TYPE: ClassVar[str] = "routing.AcceptOffer"
     conversation_id: Identifier = CONVERSATION
     agent_id: Identifier = AGENT
@@ -107,6 +110,7 @@ class AcceptOffer(RoutingCommand):
 
 
 class DeclineOffer(RoutingCommand):
+    """The offered agent declines; the conversation goes back to its queue and the decline counts."""
     TYPE: ClassVar[str] = "routing.DeclineOffer"
     conversation_id: Identifier = CONVERSATION
     agent_id: Identifier = AGENT
@@ -133,6 +137,7 @@ class OpenConversation(RoutingCommand):
 
 
 class TransferConversation(RoutingCommand):
+    """Hand an assigned conversation to another queue or to a named agent (exactly one of them)."""
     TYPE: ClassVar[str] = "routing.TransferConversation"
     conversation_id: Identifier = CONVERSATION
     agent_id: Identifier = Field(description="Agent handing the conversation over.")
@@ -150,6 +155,7 @@ class EscalateConversation(RoutingCommand):
 
 
 class InviteToConference(RoutingCommand):
+    """The assignee invites another agent into the conversation."""
     TYPE: ClassVar[str] = "routing.InviteToConference"
     conversation_id: Identifier = CONVERSATION
     agent_id: Identifier = Field(description="Inviting agent (the assignee).")
@@ -157,24 +163,28 @@ class InviteToConference(RoutingCommand):
 
 
 class AcceptConferenceInvite(RoutingCommand):
+    """The invitee joins the conversation, if it has free capacity on the channel."""
     TYPE: ClassVar[str] = "routing.AcceptConferenceInvite"
     conversation_id: Identifier = CONVERSATION
     agent_id: Identifier = AGENT
 
 
 class DeclineConferenceInvite(RoutingCommand):
+    """The invitee declines the invitation."""
     TYPE: ClassVar[str] = "routing.DeclineConferenceInvite"
     conversation_id: Identifier = CONVERSATION
     agent_id: Identifier = AGENT
 
 
 class LeaveConference(RoutingCommand):
+    """A conference participant leaves the conversation."""
     TYPE: ClassVar[str] = "routing.LeaveConference"
     conversation_id: Identifier = CONVERSATION
     agent_id: Identifier = AGENT
 
 
 class EndConference(RoutingCommand):
+    """The assignee removes every participant and pending invitation."""
     TYPE: ClassVar[str] = "routing.EndConference"
     conversation_id: Identifier = CONVERSATION
     agent_id: Identifier = AGENT
@@ -188,12 +198,14 @@ class CloseToWaiting(RoutingCommand):
 
 
 class EndConversation(RoutingCommand):
+    """End the conversation from any state, freeing whoever held it."""
     TYPE: ClassVar[str] = "routing.EndConversation"
     conversation_id: Identifier = CONVERSATION
     reason: str = Field("", description="Why, in words (shown to agents and supervisors).")
 
 
 class ChangeConversationSkills(RoutingCommand):
+    """Add or remove skills the conversation requires (agents only where the queue allows it)."""
     TYPE: ClassVar[str] = "routing.ChangeConversationSkills"
     conversation_id: Identifier = CONVERSATION
     agent_id: Identifier | None = Field(None, description="Agent making the change; none for the system.")

@@ -42,6 +42,7 @@ class CommandRejected(RoutingEvent):
 
 
 class ConversationQueued(RoutingEvent):
+    """The conversation waits in a queue for an agent."""
     TYPE: ClassVar[str] = "routing.ConversationQueued"
     conversation_id: str = CONVERSATION
     queue_id: str = Field(description="Queue (line) id.")
@@ -53,6 +54,7 @@ class ConversationQueued(RoutingEvent):
 
 
 class OfferMade(RoutingEvent):
+    """The conversation is offered to an agent, whose capacity it reserves until the offer ends."""
     TYPE: ClassVar[str] = "routing.OfferMade"
     conversation_id: str = CONVERSATION
     offer_id: str = Field(description="Offer id (from OfferMade).")
@@ -66,6 +68,7 @@ class OfferMade(RoutingEvent):
 
 
 class OfferAccepted(RoutingEvent):
+    """The agent accepted the offer; ConversationAssigned follows."""
     TYPE: ClassVar[str] = "routing.OfferAccepted"
     conversation_id: str = CONVERSATION
     offer_id: str = Field(description="Offer id (from OfferMade).")
@@ -73,6 +76,7 @@ class OfferAccepted(RoutingEvent):
 
 
 class OfferDeclined(RoutingEvent):
+    """The agent declined the offer; the conversation is back in its queue."""
     TYPE: ClassVar[str] = "routing.OfferDeclined"
     conversation_id: str = CONVERSATION
     offer_id: str = Field(description="Offer id (from OfferMade).")
@@ -89,6 +93,7 @@ class OfferExpired(RoutingEvent):
 
 
 class OfferWithdrawn(RoutingEvent):
+    """Routing took the offer back (agent left Available or went to RONA, or the conversation ended)."""
     TYPE: ClassVar[str] = "routing.OfferWithdrawn"
     conversation_id: str = CONVERSATION
     offer_id: str = Field(description="Offer id (from OfferMade).")
@@ -97,6 +102,7 @@ class OfferWithdrawn(RoutingEvent):
 
 
 class ConversationAssigned(RoutingEvent):
+    """An agent now holds the conversation."""
     TYPE: ClassVar[str] = "routing.ConversationAssigned"
     conversation_id: str = CONVERSATION
     agent_id: str = AGENT
@@ -107,6 +113,7 @@ class ConversationAssigned(RoutingEvent):
 
 
 class ConversationTransferred(RoutingEvent):
+    """The conversation was handed to another queue or agent and is being routed again."""
     TYPE: ClassVar[str] = "routing.ConversationTransferred"
     conversation_id: str = CONVERSATION
     from_agent_id: str | None = Field(description="Agent who handed the conversation over, or none (system).")
@@ -116,6 +123,7 @@ class ConversationTransferred(RoutingEvent):
 
 
 class ConversationOverflowed(RoutingEvent):
+    """The conversation waited too long and moved to the queue's overflow queue."""
     TYPE: ClassVar[str] = "routing.ConversationOverflowed"
     conversation_id: str = CONVERSATION
     from_queue_id: str = Field(description="Queue the conversation left.")
@@ -124,6 +132,7 @@ class ConversationOverflowed(RoutingEvent):
 
 
 class ConversationWaiting(RoutingEvent):
+    """Persistent chat: the conversation is parked with its agent until the customer writes again."""
     TYPE: ClassVar[str] = "routing.ConversationWaiting"
     conversation_id: str = CONVERSATION
     agent_id: str = AGENT
@@ -131,12 +140,14 @@ class ConversationWaiting(RoutingEvent):
 
 
 class ConversationEnded(RoutingEvent):
+    """The conversation left routing; whoever held it is free again."""
     TYPE: ClassVar[str] = "routing.ConversationEnded"
     conversation_id: str = CONVERSATION
     reason: str = Field(description="Why, in words (shown to agents and supervisors).")
 
 
 class ConferenceInviteSent(RoutingEvent):
+    """An agent was invited into the conversation."""
     TYPE: ClassVar[str] = "routing.ConferenceInviteSent"
     conversation_id: str = CONVERSATION
     inviter_id: str = Field(description="Agent who sent the invitation (the assignee).")
@@ -144,29 +155,34 @@ class ConferenceInviteSent(RoutingEvent):
 
 
 class ConferenceInviteAccepted(RoutingEvent):
+    """The invitee joined the conversation."""
     TYPE: ClassVar[str] = "routing.ConferenceInviteAccepted"
     conversation_id: str = CONVERSATION
     invitee_id: str = Field(description="Agent invited to the conference.")
 
 
 class ConferenceInviteDeclined(RoutingEvent):
+    """The invitee declined the invitation."""
     TYPE: ClassVar[str] = "routing.ConferenceInviteDeclined"
     conversation_id: str = CONVERSATION
     invitee_id: str = Field(description="Agent invited to the conference.")
 
 
 class ConferenceLeft(RoutingEvent):
+    """A participant left the conference."""
     TYPE: ClassVar[str] = "routing.ConferenceLeft"
     conversation_id: str = CONVERSATION
     agent_id: str = AGENT
 
 
 class ConferenceEnded(RoutingEvent):
+    """Every participant and pending invitation was removed."""
     TYPE: ClassVar[str] = "routing.ConferenceEnded"
     conversation_id: str = CONVERSATION
 
 
 class ConversationSkillsChanged(RoutingEvent):
+    """The skills the conversation requires changed."""
     TYPE: ClassVar[str] = "routing.ConversationSkillsChanged"
     conversation_id: str = CONVERSATION
     skills: dict[str, int] = Field(description="Skill -> level (for a conversation: required minimum level).")
@@ -174,6 +190,7 @@ class ConversationSkillsChanged(RoutingEvent):
 
 
 class PresenceChanged(RoutingEvent):
+    """An agent's presence changed, by the agent or by routing (capacity, RONA)."""
     TYPE: ClassVar[str] = "routing.PresenceChanged"
     KEY: ClassVar[str] = "agent_id"
     agent_id: str = AGENT
@@ -184,6 +201,7 @@ class PresenceChanged(RoutingEvent):
 
 
 class CapacityChanged(RoutingEvent):
+    """An agent's capacity on a channel changed."""
     TYPE: ClassVar[str] = "routing.CapacityChanged"
     KEY: ClassVar[str] = "agent_id"
     agent_id: str = AGENT
@@ -193,6 +211,7 @@ class CapacityChanged(RoutingEvent):
 
 
 class AgentSkillsChanged(RoutingEvent):
+    """An agent's skills were replaced."""
     TYPE: ClassVar[str] = "routing.AgentSkillsChanged"
     KEY: ClassVar[str] = "agent_id"
     agent_id: str = AGENT
@@ -200,6 +219,7 @@ class AgentSkillsChanged(RoutingEvent):
 
 
 class QueueConfigured(RoutingEvent):
+    """A queue was created or its configuration replaced (the whole configuration)."""
     TYPE: ClassVar[str] = "routing.QueueConfigured"
     KEY: ClassVar[str] = "queue_id"
     queue_id: str = Field(description="Queue (line) id.")
@@ -226,6 +246,7 @@ class QueueConfigured(RoutingEvent):
 
 
 class QueueRemoved(RoutingEvent):
+    """A queue was removed."""
     TYPE: ClassVar[str] = "routing.QueueRemoved"
     KEY: ClassVar[str] = "queue_id"
     queue_id: str = Field(description="Queue (line) id.")

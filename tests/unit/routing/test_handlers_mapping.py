@@ -94,3 +94,8 @@ def test_every_event_field_and_command_field_is_described():
     missing = [f"{cls.__name__}.{name}" for cls in (*contract.COMMANDS, *contract.EVENTS)
                for name, field in cls.model_fields.items() if not field.description]
     assert not missing, f"fields without a description (AsyncAPI shows them bare): {missing}"
+
+
+def test_every_command_and_event_says_what_it_is():
+    bare = [cls.__name__ for cls in (*contract.COMMANDS, *contract.EVENTS) if not cls.__dict__.get("__doc__")]
+    assert not bare, f"messages without their own docstring (AsyncAPI describes them by it): {bare}"

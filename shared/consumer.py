@@ -5,7 +5,8 @@ dead-letter what cannot be processed so the consumer moves on.
 - handler keeps failing: retried `max_attempts` times with backoff, then dead-lettered;
 - infrastructure unreachable (MongoDB, Kafka): never dead-lettered, the error propagates and the
   record is read again later (the subscriber nacks it), since the message itself is fine;
-- a repeat (AlreadyProcessed from the unit of work): dropped;
+- a repeat (AlreadyProcessed from the unit of work, which records the envelope id of the message being
+  handled in the handler's transaction by default): dropped;
 - a type this service does not handle: ignored (consumers skip what they do not know)."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pymongo.errors import ConnectionFailure
 from shared.contracts.deadletter import MessageDeadLettered
 from shared.contracts.envelope import Envelope, InvalidMessage, Message, UnknownMessageType, decode, wrap
 from shared.logging import bound_contextvars, get_logger
-from shared.mongo import AlreadyProcessed
+from shared.mongo import AlreadyProcessed, consuming
 
 log = get_logger(__name__)
 
@@ -84,7 +85,8 @@ class MessageDispatcher:
                                conversation_id=getattr(env.payload, "conversation_id", None)):
             for attempt in range(1, self._max_attempts + 1):
                 try:
-                    await handler(env)
+                    with consuming(env.event_id):
+                        await handler(env)
                     return Outcome.HANDLED
                 except AlreadyProcessed:
                     log.info("duplicate delivery dropped")

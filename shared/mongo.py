@@ -6,7 +6,9 @@ it emits and, for a consumed message, the record that the message was processed 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -33,6 +35,22 @@ def make_mongo_client(settings: ServiceSettings) -> AsyncMongoClient[dict[str, A
     # condition variables); a socket read 30 s (default: forever, e.g. on a half-open connection).
     return AsyncMongoClient(settings.mongo_url, tz_aware=True, appname=settings.service_name,
                             serverSelectionTimeoutMS=10_000, waitQueueTimeoutMS=10_000, socketTimeoutMS=30_000)
+
+
+# The envelope id of the message being consumed (set by the consumer around its handler), so that every
+# unit of work a handler runs records it by default: idempotency is not something a handler can forget.
+_CONSUMED: ContextVar[str | None] = ContextVar("consumed_message_id", default=None)
+CONSUMED_MESSAGE = "<the message being consumed>"  # run()'s default: use _CONSUMED's id, if any
+
+
+@contextmanager
+def consuming(message_id: str) -> Iterator[None]:
+    """Units of work run inside record `message_id` as processed in their transaction (one per message)."""
+    token = _CONSUMED.set(message_id)
+    try:
+        yield
+    finally:
+        _CONSUMED.reset(token)
 
 
 class ConcurrencyConflict(Exception):
@@ -64,12 +82,17 @@ class MongoUnitOfWork:
         # committed / attempts (a retry after a write conflict is one more attempt) / conflicts / duplicates
         self.stats: Counter[str] = Counter()
 
-    async def run(self, work: Callable[[Transaction], Awaitable[T]], *, message_id: str | None = None,
+    async def run(self, work: Callable[[Transaction], Awaitable[T]], *, message_id: str | None = CONSUMED_MESSAGE,
                   max_conflicts: int = 20) -> T:
         """Run `work` in a transaction; raises AlreadyProcessed for a repeat.
 
+        By default the id of the message being consumed (see `consuming`) is recorded in the same
+        transaction, so a redelivery changes nothing; outside a consumer (timers) there is none. A handler
+        that runs a second unit of work for the same message passes `message_id=None` for it (or its own id).
         Retried from a fresh read on transient transaction errors (write conflicts, done by PyMongo)
         and on ConcurrencyConflict raised by a repository's version check."""
+        if message_id is CONSUMED_MESSAGE:
+            message_id = _CONSUMED.get()
         for _ in range(max_conflicts - 1):
             try:
                 return await self._run_once(work, message_id)

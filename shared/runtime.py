@@ -21,9 +21,9 @@ from shared.asyncapi import ContractAsyncAPI
 from shared.broker import make_broker
 from shared.consumer import Handler, MessageDispatcher, Record
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
-from shared.contracts.envelope import Envelope, Message, encode
+from shared.contracts.envelope import Envelope, Message
 from shared.logging import configure_logging, get_logger
-from shared.mongo import MongoUnitOfWork, ensure_runtime_indexes, make_mongo_client
+from shared.mongo import AlreadyProcessed, MongoUnitOfWork, Transaction, ensure_runtime_indexes, make_mongo_client
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
 
@@ -101,8 +101,16 @@ class ServiceRuntime:
         return await self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
 
     async def dead_letter(self, env: Envelope[Any]) -> None:
-        await self.broker.publish(encode(env), DEAD_LETTERS.name, key=env.key.encode(),
-                                  headers={"event_id": env.event_id, "type": env.type})
+        """Through the outbox like every publish, so a broker outage at this moment loses no letter; the
+        record's position is the processed id, so re-reading the same record writes no second letter."""
+        p = env.payload
+
+        async def work(tx: Transaction) -> None:
+            tx.emit(DEAD_LETTERS.name, env)
+
+        position = f"{p.original_topic}:{p.original_partition}:{p.original_offset}"
+        with contextlib.suppress(AlreadyProcessed):
+            await self.uow.run(work, message_id=f"dead-letter:{p.consumer_group}:{position}")
 
     # --- lifecycle --------------------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ class RoutingHandlers:
                 return
             self._emit(tx, env.tenant_id, [*events, contract.CommandAccepted(**answer)], env)
 
-        await self.uow.run(work, message_id=env.event_id)
+        await self.uow.run(work)  # records env.event_id as processed in the same transaction (the default)
 
     async def _run(self, tx: Transaction, tenant_id: str, scope: Scope,
                    apply: Callable[[Router], list[contract.RoutingEvent]]) -> list[contract.RoutingEvent]:

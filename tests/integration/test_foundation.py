@@ -45,7 +45,7 @@ def projector(service: ServiceRuntime):
             await tx.db.notes_view.update_one({"_id": env.payload.note_id},
                                               {"$inc": {"times": 1}, "$set": {"text": env.payload.text}},
                                               upsert=True, session=tx.session)
-        await service.uow.run(work, message_id=env.event_id)
+        await service.uow.run(work)  # idempotent by default: the consumed envelope's id is recorded
     return project
 
 
@@ -80,6 +80,10 @@ async def test_committed_state_and_event_reach_the_consumer_once(infrastructure,
     finally:
         await b.stop()
         await a.stop()
+
+
+async def _at_least(count, n: int) -> bool:
+    return await count >= n
 
 
 async def _count(service: ServiceRuntime, n: int) -> bool:
@@ -167,6 +171,9 @@ async def test_invalid_and_failing_messages_are_dead_lettered_and_consumption_go
             letters = await dead.wait_for(lambda envs: len(ours(envs)) >= 3 and ours(envs), timeout_s=60)
             await eventually(lambda: _count(b, 1), timeout_s=30)
             assert (await b.db.notes_view.find_one({"_id": "n-good"}))["times"] == 1
+            relayed = lambda: b.db[OUTBOX].count_documents({"topic": DEAD_LETTERS.name, "sent_at": {"$ne": None}})  # noqa: E731
+            await eventually(lambda: _at_least(relayed(), 3), timeout_s=30)
+            rows = await b.db[OUTBOX].find({"topic": DEAD_LETTERS.name}).to_list()
         finally:
             await b.stop()
     by_kind = sorted((e.payload.error_kind, e.payload.attempts) for e in letters)
@@ -176,6 +183,8 @@ async def test_invalid_and_failing_messages_are_dead_lettered_and_consumption_go
     failing = next(e for e in letters if e.payload.error_kind == "failing")
     assert failing.payload.original_type == "test.NoteWritten" and '"cursed"' in failing.payload.value
     assert consumer.outcomes[Outcome.DEAD_LETTERED] == 3
+    # Each letter went through the service's outbox (written, then relayed), like every other publish.
+    assert sorted(r["event_id"] for r in rows) == sorted(e.event_id for e in letters)
 
 
 KILLED_AFTER_COMMIT = """

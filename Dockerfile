@@ -32,6 +32,7 @@ RUN pip install --no-cache-dir --no-deps . \
 
 USER 10001:10001
 
+# The services' HTTP ports; `python -m deploy.generate` writes this line from shared/registry.py.
 EXPOSE 8000 8101 8102 8103 8104
 
 # Ready = Kafka and MongoDB connected (the endpoint answers 503 otherwise; urlopen raises on it).

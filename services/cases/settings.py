@@ -1,8 +1,11 @@
 """Settings of the cases service (environment variables, local defaults)."""
 
+from shared.registry import service
 from shared.settings import ServiceSettings
+
+REGISTERED = service("cases")
 
 
 class CasesSettings(ServiceSettings):
-    service_name: str = "cases"
-    http_port: int = 8104
+    service_name: str = REGISTERED.name
+    http_port: int = REGISTERED.http_port

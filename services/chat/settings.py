@@ -1,8 +1,11 @@
 """Settings of the chat service (environment variables, local defaults)."""
 
+from shared.registry import service
 from shared.settings import ServiceSettings
+
+REGISTERED = service("chat")
 
 
 class ChatSettings(ServiceSettings):
-    service_name: str = "chat"
-    http_port: int = 8102
+    service_name: str = REGISTERED.name
+    http_port: int = REGISTERED.http_port

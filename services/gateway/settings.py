@@ -1,8 +1,11 @@
 """Settings of the gateway service (environment variables, local defaults)."""
 
+from shared.registry import service
 from shared.settings import ServiceSettings
+
+REGISTERED = service("gateway")
 
 
 class GatewaySettings(ServiceSettings):
-    service_name: str = "gateway"
-    http_port: int = 8000
+    service_name: str = REGISTERED.name
+    http_port: int = REGISTERED.http_port

@@ -1,9 +1,9 @@
 """`python -m shared.localstack` (what `./dev run` calls): the whole system on this machine.
 
 Starts mongod and Apache Kafka with their data in .local/data/ (kept between runs; `--reset` or
-`./dev reset` wipes it) and logs in .local/logs/, creates the topics, starts the five services,
-waits until each reports ready, prints where the gateway listens, and on Ctrl-C stops everything by
-PID, services first. If any child dies, the rest is stopped too."""
+`./dev reset` wipes it) and logs in .local/logs/, creates the topics, starts the services of
+shared/registry.py, waits until each reports ready, prints where the gateway listens, and on Ctrl-C
+stops everything by PID, services first. If any child dies, the rest is stopped too."""
 
 from __future__ import annotations
 
@@ -21,8 +21,11 @@ from shared.broker import ensure_topics
 from shared.contracts.catalogue import TOPICS
 from shared.localstack.kafka import LocalKafka, kafka_version
 from shared.localstack.processes import LocalMongo, ManagedProcess, wait_for_ready
+from shared.registry import SERVICES as REGISTERED
 
-SERVICES = {"routing": 8101, "chat": 8102, "customer": 8103, "cases": 8104, "gateway": 8000}
+# Name -> HTTP port, in start order: the public gateway after the services behind it (and, since the
+# services stop in reverse order, before them). sorted() is stable: the rest keep the registry's order.
+SERVICES = {s.name: s.http_port for s in sorted(REGISTERED, key=lambda s: s.public)}
 
 
 def _say(text: str) -> None:

@@ -43,6 +43,11 @@ _CONSUMED: ContextVar[str | None] = ContextVar("consumed_message_id", default=No
 CONSUMED_MESSAGE = "<the message being consumed>"  # run()'s default: use _CONSUMED's id, if any
 
 
+def consumed_message_id() -> str | None:
+    """The envelope id of the message being consumed in this context, if any."""
+    return _CONSUMED.get()
+
+
 @contextmanager
 def consuming(message_id: str) -> Iterator[None]:
     """Units of work run inside record `message_id` as processed in their transaction (one per message)."""
@@ -92,7 +97,7 @@ class MongoUnitOfWork:
         Retried from a fresh read on transient transaction errors (write conflicts, done by PyMongo)
         and on ConcurrencyConflict raised by a repository's version check."""
         if message_id is CONSUMED_MESSAGE:
-            message_id = _CONSUMED.get()
+            message_id = consumed_message_id()
         for _ in range(max_conflicts - 1):
             try:
                 return await self._run_once(work, message_id)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import uuid4
 
 from services.routing.adapters.deadlines import RoutingDeadlines
-from services.routing.adapters.repository import RoutingRepository, Scope
+from services.routing.adapters.repository import RoutingRepository, Scope, Snapshot
 from services.routing.domain.model import RoutingError
 from services.routing.domain.router import Router
 from services.routing.use_cases import USE_CASES
@@ -20,14 +20,30 @@ from shared.contracts.envelope import Envelope, wrap
 from shared.logging import get_logger
 from shared.mongo import MongoUnitOfWork, Transaction
 
+if TYPE_CHECKING:
+    from shared.testing.fakes import FakeUnitOfWork
+
 log = get_logger(__name__)
 
 
+class Repository(Protocol):
+    """Loads a tenant's slice of routing state and saves what the Router changed (version-checked)."""
+
+    async def load(self, scope: Scope) -> Snapshot: ...
+    async def save(self, router: Router, *, touch_queues: set[str]) -> None: ...
+
+
 class RoutingHandlers:
-    def __init__(self, uow: MongoUnitOfWork, deadlines: RoutingDeadlines, *,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), new_id: Callable[[], str] = lambda: uuid4().hex, producer: str = "routing") -> None:
+    """Wired by the bootstrap with MongoDB adapters; use-case tests hand it in-memory ones
+    (shared/testing/fakes.py's FakeUnitOfWork and tests/unit/routing/fakes.py)."""
+
+    def __init__(self, uow: MongoUnitOfWork | FakeUnitOfWork, deadlines: RoutingDeadlines, *,
+                 repositories: Callable[[Any, str], Repository] = RoutingRepository,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 new_id: Callable[[], str] = lambda: uuid4().hex, producer: str = "routing") -> None:
         self.uow = uow
         self.deadlines = deadlines
+        self.repositories = repositories
         self.clock = clock
         self.new_id = new_id
         self.producer = producer
@@ -52,7 +68,7 @@ class RoutingHandlers:
 
     async def _run(self, tx: Transaction, tenant_id: str, scope: Scope,
                    apply: Callable[[Router], list[contract.RoutingEvent]]) -> list[contract.RoutingEvent]:
-        repo = RoutingRepository(tx, tenant_id)
+        repo = self.repositories(tx, tenant_id)
         snap = await repo.load(scope)
         router = Router(snap.queues, snap.agents, snap.items, now=self.clock(), new_id=self.new_id)
         events = apply(router)

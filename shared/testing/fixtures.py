@@ -8,6 +8,7 @@ TEST_INFRA=docker use testcontainers with the official MongoDB and Apache Kafka 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import shutil
 import subprocess
@@ -98,7 +99,9 @@ def infrastructure() -> Iterator[Infrastructure]:
     else:
         infra_iter = _local()
     infra = next(infra_iter)
-    asyncio.run(ensure_topics(infra.kafka_bootstrap, TOPICS))
+    # In a thread: the fixture may be requested from inside a running event loop (an async fixture).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, ensure_topics(infra.kafka_bootstrap, TOPICS)).result()
     yield infra
     next(infra_iter, None)
 

@@ -1,0 +1,72 @@
+"""In-memory stand-ins for a service's unit of work, for use-case tests that run in milliseconds.
+
+`FakeUnitOfWork` keeps documents in dicts and behaves as `shared.mongo.MongoUnitOfWork` does (the same
+contract test runs against both: tests/integration/test_unit_of_work_contract.py): a failing unit of
+work changes nothing, a message id seen before raises AlreadyProcessed, a ConcurrencyConflict runs the
+work again on fresh state, and by default the id of the message being consumed is recorded. What a
+unit of work emits is kept in `outbox`, in commit order, as the relay would publish it."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from shared.contracts.envelope import Envelope
+from shared.mongo import CONSUMED_MESSAGE, AlreadyProcessed, ConcurrencyConflict, consumed_message_id
+
+T = TypeVar("T")
+Documents = dict[str, dict[str, dict[str, Any]]]  # collection -> document id -> document
+
+
+@dataclass
+class FakeTransaction:
+    """What a handler gets inside a fake unit of work: a private copy of every collection, and an outbox."""
+
+    docs: Documents
+    pending: list[tuple[str, Envelope[Any]]] = field(default_factory=list)
+
+    def emit(self, topic: str, env: Envelope[Any]) -> None:
+        self.pending.append((topic, env))
+
+    def collection(self, name: str) -> dict[str, dict[str, Any]]:
+        return self.docs.setdefault(name, {})
+
+
+class FakeUnitOfWork:
+    def __init__(self) -> None:
+        self.docs: Documents = {}
+        self.processed: set[str] = set()
+        self.outbox: list[tuple[str, Envelope[Any]]] = []
+        self.stats: Counter[str] = Counter()
+
+    async def run(self, work: Callable[[FakeTransaction], Awaitable[T]], *, message_id: str | None = CONSUMED_MESSAGE,
+                  max_conflicts: int = 20) -> T:
+        if message_id is CONSUMED_MESSAGE:
+            message_id = consumed_message_id()
+        for attempt in range(1, max_conflicts + 1):
+            if message_id is not None and message_id in self.processed:
+                self.stats["duplicates"] += 1
+                raise AlreadyProcessed(message_id)
+            self.stats["attempts"] += 1
+            tx = FakeTransaction(copy.deepcopy(self.docs))
+            try:
+                result = await work(tx)
+            except ConcurrencyConflict:
+                self.stats["conflicts"] += 1
+                if attempt == max_conflicts:
+                    raise
+                continue
+            self.docs = tx.docs  # commit: state, processed id and outbox rows together
+            if message_id is not None:
+                self.processed.add(message_id)
+            self.outbox.extend(tx.pending)
+            self.stats["committed"] += 1
+            return result
+        raise AssertionError("unreachable")
+
+    def emitted(self, topic: str | None = None) -> list[Envelope[Any]]:
+        """Every envelope committed so far (on one topic), in order."""
+        return [env for t, env in self.outbox if topic is None or t == topic]

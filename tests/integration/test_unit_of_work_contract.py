@@ -1,0 +1,119 @@
+"""One contract, two backends: the in-memory FakeUnitOfWork (shared/testing/fakes.py) that use-case tests
+run on behaves as the MongoDB unit of work the services run on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import pytest
+
+from shared.contracts.envelope import Event, wrap
+from shared.mongo import OUTBOX, AlreadyProcessed, ConcurrencyConflict, MongoUnitOfWork, consuming
+from shared.settings import ServiceSettings
+from shared.testing.fakes import FakeUnitOfWork
+
+pytestmark = pytest.mark.integration
+
+
+class Noted(Event):
+    """A test event."""
+    TYPE: ClassVar[str] = "test.uow.Noted"
+    key: str
+
+
+class Backend:
+    """The same few operations on either backend: write a document, read them all, read the outbox."""
+
+    def __init__(self, uow: Any, kind: str) -> None:
+        self.uow, self.kind = uow, kind
+
+    async def put(self, tx: Any, key: str, value: int) -> None:
+        if self.kind == "fake":
+            tx.collection("kv")[key] = {"_id": key, "v": value}
+        else:
+            await tx.db.kv.replace_one({"_id": key}, {"v": value}, upsert=True, session=tx.session)
+
+    async def stored(self) -> dict[str, int]:
+        if self.kind == "fake":
+            return {k: d["v"] for k, d in self.uow.docs.get("kv", {}).items()}
+        return {d["_id"]: d["v"] async for d in self.uow.db.kv.find()}
+
+    async def emitted(self) -> list[str]:
+        if self.kind == "fake":
+            return [env.payload.key for _, env in self.uow.outbox]
+        return [r["key"] async for r in self.uow.db[OUTBOX].find().sort("_id", 1)]
+
+
+@pytest.fixture(params=["fake", "mongo"])
+async def backend(request, unique) -> AsyncIterator[Backend]:
+    if request.param == "fake":
+        yield Backend(FakeUnitOfWork(), "fake")
+        return
+    from shared.mongo import make_mongo_client
+    infra = request.getfixturevalue("infrastructure")
+    client = make_mongo_client(ServiceSettings(mongo_url=infra.mongo_url))
+    try:
+        yield Backend(MongoUnitOfWork(client, f"uow-{unique}"), "mongo")
+    finally:
+        await client.drop_database(f"uow-{unique}")
+        await client.close()
+
+
+def note(backend: Backend, key: str, value: int, *, fail: Exception | None = None):
+    async def work(tx: Any) -> int:
+        await backend.put(tx, key, value)
+        tx.emit("test.notes", wrap(Noted(key=key), tenant_id="t1", key=key, producer="test"))
+        if fail is not None:
+            raise fail
+        return value
+    return work
+
+
+async def test_state_and_events_commit_together(backend):
+    assert await backend.uow.run(note(backend, "a", 1)) == 1
+    assert await backend.stored() == {"a": 1}
+    assert await backend.emitted() == ["a"]
+
+
+async def test_a_failing_unit_of_work_changes_nothing_and_emits_nothing(backend):
+    await backend.uow.run(note(backend, "a", 1))
+    with pytest.raises(RuntimeError, match="rule broken"):
+        await backend.uow.run(note(backend, "a", 2, fail=RuntimeError("rule broken")))
+    assert await backend.stored() == {"a": 1}
+    assert await backend.emitted() == ["a"]
+
+
+async def test_a_message_id_seen_before_is_refused_and_changes_nothing(backend):
+    await backend.uow.run(note(backend, "a", 1), message_id="m1")
+    with pytest.raises(AlreadyProcessed):
+        await backend.uow.run(note(backend, "a", 2), message_id="m1")
+    assert await backend.stored() == {"a": 1}
+    assert await backend.emitted() == ["a"]
+
+
+async def test_the_consumed_message_id_is_recorded_by_default_and_only_inside_a_consumer(backend):
+    with consuming("envelope-7"):
+        await backend.uow.run(note(backend, "a", 1))
+        with pytest.raises(AlreadyProcessed):
+            await backend.uow.run(note(backend, "a", 2))
+        await backend.uow.run(note(backend, "b", 1), message_id=None)  # stated explicitly: not the message
+    await backend.uow.run(note(backend, "c", 1))  # outside a consumer: nothing to record
+    await backend.uow.run(note(backend, "c", 2))
+    assert await backend.stored() == {"a": 1, "b": 1, "c": 2}
+
+
+async def test_a_version_conflict_runs_the_work_again_on_fresh_state(backend):
+    tries = []
+
+    async def conflicting_once(tx: Any) -> int:
+        tries.append(1)
+        await note(backend, "a", len(tries))(tx)
+        if len(tries) == 1:
+            raise ConcurrencyConflict("changed since it was read")
+        return len(tries)
+
+    assert await backend.uow.run(conflicting_once, message_id="m2") == 2
+    assert await backend.stored() == {"a": 2}
+    assert await backend.emitted() == ["a"]  # the first attempt's event was never committed
+    assert backend.uow.stats["conflicts"] == 1

@@ -1,0 +1,135 @@
+"""Routing's use cases through its real handlers, on in-memory fakes (no broker, no database): commands
+in, answers and events out, as the consumer and the clock drive them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from services.routing.handlers import RoutingHandlers
+from shared.contracts import routing as r
+from shared.contracts.catalogue import ROUTING_EVENTS
+from shared.contracts.envelope import Envelope, wrap
+from shared.mongo import AlreadyProcessed, consuming
+from shared.testing.fakes import FakeUnitOfWork
+from tests.unit.routing.fakes import InMemoryDeadlines, InMemoryRoutingRepository
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+class Routing:
+    """The handlers wired to fakes, a settable clock, and helpers to send as the consumer does."""
+
+    def __init__(self) -> None:
+        self.uow = FakeUnitOfWork()
+        self.now = T0
+        ids = count(1)
+        self.handlers = RoutingHandlers(self.uow, InMemoryDeadlines(self.uow), repositories=InMemoryRoutingRepository,
+                                        clock=lambda: self.now, new_id=lambda: f"id-{next(ids)}")
+
+    async def send(self, command: r.RoutingCommand, tenant: str = "t1") -> Envelope:
+        env = wrap(command, tenant_id=tenant, key=getattr(command, command.KEY), producer="test")
+        await self.deliver(env)
+        return env
+
+    async def deliver(self, env: Envelope) -> None:
+        with consuming(env.event_id):  # what shared.consumer does around a handler
+            await self.handlers.handle_command(env)
+
+    def events(self, type_: type | None = None, tenant: str = "t1") -> list:
+        return [e.payload for e in self.uow.emitted(ROUTING_EVENTS.name)
+                if e.tenant_id == tenant and (type_ is None or isinstance(e.payload, type_))]
+
+    def answer(self, env: Envelope) -> r.CommandAccepted | r.CommandRejected:
+        (found,) = [e for e in self.events(tenant=env.tenant_id) if isinstance(e, r.CommandAccepted | r.CommandRejected)
+                    and e.command_id == env.event_id]
+        return found
+
+    async def setup(self, *agents: str, queue: str = "q1", tenant: str = "t1", **queue_kw) -> None:
+        for agent in agents:
+            await self.send(r.ConfigureAgent(agent_id=agent, capacity={"chat": 1}), tenant)
+        await self.send(r.ConfigureQueue(queue_id=queue, name=queue, members=dict.fromkeys(agents, 1),
+                                         offer_timeout_s=30, **queue_kw), tenant)
+        for agent in agents:
+            await self.send(r.SetPresence(agent_id=agent, presence="available"), tenant)
+
+
+@pytest.fixture
+def routing() -> Routing:
+    return Routing()
+
+
+async def test_a_conversation_is_offered_accepted_and_assigned(routing):
+    await routing.setup("a1")
+    route = await routing.send(r.RouteConversation(conversation_id="c1", queue_id="q1", customer_name="Ann"))
+    assert isinstance(routing.answer(route), r.CommandAccepted)
+    (offer,) = routing.events(r.OfferMade)
+    assert (offer.agent_id, offer.customer_name, offer.expires_at) == ("a1", "Ann", T0 + timedelta(seconds=30))
+
+    accept = await routing.send(r.AcceptOffer(conversation_id="c1", agent_id="a1", offer_id=offer.offer_id))
+    assert isinstance(routing.answer(accept), r.CommandAccepted)
+    (assigned,) = routing.events(r.ConversationAssigned)
+    assert (assigned.agent_id, assigned.how) == ("a1", "offer")
+    # The agent's only chat slot is full: busy by itself.
+    assert routing.events(r.PresenceChanged)[-1].presence == "busy"
+
+
+async def test_a_redelivered_command_changes_nothing_and_is_not_answered_twice(routing):
+    await routing.setup("a1")
+    route = await routing.send(r.RouteConversation(conversation_id="c1", queue_id="q1"))
+    before = list(routing.uow.outbox)
+    with pytest.raises(AlreadyProcessed):
+        await routing.deliver(route)
+    assert routing.uow.outbox == before
+
+
+async def test_a_refused_command_is_answered_with_its_reason_and_changes_nothing(routing):
+    await routing.setup("a1")
+    state = routing.uow.docs
+    wrong = await routing.send(r.AcceptOffer(conversation_id="nope", agent_id="a1", offer_id="o1"))
+    rejected = routing.answer(wrong)
+    assert isinstance(rejected, r.CommandRejected) and rejected.code == "unknown_conversation"
+    assert routing.uow.docs == state
+
+
+async def test_an_unanswered_offer_puts_the_agent_in_rona_and_goes_to_the_next_agent(routing):
+    await routing.setup("a1", "a2")
+    await routing.send(r.RouteConversation(conversation_id="c1", queue_id="q1"))
+    (first,) = routing.events(r.OfferMade)
+
+    routing.now = T0 + timedelta(seconds=31)
+    assert await routing.handlers.run_due_timers() > 0
+
+    (expired,) = routing.events(r.OfferExpired)
+    assert expired.agent_id == first.agent_id
+    assert [(p.agent_id, p.presence) for p in routing.events(r.PresenceChanged)][-1] == (first.agent_id, "rona")
+    second = routing.events(r.OfferMade)[-1]
+    assert second.agent_id != first.agent_id and second.conversation_id == "c1"
+    assert await routing.handlers.run_due_timers() == 0  # nothing else is due
+
+
+async def test_a_conversation_waiting_too_long_overflows_by_timer(routing):
+    await routing.setup("a1", queue="fallback")
+    await routing.send(r.ConfigureQueue(queue_id="q1", name="q1", overflow_queue_id="fallback", max_wait_s=60))
+    await routing.send(r.RouteConversation(conversation_id="c1", queue_id="q1"))
+    assert not routing.events(r.OfferMade)  # q1 has no members
+
+    routing.now = T0 + timedelta(seconds=61)
+    await routing.handlers.run_due_timers()
+    (moved,) = routing.events(r.ConversationOverflowed)
+    assert (moved.from_queue_id, moved.to_queue_id, moved.waited_s) == ("q1", "fallback", 61.0)
+    assert routing.events(r.OfferMade)[-1].agent_id == "a1"
+
+
+async def test_tenants_do_not_see_each_other(routing):
+    await routing.setup("a1", tenant="t1")
+    await routing.setup("a1", tenant="t2")
+    await routing.send(r.RouteConversation(conversation_id="c1", queue_id="q1"), tenant="t1")
+    assert len(routing.events(r.OfferMade, tenant="t1")) == 1
+    assert routing.events(r.OfferMade, tenant="t2") == []
+    other = await routing.send(r.AcceptOffer(conversation_id="c1", agent_id="a1", offer_id="id-1"), tenant="t2")
+    assert routing.answer(other).code == "unknown_conversation"

@@ -178,12 +178,12 @@ class LocalKafka:
     committed offset. The first start on an empty folder formats it with Kafka's storage tool."""
 
     def __init__(self, data_dir: Path, port: int, *, controller_port: int | None = None,
-                 heap_mb: int = int(os.environ.get("LOCAL_KAFKA_HEAP_MB", 512))) -> None:
+                 heap_mb: int | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         # The controller's address is part of the formatted metadata: a kept folder keeps its port.
         self.controller_port = controller_port or self._kept_controller_port() or free_port()
-        self.heap_mb = heap_mb
+        self.heap_mb = heap_mb or int(os.environ.get("LOCAL_KAFKA_HEAP_MB", 512))
         self.log_file = self.data_dir / "logs" / "server.log"
         self.proc: ManagedProcess = ManagedProcess("kafka", [], self.data_dir / "logs" / "stdout.log")
 

@@ -35,6 +35,19 @@ async def _raw_value(message: Any) -> bytes:
     return message.body
 
 
+class _ServeThenConnect(AsgiFastStream):
+    """FastStream's ASGI app, except that its start does not wait for (or fail on) the broker: HTTP (health,
+    AsyncAPI) is served at once and the runtime connects in the background, so a service whose Kafka or
+    MongoDB is not there yet runs and reports not-ready instead of exiting."""
+
+    def __init__(self, *args: Any, connect: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connect = connect
+
+    async def _start_broker(self) -> None:
+        self._connect()
+
+
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, *, title: str, description: str = "") -> None:
         self.settings = settings
@@ -53,6 +66,9 @@ class ServiceRuntime:
         self._startup: list[Callable[[], Awaitable[None]]] = [lambda: ensure_runtime_indexes(self.db)]
         self._loops: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run, self._report_stats]
         self._tasks: list[asyncio.Task[None]] = []
+        self._connector: asyncio.Task[None] | None = None
+        self.connected = False  # MongoDB and Kafka reached, consuming and loops started
+        self._connect_error: str | None = None
         self.publishes(DEAD_LETTERS)
 
     # --- registration -----------------------------------------------------------------------------
@@ -123,7 +139,32 @@ class ServiceRuntime:
         self._tasks = [asyncio.create_task(loop(), name=loop.__qualname__) for loop in self._loops]
         log.info("service started", service=self.settings.service_name, port=self.settings.http_port)
 
+    async def _connect_until_up(self, *, first_delay_s: float = 0.5, max_delay_s: float = 10.0) -> None:
+        """What the HTTP process does instead of failing its start: connect to MongoDB (indexes) and Kafka,
+        then start consuming and the loops; while either is unreachable, say so, wait, and try again."""
+        delay = first_delay_s
+        while True:
+            try:
+                await self._start()
+                await self.broker.start()
+                await self._start_loops()
+                self.connected = True
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._connect_error = repr(exc)[:300]
+                log.warning("not connected yet; /health/ready answers 503 meanwhile", error=repr(exc),
+                            retry_in_s=delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()  # closes what a half-done start opened, so a retry starts clean
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay_s)
+
     async def _stop(self) -> None:
+        if self._connector is not None and not self._connector.done():
+            self._connector.cancel()
+            await asyncio.gather(self._connector, return_exceptions=True)
         # The relay finishes the pass it is in (so what it published is also marked sent), then the rest stops.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.relay.stop(), timeout=10)
@@ -145,10 +186,11 @@ class ServiceRuntime:
         log.info("service stopped", service=self.settings.service_name)
 
     async def start(self) -> None:
-        """Everything the ASGI lifespan does, without HTTP (tests, benchmarks)."""
+        """Connect and start at once, or raise (tests, benchmarks); the HTTP process connects in the background."""
         await self._start()
         await self.broker.start()
         await self._start_loops()
+        self.connected = True
 
     async def stop(self) -> None:
         await self._stop()
@@ -163,7 +205,9 @@ class ServiceRuntime:
             log.info("activity", transactions=dict(self.uow.stats), consumed=consumed, relayed=self.relay.published)
 
     async def ready(self) -> tuple[bool, dict[str, str]]:
-        checks: dict[str, str] = {}
+        if not self.connected:  # still connecting: say why, at once (pinging what is down would take seconds)
+            return False, {"started": "connecting", "last_error": self._connect_error or "none yet"}
+        checks: dict[str, str] = {"started": "ok"}
         checks["kafka"] = "ok" if await self.broker.ping(timeout=2.0) else "unreachable"
         try:
             await asyncio.wait_for(self.mongo.admin.command("ping"), 2.0)
@@ -188,12 +232,15 @@ class ServiceRuntime:
             body = json.dumps({"status": "ok" if ok else "unavailable", **checks}).encode()
             return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
 
-        return AsgiFastStream(
+        def connect_in_background() -> None:
+            self._connector = asyncio.create_task(self._connect_until_up(), name="connect")
+
+        return _ServeThenConnect(
             self.broker,
+            connect=connect_in_background,
             asgi_routes=[("/health/live", live), ("/health/ready", ready)],
             asyncapi_path="/asyncapi",
             specification=self.specification(),
-            on_startup=[self._start], after_startup=[self._start_loops],
             on_shutdown=[self._stop], after_shutdown=[self._close],
             logger=logging.getLogger(f"faststream.{self.settings.service_name}"),
         )

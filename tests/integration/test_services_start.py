@@ -11,9 +11,13 @@ import urllib.request
 
 import pytest
 
+from shared.broker import ensure_topics
+from shared.contracts.catalogue import TOPICS
 from shared.localstack.__main__ import SERVICES
-from shared.localstack.processes import free_port
-from shared.testing.fixtures import service_env
+from shared.localstack.kafka import LocalKafka
+from shared.localstack.processes import LocalMongo, free_port
+from shared.testing.fixtures import Infrastructure, service_env
+from shared.testing.kafka import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -58,8 +62,45 @@ async def test_every_service_starts_reports_ready_and_stops_cleanly(infrastructu
     results = await asyncio.gather(*(_start_check_stop(name, infrastructure, unique) for name in SERVICES))
     for name, r in zip(SERVICES, results, strict=True):
         assert r["ready"] and r["ready"][0] == 200, f"{name} not ready:\n{r['log'][-3000:]}"
-        assert json.loads(r["ready"][1]) == {"status": "ok", "kafka": "ok", "mongodb": "ok"}
+        assert json.loads(r["ready"][1]) == {"status": "ok", "started": "ok", "kafka": "ok", "mongodb": "ok"}
         assert r["live"][0] == 200
         assert json.loads(r["spec"][1])["info"]["title"] == f"{name} service"
         assert r["exit"] == 0, f"{name} exit {r['exit']}:\n{r['log'][-3000:]}"
         assert "service stopped" in r["log"]
+
+
+async def test_a_service_started_before_kafka_and_mongodb_waits_not_ready_then_connects(unique, tmp_path):
+    """Started while neither is reachable, the process stays up, answers live and not-ready, and once both
+    come up it connects by itself and reports ready (no restart); then it stops cleanly."""
+    kafka, mongo = LocalKafka(tmp_path / "kafka", free_port()), LocalMongo(tmp_path / "mongo", free_port())
+    port = free_port()
+    env = service_env(Infrastructure(mongo.url, kafka.bootstrap_servers, "local"), HTTP_PORT=str(port),
+                      MONGO_DB=f"routing-late-{unique}")
+    proc = subprocess.Popen([sys.executable, "-m", "services.routing"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env)
+    try:
+        live = await eventually(lambda: asyncio.to_thread(_get_if, f"http://127.0.0.1:{port}/health/live", 200),
+                                timeout_s=60)
+        assert live
+        status, body = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/health/ready")
+        assert status == 503 and json.loads(body)["started"] == "connecting"
+
+        await asyncio.gather(asyncio.to_thread(kafka.start), asyncio.to_thread(mongo.start))
+        await ensure_topics(kafka.bootstrap_servers, TOPICS)
+        await eventually(lambda: asyncio.to_thread(_get_if, f"http://127.0.0.1:{port}/health/ready", 200),
+                         timeout_s=90, interval_s=0.5)
+        assert proc.poll() is None, "the service exited instead of waiting"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = await asyncio.to_thread(proc.communicate, timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        await asyncio.gather(asyncio.to_thread(kafka.stop), asyncio.to_thread(mongo.stop))
+    assert proc.returncode == 0, out.decode(errors="replace")[-3000:]
+    assert "not connected yet" in out.decode(errors="replace")
+
+
+def _get_if(url: str, status: int) -> bool:
+    return _get(url)[0] == status

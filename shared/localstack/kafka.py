@@ -6,8 +6,6 @@ Used by the local stack (`./dev run`), the test fixtures and the benchmarks."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import hashlib
 import os
 import re
@@ -16,11 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
-from shared.localstack.processes import ManagedProcess, free_port, wait_for_port
+from shared.localstack.processes import ManagedProcess, free_port, run_blocking, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 POM = REPO / "deploy" / "local" / "kafka" / "pom.xml"
@@ -148,12 +144,6 @@ rootLogger.appenderRef.file.ref = file
 """
 
 
-def _run_in_thread(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine to completion from sync code, whether or not the caller has an event loop running."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
 async def _cluster_answers(bootstrap: str) -> str | None:
     """None when the broker answers API versions and metadata naming itself; otherwise what went wrong."""
     from aiokafka.admin import AIOKafkaAdminClient
@@ -247,7 +237,7 @@ class LocalKafka:
         while time.monotonic() < deadline:
             if not self.proc.alive():
                 raise RuntimeError(f"the broker exited with {self.proc.process and self.proc.process.returncode}")
-            problem = _run_in_thread(_cluster_answers(self.bootstrap_servers))
+            problem = run_blocking(_cluster_answers(self.bootstrap_servers))
             if problem is None:
                 return
             time.sleep(0.2)

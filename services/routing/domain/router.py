@@ -12,12 +12,6 @@ from services.routing.domain.core import RouterCore
 from services.routing.domain.setup_cases import SetupUseCases
 from services.routing.domain.timer_cases import TimerUseCases
 from services.routing.domain.work_cases import WorkUseCases
-from services.routing.domain.work_item import WorkItem
-
-
-def queue_order(item: WorkItem) -> tuple:
-    """Most urgent first, then longest in the queue; the id keeps ties deterministic."""
-    return item.order()
 
 
 class Router(SetupUseCases, WorkUseCases, ConferenceUseCases, TimerUseCases, RouterCore):

@@ -66,10 +66,10 @@ class Bench:
                 now = time.monotonic()
                 env = decode(record.value)
                 p = env.payload
-                if env.type in ("routing.CommandAccepted", "routing.CommandRejected"):
+                if env.type in ("platform.CommandAccepted", "platform.CommandRejected"):
                     self.answers[p.command_id] = env.type
                     self.answered_at.append(now)
-                    if env.type == "routing.CommandRejected":
+                    if env.type == "platform.CommandRejected":
                         self.rejections.append(p.reason)
                 elif env.type == "routing.ConversationQueued":
                     self.queued_at_event[p.conversation_id] = env.occurred_at.timestamp()

@@ -27,6 +27,7 @@ T = TypeVar("T")
 
 OUTBOX = "outbox"
 PROCESSED = "processed_messages"
+ANSWERS = "command_answers"  # request id -> the first answer given (shared.commands)
 
 
 def make_mongo_client(settings: ServiceSettings) -> AsyncMongoClient[dict[str, Any]]:
@@ -76,6 +77,14 @@ class Transaction:
 
     def emit(self, topic: str, env: Envelope[Any]) -> None:
         self.pending.append((topic, env))
+
+    async def load(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        """One document by id, read in this transaction (for shared runtime records such as answers)."""
+        return await self.db[collection].find_one({"_id": doc_id}, session=self.session)
+
+    async def store(self, collection: str, doc: dict[str, Any]) -> None:
+        """Insert one document (with its `_id`) in this transaction."""
+        await self.db[collection].insert_one(doc, session=self.session)
 
 
 class MongoUnitOfWork:
@@ -141,8 +150,9 @@ def outbox_row(topic: str, env: Envelope[Any]) -> dict[str, Any]:
 
 
 async def ensure_runtime_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    """Indexes the outbox and the idempotency records need (sent rows and old ids expire after 7 days)."""
+    """Indexes the outbox and the idempotency records need (sent rows, old ids and answers expire after 7 days)."""
     week = 7 * 24 * 3600
     await db[OUTBOX].create_index([("sent_at", 1), ("_id", 1)], name="pending")
     await db[OUTBOX].create_index("sent_at", name="sent_ttl", expireAfterSeconds=week)
     await db[PROCESSED].create_index("at", name="processed_ttl", expireAfterSeconds=week)
+    await db[ANSWERS].create_index("at", name="answers_ttl", expireAfterSeconds=week)

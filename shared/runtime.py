@@ -28,6 +28,8 @@ from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
     from shared.testing.fakes import FakeUnitOfWork
 
 log = get_logger(__name__)
@@ -43,12 +45,23 @@ class _ServeThenConnect(AsgiFastStream):
     AsyncAPI) is served at once and the runtime connects in the background, so a service whose Kafka or
     MongoDB is not there yet runs and reports not-ready instead of exiting."""
 
-    def __init__(self, *args: Any, connect: Callable[[], None], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, connect: Callable[[], None], http_app: ASGIApp | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._connect = connect
+        self._http_app = http_app
 
     async def _start_broker(self) -> None:
         self._connect()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Health and AsyncAPI paths are FastStream's; every other HTTP or WebSocket request goes to the
+        service's own app (its read API, or the gateway's public API), if it has one."""
+        own = scope["type"] == "http" and any(scope["path"] == path for path, _ in self.routes)
+        if self._http_app is not None and scope["type"] in ("http", "websocket") and not own:
+            await self._http_app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class ServiceRuntime:
@@ -74,6 +87,7 @@ class ServiceRuntime:
         self._connector: asyncio.Task[None] | None = None
         self.connected = False  # MongoDB and Kafka reached, consuming and loops started
         self._connect_error: str | None = None
+        self._http_app: ASGIApp | None = None
         self.publishes(DEAD_LETTERS)
 
     # --- registration -----------------------------------------------------------------------------
@@ -108,6 +122,11 @@ class ServiceRuntime:
         self.channel_messages[title] = topic.messages
         self.broker.publisher(topic.name, title=title,
                               description=f"{topic.description} Key: {topic.key}.", schema=schema)
+
+    def serve_http(self, app: ASGIApp) -> None:
+        """Serve `app` (a FastAPI app: a service's internal read API, the gateway's public API) on this
+        process's port, beside /health and /asyncapi."""
+        self._http_app = app
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._startup.append(hook)
@@ -240,6 +259,7 @@ class ServiceRuntime:
         return _ServeThenConnect(
             self.broker,
             connect=connect_in_background,
+            http_app=self._http_app,
             asgi_routes=[("/health/live", live), ("/health/ready", ready)],
             asyncapi_path="/asyncapi",
             specification=self.specification(),

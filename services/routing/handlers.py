@@ -11,12 +11,13 @@ from uuid import uuid4
 
 from services.routing.adapters.deadlines import RoutingDeadlines
 from services.routing.adapters.repository import RoutingRepository, Scope, Snapshot
-from services.routing.domain.model import RoutingError
 from services.routing.domain.router import Router
 from services.routing.use_cases import USE_CASES
+from shared.commands import Done, Publisher, answer_command
 from shared.contracts import routing as contract
+from shared.contracts.answers import CommandRejected
 from shared.contracts.catalogue import ROUTING_EVENTS
-from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.envelope import Envelope
 from shared.logging import get_logger
 from shared.mongo import MongoUnitOfWork, Transaction
 
@@ -46,25 +47,20 @@ class RoutingHandlers:
         self.repositories = repositories
         self.clock = clock
         self.new_id = new_id
-        self.producer = producer
+        self.publisher = Publisher(ROUTING_EVENTS.name, producer)
 
     async def handle_command(self, env: Envelope[contract.RoutingCommand]) -> None:
-        """Carry out one command; answer it with CommandAccepted or CommandRejected."""
+        """Carry out one command and answer it (shared.commands: CommandAccepted, or CommandRejected with the
+        domain's RoutingError code; a repeated request id gets the first answer again)."""
         cmd = env.payload
         use_case = USE_CASES[type(cmd)]
 
-        async def work(tx: Transaction) -> None:
-            answer = dict(command_id=env.event_id, command_type=env.type, command_key=env.key)
-            try:
-                events = await self._run(tx, env.tenant_id, use_case.scope(cmd), lambda r: use_case.apply(r, cmd))
-            except RoutingError as err:
-                log.info("command rejected", code=err.code, reason=err.reason)
-                self._emit(tx, env.tenant_id, [contract.CommandRejected(**answer, code=err.code, reason=err.reason)],
-                           env)
-                return
-            self._emit(tx, env.tenant_id, [*events, contract.CommandAccepted(**answer)], env)
+        async def execute(tx: Transaction) -> Done:
+            return Done(await self._run(tx, env.tenant_id, use_case.scope(cmd), lambda r: use_case.apply(r, cmd)))
 
-        await self.uow.run(work)  # records env.event_id as processed in the same transaction (the default)
+        answer = await answer_command(self.uow, env, execute, publisher=self.publisher)
+        if isinstance(answer, CommandRejected):
+            log.info("command rejected", code=answer.code, reason=answer.reason)
 
     async def _run(self, tx: Transaction, tenant_id: str, scope: Scope,
                    apply: Callable[[Router], list[contract.RoutingEvent]]) -> list[contract.RoutingEvent]:
@@ -76,13 +72,8 @@ class RoutingHandlers:
             await repo.save(router, touch_queues=snap.dispatch_queues)
         return events
 
-    def _emit(self, tx: Transaction, tenant_id: str, events: list[contract.RoutingEvent],
-              cause: Envelope[Any] | None = None) -> None:
-        for event in events:
-            tx.emit(ROUTING_EVENTS.name, wrap(
-                event, tenant_id=tenant_id, key=getattr(event, event.KEY), producer=self.producer,
-                causation_id=cause.event_id if cause else None,
-                correlation_id=(cause.correlation_id or cause.event_id) if cause else None))
+    def _emit(self, tx: Transaction, tenant_id: str, events: list[contract.RoutingEvent]) -> None:
+        self.publisher.emit(tx, tenant_id, events)
 
     # --- timers: offer time-outs, overflow, persistent-chat expiry, and a dispatch sweep ----------
 

@@ -53,7 +53,7 @@ def conversation(*agent_fields: str, queue_fields: tuple[str, ...] = (),
 @use_case(contract.ConfigureQueue, lambda c: Scope(queues={c.queue_id}, agents=set(c.members), all_queues=True))
 def configure_queue(router: Router, cmd: contract.ConfigureQueue) -> Events:
     """Create or replace a queue; its references to other queues are checked against all of the tenant's."""
-    values = cmd.model_dump()
+    values = cmd.model_dump(exclude={"request_id", "actor"})
     return router.configure_queue(QueueConfig(**{**values, "method": AssignmentMethod(values["method"])}))
 
 

@@ -4,7 +4,7 @@
 
 from dataclasses import dataclass, field
 
-from shared.contracts import deadletter, routing
+from shared.contracts import answers, chat, deadletter, routing
 from shared.contracts.envelope import Message
 
 
@@ -22,8 +22,9 @@ class Topic:
 ROUTING_COMMANDS = Topic(
     name="routing.commands", partitions=8,
     key="conversation_id (work items), agent_id (presence, capacity, skills), queue_id (queue configuration)",
-    producer="gateway", consumers=("routing",),
-    description="Commands to the routing service; each is answered by routing.CommandAccepted or routing.CommandRejected.",
+    producer="gateway (an agent's own commands), chat (route, end)", consumers=("routing",),
+    description="Commands to the routing service; each is answered on routing.events by platform.CommandAccepted "
+                "or platform.CommandRejected.",
     messages=routing.COMMANDS,
 )
 ROUTING_EVENTS = Topic(
@@ -32,7 +33,23 @@ ROUTING_EVENTS = Topic(
     producer="routing", consumers=("chat", "gateway", "analysts"),
     description="Everything routing decides: queued, offered, accepted, declined, expired, assigned, transferred, "
                 "overflowed, conference, presence and capacity changes, command answers.",
-    messages=routing.EVENTS,
+    messages=(*routing.EVENTS, *answers.ANSWERS),
+)
+CHAT_COMMANDS = Topic(
+    name="chat.commands", partitions=8,
+    key="conversation_id (conversations and messages), queue_id or list_id (chat settings)",
+    producer="gateway", consumers=("chat",),
+    description="Commands to the chat service; each is answered on chat.events by platform.CommandAccepted or "
+                "platform.CommandRejected.",
+    messages=chat.COMMANDS,
+)
+CHAT_EVENTS = Topic(
+    name="chat.events", partitions=8,
+    key="conversation_id (conversations and messages), queue_id or list_id (chat settings)",
+    producer="chat", consumers=("gateway", "analysts"),
+    description="Conversations started, state changes (C1), messages with their sequence numbers, read receipts, "
+                "closed conversations with their wrap-up, chat settings, command answers.",
+    messages=(*chat.EVENTS, *answers.ANSWERS),
 )
 DEAD_LETTERS = Topic(
     name="platform.deadletter", partitions=1, key="original record key",
@@ -41,7 +58,7 @@ DEAD_LETTERS = Topic(
     messages=(deadletter.MessageDeadLettered,),
 )
 
-TOPICS: tuple[Topic, ...] = (ROUTING_COMMANDS, ROUTING_EVENTS, DEAD_LETTERS)
+TOPICS: tuple[Topic, ...] = (ROUTING_COMMANDS, ROUTING_EVENTS, CHAT_COMMANDS, CHAT_EVENTS, DEAD_LETTERS)
 
 
 def topic(name: str) -> Topic:

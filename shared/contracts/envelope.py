@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -38,10 +38,28 @@ class Message(BaseModel):
         return data
 
 
+Role = Literal["admin", "supervisor", "agent", "customer", "system"]
+
+
+class Actor(BaseModel):
+    """Who asked for a command: a user of the envelope's tenant, in a role (the gateway fills it in from the
+    signed-in session; a service's own commands, e.g. chat asking routing to route, act as "system")."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    user_id: str = Field("system", description="Agent, supervisor, admin or customer id; 'system' for a service.")
+    role: Role = Field("system", description="The role the user acted in.")
+
+
 class Command(Message):
-    """Imperative: asks the owning service to do something; answered by an accepted/rejected event."""
+    """Imperative: asks the owning service to do something; answered by shared.contracts.answers'
+    CommandAccepted or CommandRejected, carrying the same request id. A repeat of a request id (a retry)
+    changes nothing again and gets the first answer again."""
 
     KIND: ClassVar[str] = "command"
+    request_id: Identifier = Field(default_factory=lambda: uuid4().hex,
+                                   description="The sender's idempotency key: the same request id sent twice is "
+                                               "carried out once, and answered with the first answer.")
+    actor: Actor = Field(default_factory=Actor, description="Who asked (tenant: the envelope's tenant_id).")
 
 
 class Event(Message):

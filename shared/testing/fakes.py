@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from shared.contracts.envelope import Envelope
-from shared.mongo import CONSUMED_MESSAGE, AlreadyProcessed, ConcurrencyConflict, consumed_message_id
+from shared.mongo import (
+    CONSUMED_MESSAGE,
+    AlreadyProcessed,
+    ConcurrencyConflict,
+    consumed_message_id,
+)
 
 T = TypeVar("T")
 Documents = dict[str, dict[str, dict[str, Any]]]  # collection -> document id -> document
@@ -33,6 +38,16 @@ class FakeTransaction:
 
     def collection(self, name: str) -> dict[str, dict[str, Any]]:
         return self.docs.setdefault(name, {})
+
+    async def load(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        found = self.collection(collection).get(doc_id)
+        return copy.deepcopy(found) if found is not None else None
+
+    async def store(self, collection: str, doc: dict[str, Any]) -> None:
+        docs = self.collection(collection)
+        if doc["_id"] in docs:
+            raise KeyError(f"duplicate _id {doc['_id']!r} in {collection}")
+        docs[doc["_id"]] = copy.deepcopy(doc)
 
 
 class FakeUnitOfWork:

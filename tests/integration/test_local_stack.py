@@ -23,7 +23,7 @@ from shared.testing.kafka import CommandSender, TopicReader
 
 pytestmark = pytest.mark.integration
 
-ANSWERS = ("routing.CommandAccepted", "routing.CommandRejected")
+ANSWERS = ("platform.CommandAccepted", "platform.CommandRejected")
 
 
 def _free_service_ports() -> int:

@@ -94,7 +94,7 @@ def answers_by_command(events: TopicReader, tenant: str) -> dict[str, set[tuple[
     """command id -> distinct (answer event id, answer type), as a consumer deduplicating by event_id sees them."""
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for e in events.envelopes:
-        if e.tenant_id == tenant and e.type in ("routing.CommandAccepted", "routing.CommandRejected"):
+        if e.tenant_id == tenant and e.type in ("platform.CommandAccepted", "platform.CommandRejected"):
             found[e.payload.command_id].add((e.event_id, e.type))
     return found
 
@@ -127,7 +127,7 @@ async def run_outage(*, kill: Callable[[], None], restart: Callable[[], None],
     answers = answers_by_command(events, client.tenant)
     twice = {cid: a for cid, a in answers.items() if len(a) != 1}
     assert not twice, f"answered more than once: {twice}"
-    assert {t for a in answers.values() for _, t in a} == {"routing.CommandAccepted"}
+    assert {t for a in answers.values() for _, t in a} == {"platform.CommandAccepted"}
     assert routing.proc.poll() is None and routing.proc.pid == pid, "routing was restarted or died"
     await eventually(lambda: asyncio.to_thread(routing.ready), timeout_s=60)
     return unacknowledged

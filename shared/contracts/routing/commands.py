@@ -1,8 +1,8 @@
 """The commands routing accepts on routing.commands: its input API, owned by the routing service.
 
 Conversation commands are keyed by conversation_id, agent commands by agent_id and queue configuration
-by queue_id, so each one's history stays in order. Each is answered on routing.events by
-CommandAccepted or CommandRejected carrying the command's envelope id."""
+by queue_id, so each one's history stays in order. Each is answered on routing.events by the shared
+CommandAccepted or CommandRejected (shared.contracts.answers) carrying the command's request id."""
 
 from typing import ClassVar, Literal
 
@@ -10,6 +10,7 @@ from pydantic import Field
 
 from shared.contracts.envelope import Command, Identifier
 from shared.contracts.routing.common import AGENT, CONVERSATION, MethodName
+
 
 class RoutingCommand(Command):
     KEY: ClassVar[str] = "conversation_id"

@@ -9,36 +9,16 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from shared.contracts.envelope import Event
-from shared.contracts.routing.common import AGENT, CONVERSATION, MethodName, PresenceName
+from shared.contracts.routing.common import (
+    AGENT,
+    CONVERSATION,
+    MethodName,
+    PresenceName,
+)
+
 
 class RoutingEvent(Event):
     KEY: ClassVar[str] = "conversation_id"
-
-
-class CommandAccepted(RoutingEvent):
-    """The command with this id was carried out (its effects follow as their own events)."""
-    TYPE: ClassVar[str] = "routing.CommandAccepted"
-    KEY: ClassVar[str] = "command_key"
-    command_id: str = Field(description="Envelope event_id of the command this answers.")
-    command_type: str = Field(description="Type of the command this answers, e.g. routing.AcceptOffer.")
-    command_key: str = Field(
-        description="Key of the command this answers (conversation, agent or queue id); also this record's key.")
-
-
-class CommandRejected(RoutingEvent):
-    """The command with this id changed nothing, for the reason given."""
-    TYPE: ClassVar[str] = "routing.CommandRejected"
-    KEY: ClassVar[str] = "command_key"
-    command_id: str = Field(description="Envelope event_id of the command this answers.")
-    command_type: str = Field(description="Type of the command this answers, e.g. routing.AcceptOffer.")
-    command_key: str = Field(
-        description="Key of the command this answers (conversation, agent or queue id); also this record's key.")
-    code: str = Field(
-        examples=["no_capacity", "unknown_queue", "not_offered_to_agent"],
-        description="Machine-readable rejection code.")
-    reason: str = Field(
-        examples=["agent agent-7 has no free chat capacity"],
-        description="Why, in words (shown to agents and supervisors).")
 
 
 class ConversationQueued(RoutingEvent):

@@ -10,6 +10,7 @@ import pytest
 
 from services.routing.adapters.repository import AGENTS, ITEMS
 from shared.contracts import routing as r
+from shared.contracts.answers import CommandAccepted, CommandRejected
 from shared.contracts.catalogue import DEAD_LETTERS, ROUTING_COMMANDS
 from shared.contracts.envelope import encode, wrap
 from shared.testing.kafka import TopicReader, produce
@@ -18,7 +19,7 @@ from tests.integration.routing.test_routing_service import configure, settled
 
 pytestmark = pytest.mark.integration
 
-ANSWERS = ("routing.CommandAccepted", "routing.CommandRejected")
+ANSWERS = ("platform.CommandAccepted", "platform.CommandRejected")
 
 
 async def prepare(commands, events, *, agents: dict[str, int], queues: dict[str, dict],
@@ -90,7 +91,7 @@ async def test_persistent_chat_returns_to_the_same_agent_after_waiting(routing, 
     assert abs(waiting.waiting_until - (parked_at + timedelta(days=28))) < timedelta(minutes=1)
 
     again = await commands.send(r.RouteConversation(conversation_id="c1", queue_id="q1", preview="me again"))
-    assert isinstance(await answer(events, tenant, again), r.CommandAccepted)
+    assert isinstance(await answer(events, tenant, again), CommandAccepted)
     assigned = of(events.envelopes, tenant, "routing.ConversationAssigned", conversation_id="c1")
     assert [(a.agent_id, a.how) for a in assigned] == [(offer.agent_id, "offer"),
                                                        (offer.agent_id, "returned_from_waiting")]
@@ -130,7 +131,7 @@ async def test_transfer_to_an_agent_and_to_a_queue_and_to_an_away_agent(routing,
     assert history(events, tenant, "c2")[-2:] == ["ConversationTransferred", "OfferMade"]
 
     rejected = await answer(events, tenant, refused)
-    assert isinstance(rejected, r.CommandRejected)
+    assert isinstance(rejected, CommandRejected)
     assert rejected.code == "agent_unavailable" and rejected.command_type == "routing.TransferConversation"
     assert "a4" in rejected.reason and "away" in rejected.reason
     assert history(events, tenant, "c3") == ["ConversationAssigned"]  # still a1's, nothing else happened
@@ -151,7 +152,7 @@ async def test_conference_invite_accept_leave_and_end_in_order(routing, commands
                 r.LeaveConference(conversation_id="c1", agent_id="a3"),
                 r.EndConference(conversation_id="c1", agent_id="a1")):
         last = await commands.send(cmd)
-    assert isinstance(await answer(events, tenant, last), r.CommandAccepted)
+    assert isinstance(await answer(events, tenant, last), CommandAccepted)
 
     conference = [e.payload for e in events.envelopes if e.tenant_id == tenant and e.key == "c1"
                   and e.type.startswith("routing.Conference")]
@@ -187,7 +188,7 @@ async def test_a_decliner_is_not_offered_the_same_conversation_again(routing, co
     # The other one declines as well: both are free and available, but neither may get c1 again,
     # not even from the periodic sweep (every 2 s here).
     last = await commands.send(r.DeclineOffer(conversation_id="c1", agent_id=other.agent_id, offer_id=other.offer_id))
-    assert isinstance(await answer(events, tenant, last), r.CommandAccepted)
+    assert isinstance(await answer(events, tenant, last), CommandAccepted)
     await asyncio.sleep(3)
     assert len(of(events.envelopes, tenant, "routing.OfferMade", conversation_id="c1")) == 2
     # They still get other work: the rule is per conversation.
@@ -210,7 +211,7 @@ async def test_manual_take_of_a_queued_conversation_and_manual_open(routing, com
 
     outsider = await commands.send(r.TakeConversation(conversation_id="c1", agent_id="a9"))
     rejected = await answer(events, tenant, outsider)
-    assert isinstance(rejected, r.CommandRejected) and rejected.code == "not_member" and "a9" in rejected.reason
+    assert isinstance(rejected, CommandRejected) and rejected.code == "not_member" and "a9" in rejected.reason
 
     await commands.send(r.TakeConversation(conversation_id="c1", agent_id="a1"))
     taken = (await events.wait_for(lambda envs: of(envs, tenant, "routing.ConversationAssigned",
@@ -227,7 +228,7 @@ async def test_manual_take_of_a_queued_conversation_and_manual_open(routing, com
 
     twice = await commands.send(r.OpenConversation(conversation_id="c1", agent_id="a1", queue_id="q1"))
     again = await answer(events, tenant, twice)
-    assert isinstance(again, r.CommandRejected) and again.code == "invalid_state"
+    assert isinstance(again, CommandRejected) and again.code == "invalid_state"
 
 
 async def test_a_command_failing_validation_is_dead_lettered_with_the_field(routing, commands, events, unique,
@@ -243,7 +244,7 @@ async def test_a_command_failing_validation_is_dead_lettered_with_the_field(rout
         await produce(infrastructure.kafka_bootstrap, ROUTING_COMMANDS.name, value, key=b"a1")
         # The next command on the same key (same partition) is still handled: the consumer moved on.
         after = await commands.send(r.SetPresence(agent_id="a1", presence="busy"))
-        assert isinstance(await answer(events, tenant, after), r.CommandAccepted)
+        assert isinstance(await answer(events, tenant, after), CommandAccepted)
 
         letters = await dead.wait_for(lambda envs: [e for e in envs if e.payload.original_topic == ROUTING_COMMANDS.name
                                                     and e.payload.consumer_group == rt.settings.consumer_group

@@ -18,9 +18,9 @@ async def settled(commands, events, *payloads) -> None:
     sent = [await commands.send(p) for p in payloads]
     ids = {e.event_id for e in sent}
     answered = await events.wait_for(lambda envs: ids <= {e.payload.command_id for e in envs
-                                                         if e.type in ("routing.CommandAccepted",
-                                                                       "routing.CommandRejected")} and envs)
-    rejected = [e.payload for e in answered if e.type == "routing.CommandRejected" and e.payload.command_id in ids]
+                                                         if e.type in ("platform.CommandAccepted",
+                                                                       "platform.CommandRejected")} and envs)
+    rejected = [e.payload for e in answered if e.type == "platform.CommandRejected" and e.payload.command_id in ids]
     assert not rejected, rejected
 
 
@@ -57,15 +57,15 @@ async def test_offer_accept_and_rejections_flow_through_kafka(routing, commands,
     assigned = await events.wait_for(lambda envs: of(envs, tenant, "routing.ConversationAssigned", conversation_id="c1"))
     assert assigned[0].agent_id == offer.agent_id and assigned[0].how == "offer"
 
-    rejected = await events.wait_for(lambda envs: of(envs, tenant, "routing.CommandRejected", command_id=wrong.event_id))
+    rejected = await events.wait_for(lambda envs: of(envs, tenant, "platform.CommandRejected", command_id=wrong.event_id))
     assert rejected[0].command_type == "routing.AcceptOffer" and rejected[0].reason
-    accepted = of(events.envelopes, tenant, "routing.CommandAccepted", command_id=route.event_id)
+    accepted = of(events.envelopes, tenant, "platform.CommandAccepted", command_id=route.event_id)
     assert accepted and accepted[0].command_type == "routing.RouteConversation"
 
     # A malformed command is answered by nobody but lands in the dead-letter topic (checked in the
     # foundation tests); an unknown queue is a clean rejection with a reason:
     bad = await commands.send(r.RouteConversation(conversation_id="c9", queue_id="no-such-queue"))
-    reason = await events.wait_for(lambda envs: of(envs, tenant, "routing.CommandRejected", command_id=bad.event_id))
+    reason = await events.wait_for(lambda envs: of(envs, tenant, "platform.CommandRejected", command_id=bad.event_id))
     assert reason[0].code == "unknown_queue"
 
     # One conversation's events arrive in the order they happened (keyed by conversation id).

@@ -9,6 +9,7 @@ from faststream.kafka import TestKafkaBroker
 from services.routing.bootstrap import build
 from services.routing.settings import RoutingSettings
 from shared.contracts import routing as r
+from shared.contracts.answers import CommandAccepted
 from shared.contracts.catalogue import ROUTING_COMMANDS, ROUTING_EVENTS
 from shared.contracts.envelope import encode, wrap
 from shared.testing.fakes import FakeUnitOfWork
@@ -28,7 +29,7 @@ async def test_a_command_published_to_routing_commands_is_handled_and_answered()
         await broker.publish(encode(command), ROUTING_COMMANDS.name, key=b"a1")  # redelivered
         await broker.publish(b"{not json", ROUTING_COMMANDS.name, key=b"a1")
 
-    answers = [e.payload for e in uow.emitted(ROUTING_EVENTS.name) if isinstance(e.payload, r.CommandAccepted)]
+    answers = [e.payload for e in uow.emitted(ROUTING_EVENTS.name) if isinstance(e.payload, CommandAccepted)]
     assert [a.command_id for a in answers] == [command.event_id]  # once, though delivered twice
     assert [type(e.payload).__name__ for e in uow.emitted(ROUTING_EVENTS.name)] == ["CapacityChanged",
                                                                                   "CommandAccepted"]

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.contracts.routing import events as ev
 from services.routing.domain.model import (
     AssignmentMethod,
     ItemState,
@@ -15,6 +14,7 @@ from services.routing.domain.model import (
     RoutingError,
 )
 from services.routing.domain.router import Router
+from shared.contracts.routing import events as ev
 
 pytestmark = pytest.mark.unit
 

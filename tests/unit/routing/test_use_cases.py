@@ -3,6 +3,7 @@ in, answers and events out, as the consumer and the clock drive them."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -10,9 +11,10 @@ import pytest
 
 from services.routing.handlers import RoutingHandlers
 from shared.contracts import routing as r
+from shared.contracts.answers import CommandAccepted, CommandRejected, http_status
 from shared.contracts.catalogue import ROUTING_EVENTS
 from shared.contracts.envelope import Envelope, wrap
-from shared.mongo import AlreadyProcessed, consuming
+from shared.mongo import ANSWERS, AlreadyProcessed, consuming
 from shared.testing.fakes import FakeUnitOfWork
 from tests.unit.routing.fakes import InMemoryDeadlines, InMemoryRoutingRepository
 
@@ -44,10 +46,11 @@ class Routing:
         return [e.payload for e in self.uow.emitted(ROUTING_EVENTS.name)
                 if e.tenant_id == tenant and (type_ is None or isinstance(e.payload, type_))]
 
-    def answer(self, env: Envelope) -> r.CommandAccepted | r.CommandRejected:
-        (found,) = [e for e in self.events(tenant=env.tenant_id) if isinstance(e, r.CommandAccepted | r.CommandRejected)
-                    and e.command_id == env.event_id]
-        return found
+    def answer(self, env: Envelope) -> CommandAccepted | CommandRejected:
+        found = [e for e in self.events(tenant=env.tenant_id) if isinstance(e, CommandAccepted | CommandRejected)
+                 and e.command_id == env.event_id]
+        assert found, f"no answer to {env.type}"
+        return found[0]
 
     async def setup(self, *agents: str, queue: str = "q1", tenant: str = "t1", **queue_kw) -> None:
         for agent in agents:
@@ -66,12 +69,12 @@ def routing() -> Routing:
 async def test_a_conversation_is_offered_accepted_and_assigned(routing):
     await routing.setup("a1")
     route = await routing.send(r.RouteConversation(conversation_id="c1", queue_id="q1", customer_name="Ann"))
-    assert isinstance(routing.answer(route), r.CommandAccepted)
+    assert isinstance(routing.answer(route), CommandAccepted)
     (offer,) = routing.events(r.OfferMade)
     assert (offer.agent_id, offer.customer_name, offer.expires_at) == ("a1", "Ann", T0 + timedelta(seconds=30))
 
     accept = await routing.send(r.AcceptOffer(conversation_id="c1", agent_id="a1", offer_id=offer.offer_id))
-    assert isinstance(routing.answer(accept), r.CommandAccepted)
+    assert isinstance(routing.answer(accept), CommandAccepted)
     (assigned,) = routing.events(r.ConversationAssigned)
     assert (assigned.agent_id, assigned.how) == ("a1", "offer")
     # The agent's only chat slot is full: busy by itself.
@@ -89,11 +92,28 @@ async def test_a_redelivered_command_changes_nothing_and_is_not_answered_twice(r
 
 async def test_a_refused_command_is_answered_with_its_reason_and_changes_nothing(routing):
     await routing.setup("a1")
-    state = routing.uow.docs
+    state = copy.deepcopy(routing.uow.docs)
     wrong = await routing.send(r.AcceptOffer(conversation_id="nope", agent_id="a1", offer_id="o1"))
     rejected = routing.answer(wrong)
-    assert isinstance(rejected, r.CommandRejected) and rejected.code == "unknown_conversation"
+    assert isinstance(rejected, CommandRejected) and rejected.code == "unknown_conversation"
+    assert rejected.request_id == wrong.payload.request_id and http_status(rejected.code) == 404
+    answers = routing.uow.docs.pop(ANSWERS)  # the answer is kept for a retry; nothing else changed
+    assert set(answers) - set(state.pop(ANSWERS)) == {f"{wrong.tenant_id}:{wrong.payload.request_id}"}
     assert routing.uow.docs == state
+
+
+async def test_a_retried_request_id_is_carried_out_once_and_gets_the_first_answer_again(routing):
+    await routing.setup("a1")
+    route = r.RouteConversation(conversation_id="c1", queue_id="q1", request_id="req-1")
+    first = await routing.send(route)
+    (offer,) = [e for e in routing.events() if isinstance(e, r.OfferMade)]
+    emitted = len(routing.uow.outbox)
+    again = await routing.send(route)  # the client's retry: a new envelope, the same request id
+    assert again.event_id != first.event_id
+    repeated = [env.payload for _, env in routing.uow.outbox[emitted:]]
+    assert repeated == [routing.answer(first)]  # only the first answer, published again
+    assert isinstance(repeated[0], CommandAccepted) and repeated[0].command_id == first.event_id
+    assert [e for e in routing.events() if isinstance(e, r.OfferMade)] == [offer]
 
 
 async def test_an_unanswered_offer_puts_the_agent_in_rona_and_goes_to_the_next_agent(routing):

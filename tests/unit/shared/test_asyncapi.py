@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from shared.contracts.answers import ANSWERS
 from shared.contracts.deadletter import MessageDeadLettered
 from shared.contracts.envelope import Message
 from shared.contracts.routing import COMMANDS, EVENTS
@@ -113,13 +114,13 @@ def test_routing_consumes_every_routing_command_by_name_each_in_its_typed_envelo
 
 
 def test_routing_publishes_its_events_and_every_service_its_dead_letters(documents):
-    assert set(channel_messages(documents["routing"], "to_routing_events")) == {e.TYPE for e in EVENTS}
+    assert set(channel_messages(documents["routing"], "to_routing_events")) == {e.TYPE for e in (*EVENTS, *ANSWERS)}
     for document in documents.values():
         assert set(channel_messages(document, "to_platform_deadletter")) == {MessageDeadLettered.TYPE}
 
 
 def test_every_message_has_a_title_and_the_description_of_its_payload_class(documents):
-    types: dict[str, type[Message]] = {t.TYPE: t for t in (*COMMANDS, *EVENTS, MessageDeadLettered)}
+    types: dict[str, type[Message]] = {t.TYPE: t for t in (*COMMANDS, *EVENTS, *ANSWERS, MessageDeadLettered)}
     for name, document in documents.items():
         messages = document["components"]["messages"]
         assert messages, name

@@ -1,0 +1,92 @@
+"""The commands chat accepts on chat.commands: its input API, owned by the chat service.
+
+Conversation commands are keyed by conversation_id (so one conversation's history stays in order),
+settings by the queue id or "settings". The gateway sends them, with the signed-in actor; each is
+answered on chat.events by the shared CommandAccepted or CommandRejected carrying its request id."""
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.contracts.chat.common import CONVERSATION, MAX_CUSTOMER_TEXT, Context, Customer, WrapUpReason
+from shared.contracts.envelope import Command, Identifier
+
+
+class ChatCommand(Command):
+    KEY: ClassVar[str] = "conversation_id"
+
+
+class StartConversation(ChatCommand):
+    """A customer opens a chat from the widget, or (proactive, C8) the business opens one to a customer.
+    Chat creates the conversation and asks routing to route it."""
+    TYPE: ClassVar[str] = "chat.StartConversation"
+    conversation_id: Identifier = CONVERSATION
+    queue_id: Identifier = Field(description="Entry point: the queue the chat is routed to.")
+    customer: Customer = Field(description="Who the customer is.")
+    context: Context = Field(default_factory=Context, description="Pre-chat answers, visitor details, trail...")
+    skills: dict[Identifier, int] = Field(default_factory=dict, description="Required skill -> minimum level.")
+    priority: int = Field(0, description="Higher is more urgent.")
+    first_message: str | None = Field(None, max_length=MAX_CUSTOMER_TEXT,
+                                      description="The customer's first message, if the widget sent one.")
+    proactive: bool = Field(False, description="Started by the business (C8), not the customer.")
+
+
+class SendMessage(ChatCommand):
+    """A customer, agent or bot writes in the conversation; an agent may write a private note instead."""
+    TYPE: ClassVar[str] = "chat.SendMessage"
+    conversation_id: Identifier = CONVERSATION
+    client_message_id: Identifier = Field(
+        description="The sender's id for this message: a retried send with the same id stores nothing twice "
+                    "and returns the original message.")
+    text: str = Field(min_length=1, max_length=MAX_CUSTOMER_TEXT,
+                      description="Message text; line breaks are kept. Agents: at most 1000 characters, no < or >.")
+    private: bool = Field(False, description="A private note: agents only, never shown to the customer.")
+
+
+class MarkRead(ChatCommand):
+    """The actor (customer or agent) has read the conversation up to a sequence number; also marks delivered."""
+    TYPE: ClassVar[str] = "chat.MarkRead"
+    conversation_id: Identifier = CONVERSATION
+    up_to_seq: int = Field(ge=0, description="Highest message sequence number read.")
+
+
+class EndConversation(ChatCommand):
+    """The customer (from the widget) or an agent ends the conversation; it goes to wrap-up and the agent's
+    capacity stays taken until the wrap-up."""
+    TYPE: ClassVar[str] = "chat.EndConversation"
+    conversation_id: Identifier = CONVERSATION
+
+
+class WrapUp(ChatCommand):
+    """The agent's wrap-up closes the conversation; then chat tells routing to end it (capacity freed)."""
+    TYPE: ClassVar[str] = "chat.WrapUp"
+    conversation_id: Identifier = CONVERSATION
+    reason_code: Identifier | None = Field(None, description="A code of the tenant's wrap-up reasons; required "
+                                                             "where the queue's chat settings say so.")
+    note: str = Field("", max_length=2000, description="The agent's closing note (agents only).")
+
+
+class CloseToWaiting(ChatCommand):
+    """Persistent chat: the agent parks the conversation; the customer's next message resumes it."""
+    TYPE: ClassVar[str] = "chat.CloseToWaiting"
+    conversation_id: Identifier = CONVERSATION
+
+
+class ConfigureQueueChat(ChatCommand):
+    """A queue's chat settings (admin)."""
+    TYPE: ClassVar[str] = "chat.ConfigureQueueChat"
+    KEY: ClassVar[str] = "queue_id"
+    queue_id: Identifier = Field(description="Queue id (the same as routing's).")
+    wrap_up_required: bool = Field(False, description="Whether closing needs a wrap-up reason.")
+    persistent: bool = Field(False, description="Persistent chat: the agent closes into waiting.")
+
+
+class ConfigureWrapUpReasons(ChatCommand):
+    """Replace the tenant's list of wrap-up reasons (admin)."""
+    TYPE: ClassVar[str] = "chat.ConfigureWrapUpReasons"
+    KEY: ClassVar[str] = "list_id"
+    list_id: Identifier = Field("wrap-up-reasons", description="Always 'wrap-up-reasons' (one list per tenant).")
+    reasons: list[WrapUpReason] = Field(max_length=200, description="The reasons, in display order.")
+
+
+COMMANDS: tuple[type[ChatCommand], ...] = tuple(ChatCommand.__subclasses__())

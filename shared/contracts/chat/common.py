@@ -1,0 +1,65 @@
+"""Field types and descriptions chat's commands and events share."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.envelope import Identifier
+
+ConversationState = Literal["requested", "queued", "offered", "active", "wrap_up", "closed", "waiting"]
+SenderKind = Literal["customer", "agent", "bot", "system"]
+
+CONVERSATION = Field(description="Conversation id.", examples=["conv-42"])
+MAX_AGENT_TEXT = 1000  # C3: an agent's message is at most this many characters
+MAX_CUSTOMER_TEXT = 4000  # a customer's message (the widget's limit)
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Customer(_Part):
+    """Who the customer is, as far as the widget knows (U5: an anonymous visitor is "Visitor N")."""
+    customer_id: Identifier = Field(description="The authenticated user id, or the widget's signed visitor id.")
+    name: str = Field(max_length=200, description="Display name; 'Visitor N' for an anonymous visitor.")
+    authenticated: bool = Field(False, description="Whether the tenant's site vouched for this user (HMAC).")
+    email: str | None = Field(None, max_length=320, description="E-mail, when the customer gave one.")
+
+
+class Visitor(_Part):
+    """Visitor details (C7) reported by the widget."""
+    browser: str | None = Field(None, max_length=200, description="Browser name and version.")
+    os: str | None = Field(None, max_length=200, description="Operating system.")
+    location: str | None = Field(None, max_length=200, description="Location (city, country).")
+    language: str | None = Field(None, max_length=35, description="Preferred language (BCP 47).")
+
+
+class TrailStep(_Part):
+    """One self-service step before the chat (C7)."""
+    kind: Literal["page_visited", "phrase_searched", "article_viewed", "custom_action"] = Field(
+        description="What the customer did.")
+    title: str = Field(max_length=500, description="The page, phrase, article or action.")
+    at: datetime = Field(description="When (UTC).")
+
+
+class Context(_Part):
+    """What the agent sees about the conversation before reading a word (C7)."""
+    channel: Identifier = Field("chat", description="Engagement channel.")
+    prechat: dict[str, str] = Field(default_factory=dict, description="Pre-chat survey: question -> answer.")
+    visitor: Visitor = Field(default_factory=Visitor, description="Visitor details.")
+    trail: list[TrailStep] = Field(default_factory=list, max_length=100,
+                                   description="Self-service trail before the chat (stored newest first).")
+    variables: dict[str, str] = Field(default_factory=dict, description="Additional context variables.")
+
+
+class Sender(_Part):
+    """Who wrote a message."""
+    kind: SenderKind = Field(description="customer, agent, bot or system.")
+    id: str = Field(description="Customer, agent or bot id; 'system' for system messages.")
+
+
+class WrapUpReason(_Part):
+    """One disposition of the tenant's list (C1)."""
+    code: Identifier = Field(description="Stable code, e.g. 'resolved'.")
+    label: str = Field(max_length=200, description="What agents see, e.g. 'Resolved on first contact'.")

@@ -1,0 +1,98 @@
+"""The events chat publishes on chat.events, owned by the chat service, keyed by conversation_id (settings
+by queue id or list id). ConversationClosed is the one analysts and views use for a finished chat."""
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.contracts.chat.common import CONVERSATION, Context, ConversationState, Customer, Sender, WrapUpReason
+from shared.contracts.envelope import Event
+
+
+class ChatEvent(Event):
+    KEY: ClassVar[str] = "conversation_id"
+
+
+class ConversationStarted(ChatEvent):
+    """A conversation was created (and routing was asked to route it)."""
+    TYPE: ClassVar[str] = "chat.ConversationStarted"
+    conversation_id: str = CONVERSATION
+    queue_id: str = Field(description="Entry point queue.")
+    customer: Customer = Field(description="Who the customer is.")
+    context: Context = Field(description="Pre-chat answers, visitor details, trail, variables (C7).")
+    proactive: bool = Field(description="Started by the business (C8).")
+    started_at: datetime = Field(description="When (UTC).")
+
+
+class ConversationStateChanged(ChatEvent):
+    """The conversation moved in its lifecycle (C1)."""
+    TYPE: ClassVar[str] = "chat.ConversationStateChanged"
+    conversation_id: str = CONVERSATION
+    state: ConversationState = Field(description="The new state.")
+    previous: ConversationState = Field(description="The state before.")
+    queue_id: str = Field(description="The queue it is in (or was last in).")
+    agents: list[str] = Field(description="Agents who may work it now: the assignee first, then conference members.")
+    customer_id: str = Field(description="The conversation's customer.")
+    why: str = Field(description="What caused it, e.g. 'offer accepted', 'Customer ended the conversation'.")
+    at: datetime = Field(description="When (UTC).")
+
+
+class MessagePosted(ChatEvent):
+    """A message was added, with its per-conversation sequence number (assigned once)."""
+    TYPE: ClassVar[str] = "chat.MessagePosted"
+    conversation_id: str = CONVERSATION
+    message_id: str = Field(description="Chat's id of the message.")
+    seq: int = Field(description="Position in the conversation, from 1, without gaps.")
+    client_message_id: str | None = Field(description="The sender's own id (None for system messages).")
+    sender: Sender = Field(description="Who wrote it.")
+    text: str = Field(description="The text, line breaks kept.")
+    private: bool = Field(description="A private note: agents only; never shown to the customer.")
+    customer_id: str = Field(description="The conversation's customer.")
+    agents: list[str] = Field(description="Agents working the conversation when it was posted.")
+    sent_at: datetime = Field(description="When chat stored it (UTC).")
+
+
+class MessagesRead(ChatEvent):
+    """A participant read the conversation up to a sequence number (delivered and read receipts)."""
+    TYPE: ClassVar[str] = "chat.MessagesRead"
+    conversation_id: str = CONVERSATION
+    reader: Sender = Field(description="Who read.")
+    up_to_seq: int = Field(description="Highest sequence number read.")
+    unread: int = Field(description="Messages from others this reader has not read now (0 after reading all).")
+    customer_id: str = Field(description="The conversation's customer.")
+    agents: list[str] = Field(description="Agents working the conversation.")
+
+
+class ConversationClosed(ChatEvent):
+    """The conversation is over and wrapped up."""
+    TYPE: ClassVar[str] = "chat.ConversationClosed"
+    conversation_id: str = CONVERSATION
+    queue_id: str = Field(description="The queue it was last in.")
+    customer_id: str = Field(description="The conversation's customer.")
+    agent_id: str | None = Field(description="The agent who wrapped it up (None if nobody took it).")
+    ended_by: str = Field(description="customer, agent or system.")
+    wrap_up_reason: str | None = Field(description="The wrap-up reason's code.")
+    messages: int = Field(description="Messages exchanged (notes not counted).")
+    started_at: datetime = Field(description="When the conversation started.")
+    closed_at: datetime = Field(description="When it closed.")
+
+
+class QueueChatConfigured(ChatEvent):
+    """A queue's chat settings changed."""
+    TYPE: ClassVar[str] = "chat.QueueChatConfigured"
+    KEY: ClassVar[str] = "queue_id"
+    queue_id: str = Field(description="Queue id.")
+    wrap_up_required: bool = Field(description="Whether closing needs a wrap-up reason.")
+    persistent: bool = Field(description="Persistent chat.")
+
+
+class WrapUpReasonsConfigured(ChatEvent):
+    """The tenant's wrap-up reasons changed."""
+    TYPE: ClassVar[str] = "chat.WrapUpReasonsConfigured"
+    KEY: ClassVar[str] = "list_id"
+    list_id: str = Field(description="Always 'wrap-up-reasons'.")
+    reasons: list[WrapUpReason] = Field(description="The reasons, in display order.")
+
+
+EVENTS: tuple[type[ChatEvent], ...] = tuple(ChatEvent.__subclasses__())

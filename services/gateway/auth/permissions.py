@@ -1,0 +1,235 @@
+"""Who may do what: the one permission table that the gateway's code, its tests and its README read.
+
+A role (from the token) and the actor's relations to one conversation (computed by the caller from
+routing's and chat's state) decide an action. Permissions say who may *try*; whether the
+conversation's state allows it now (an ended chat takes no message) is chat's and routing's answer.
+`python -m services.gateway.auth.permissions` prints the tables pasted into the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import NamedTuple
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    AGENT = "agent"
+    CUSTOMER = "customer"
+
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AGENT})
+
+
+class Relation(StrEnum):
+    OFFERED = "offered"
+    ASSIGNED = "assigned"
+    CONFERENCE_MEMBER = "conference_member"
+    QUEUE_MEMBER = "queue_member"
+    SUPERVISOR_OF_QUEUE = "supervisor_of_queue"
+    OWN = "own"
+    NONE = "none"
+
+
+RELATION_MEANINGS: Mapping[Relation, str] = MappingProxyType({
+    Relation.OFFERED: "the actor has a pending offer of the conversation, or a pending invitation to its conference",
+    Relation.ASSIGNED: "the conversation is assigned to the actor (also during wrap-up; for a closed one, the agent who had it last: the Closed list)",
+    Relation.CONFERENCE_MEMBER: "the actor joined the conversation's conference (invited and accepted)",
+    Relation.QUEUE_MEMBER: "the conversation waits in a queue the actor is a member of (the Open list, to take)",
+    Relation.SUPERVISOR_OF_QUEUE: "the conversation is in a queue the actor is a named supervisor of",
+    Relation.OWN: "the customer's own conversation (the `cid` of the customer token)",
+    Relation.NONE: "none of the above; also what an empty set of relations means",
+})
+
+
+class Action(StrEnum):
+    READ_CONVERSATION = "read_conversation"
+    READ_PREVIEW = "read_preview"
+    READ_MESSAGES = "read_messages"
+    SEND_MESSAGE = "send_message"
+    SEND_PRIVATE_NOTE = "send_private_note"
+    READ_PRIVATE_NOTES = "read_private_notes"
+    ACCEPT_OFFER = "accept_offer"
+    DECLINE_OFFER = "decline_offer"
+    TAKE = "take"
+    TRANSFER = "transfer"
+    INVITE_CONFERENCE = "invite_conference"
+    LEAVE_CONFERENCE = "leave_conference"
+    END_CONFERENCE = "end_conference"
+    END = "end"
+    WRAP_UP = "wrap_up"
+    CLOSE_TO_WAITING = "close_to_waiting"
+    MARK_READ = "mark_read"
+    TYPING = "typing"
+    OBSERVE = "observe"
+    READ_WORK_LISTS = "read_work_lists"
+    MANAGE_AGENTS = "manage_agents"
+    MANAGE_QUEUES = "manage_queues"
+    MANAGE_WRAP_UP_REASONS = "manage_wrap_up_reasons"
+    MANAGE_IDENTITY_SECRET = "manage_identity_secret"
+
+
+class Scope(StrEnum):
+    CONVERSATION = "conversation"  # about one conversation: relations decide
+    TENANT = "tenant"  # about the actor's tenant as a whole: the role alone decides
+
+
+EVERY_RELATION = frozenset(Relation)
+ADMIN_ACTIONS = frozenset({Action.MANAGE_AGENTS, Action.MANAGE_QUEUES, Action.MANAGE_WRAP_UP_REASONS,
+                           Action.MANAGE_IDENTITY_SECRET})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row: for each role, the relations any one of which grants the action (EVERY_RELATION: always)."""
+
+    action: Action
+    scope: Scope
+    meaning: str
+    grants: Mapping[Role, frozenset[Relation]]
+
+
+def _conversation_rule(action: Action, meaning: str, *, work: Iterable[Relation] = (), supervises: bool = False,
+                       own: bool = False) -> Rule:
+    # Roles are cumulative for conversation work: a supervisor or an admin who is offered, assigned or
+    # invited works like an agent; supervision adds supervisor_of_queue for the roles that can hold it.
+    staff = frozenset(work)
+    supervising = staff | ({Relation.SUPERVISOR_OF_QUEUE} if supervises else set())
+    return Rule(action, Scope.CONVERSATION, meaning, MappingProxyType({
+        Role.ADMIN: supervising,
+        Role.SUPERVISOR: supervising,
+        Role.AGENT: staff,
+        Role.CUSTOMER: frozenset({Relation.OWN}) if own else frozenset(),
+    }))
+
+
+def _tenant_rule(action: Action, meaning: str, *, roles: Iterable[Role]) -> Rule:
+    granted = frozenset(roles)
+    return Rule(action, Scope.TENANT, meaning,
+                MappingProxyType({role: EVERY_RELATION if role in granted else frozenset() for role in Role}))
+
+
+_WORKING = (Relation.ASSIGNED, Relation.CONFERENCE_MEMBER)
+_SEEING = (Relation.OFFERED, *_WORKING, Relation.QUEUE_MEMBER)
+
+PERMISSIONS: tuple[Rule, ...] = (
+    _conversation_rule(Action.READ_CONVERSATION, "metadata: customer name, queue, state, wait time, context",
+                       work=_SEEING, supervises=True, own=True),
+    _conversation_rule(Action.READ_PREVIEW, "the preview of the last customer message (offers, Open list)",
+                       work=_SEEING, supervises=True),
+    _conversation_rule(Action.READ_MESSAGES, "the transcript (customer, agent, bot and system messages)",
+                       work=_WORKING, supervises=True, own=True),
+    _conversation_rule(Action.SEND_MESSAGE, "write to the customer", work=_WORKING, own=True),
+    _conversation_rule(Action.SEND_PRIVATE_NOTE, "write a note only staff see", work=_WORKING, supervises=True),
+    _conversation_rule(Action.READ_PRIVATE_NOTES, "read the notes only staff see", work=_WORKING, supervises=True),
+    _conversation_rule(Action.ACCEPT_OFFER, "accept an offer or a conference invitation", work=[Relation.OFFERED]),
+    _conversation_rule(Action.DECLINE_OFFER, "decline an offer or a conference invitation", work=[Relation.OFFERED]),
+    _conversation_rule(Action.TAKE, "take a waiting conversation by hand", work=[Relation.QUEUE_MEMBER]),
+    _conversation_rule(Action.TRANSFER, "transfer to a queue or a named agent", work=[Relation.ASSIGNED],
+                       supervises=True),
+    _conversation_rule(Action.INVITE_CONFERENCE, "invite an agent to a conference", work=[Relation.ASSIGNED]),
+    _conversation_rule(Action.LEAVE_CONFERENCE, "leave a conference one joined", work=[Relation.CONFERENCE_MEMBER]),
+    _conversation_rule(Action.END_CONFERENCE, "end the conference", work=[Relation.ASSIGNED]),
+    _conversation_rule(Action.END, "end the conversation (the customer from the widget too)",
+                       work=[Relation.ASSIGNED], own=True),
+    _conversation_rule(Action.WRAP_UP, "finish with a wrap-up reason", work=[Relation.ASSIGNED]),
+    _conversation_rule(Action.CLOSE_TO_WAITING, "close into waiting (persistent chat)", work=[Relation.ASSIGNED]),
+    _conversation_rule(Action.MARK_READ, "mark messages read (an observer's reading changes no receipt)",
+                       work=_WORKING, own=True),
+    _conversation_rule(Action.TYPING, "send a typing indicator", work=_WORKING, own=True),
+    _conversation_rule(Action.OBSERVE, "follow a conversation live without working on it", supervises=True),
+    _tenant_rule(Action.READ_WORK_LISTS, "the My, Open and Closed lists", roles=STAFF_ROLES),
+    _tenant_rule(Action.MANAGE_AGENTS, "create agents, set roles, capacity and skills", roles=[Role.ADMIN]),
+    _tenant_rule(Action.MANAGE_QUEUES, "create and configure queues, members and supervisors", roles=[Role.ADMIN]),
+    _tenant_rule(Action.MANAGE_WRAP_UP_REASONS, "edit the list of wrap-up reasons", roles=[Role.ADMIN]),
+    _tenant_rule(Action.MANAGE_IDENTITY_SECRET, "see and rotate the tenant's identity secret (authenticated customers)",
+                 roles=[Role.ADMIN]),
+)
+
+RULES: Mapping[Action, Rule] = MappingProxyType({rule.action: rule for rule in PERMISSIONS})
+
+
+def _normalise(relations: Iterable[Relation]) -> frozenset[Relation]:
+    given = frozenset(Relation(r) for r in relations)
+    if Relation.NONE in given and len(given) > 1:
+        raise ValueError(f"'none' cannot be combined with other relations: {sorted(given)}")
+    return given or frozenset({Relation.NONE})
+
+
+def allowed(role: Role, action: Action, relations: Iterable[Relation]) -> bool:
+    """Whether `role`, related to the conversation by `relations` (empty = none), may do `action`."""
+    return bool(RULES[Action(action)].grants[Role(role)] & _normalise(relations))
+
+
+class Refusal(NamedTuple):
+    """An HTTP refusal with a fixed body: it never says what exists, who owns it, or why beyond its code."""
+
+    status: int
+    code: str
+    detail: str
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.code, "detail": self.detail}
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+
+
+NOT_SIGNED_IN = Refusal(401, "not_signed_in", "Sign in to continue.")
+NOT_FOUND = Refusal(404, "not_found", "Not found.")
+FORBIDDEN = Refusal(403, "forbidden", "You are not allowed to do this.")
+
+
+def refusal(role: Role | None, action: Action, relations: Iterable[Relation] = (), *, found: bool = True) -> Refusal | None:
+    """The HTTP answer to a request, or None when it is allowed.
+
+    `role` is None when no valid token came (401). `found` is whether the conversation exists *in the
+    actor's tenant* (look it up by tenant and id, so another tenant's is not found): 404. A conversation
+    the actor may not even read_conversation is answered 404 too, so an id probe learns nothing; one
+    the actor can see but may not act on this way is 403.
+    """
+    if role is None:
+        return NOT_SIGNED_IN
+    rule = RULES[Action(action)]
+    if rule.scope is Scope.CONVERSATION and not found:
+        return NOT_FOUND
+    if allowed(role, action, relations):
+        return None
+    if rule.scope is Scope.CONVERSATION and not allowed(role, Action.READ_CONVERSATION, relations):
+        return NOT_FOUND
+    return FORBIDDEN
+
+
+def _cell(relations: frozenset[Relation]) -> str:
+    if relations == EVERY_RELATION:
+        return "yes"
+    if not relations:
+        return "no"
+    return ", ".join(f"`{r}`" for r in Relation if r in relations)
+
+
+def render_permission_table() -> str:
+    """The markdown table of PERMISSIONS (one row per action, one column per role), as in the README."""
+    roles = list(Role)
+    lines = ["| action | scope | what | " + " | ".join(roles) + " |",
+             "|---|---|---|" + "---|" * len(roles)]
+    for rule in PERMISSIONS:
+        cells = [_cell(rule.grants[role]) for role in roles]
+        lines.append(f"| `{rule.action}` | {rule.scope} | {rule.meaning} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_relation_table() -> str:
+    """The markdown table of the relations' meanings, as in the README."""
+    lines = ["| relation | meaning |", "|---|---|"]
+    lines += [f"| `{relation}` | {meaning} |" for relation, meaning in RELATION_MEANINGS.items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_relation_table())
+    print(render_permission_table(), end="")

@@ -1,0 +1,111 @@
+"""Who the widget's customer is: a signed, tenant-bound visitor id that keeps "Visitor N" stable across
+visits, and the tenant site's expiring HMAC that vouches for an authenticated customer."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime
+from enum import StrEnum
+
+from services.gateway.auth.tokens import secret_bytes
+
+VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # no ".", which separates the id from its mac
+DEFAULT_MAX_IDENTITY_AHEAD_S = 24 * 3600
+
+
+class InvalidVisitor(ValueError):
+    """A visitor token that is malformed, tampered with, or signed for another tenant."""
+
+
+class InvalidIdentityReason(StrEnum):
+    MALFORMED = "malformed"
+    BAD_MAC = "bad_mac"
+    EXPIRED = "expired"
+    TOO_FAR_AHEAD = "too_far_ahead"
+
+
+class InvalidIdentity(ValueError):
+    """An authenticated-customer proof was refused; `reason` is for logs, the widget gets a fixed answer."""
+
+    def __init__(self, reason: InvalidIdentityReason) -> None:
+        self.reason = reason
+        super().__init__(str(reason))
+
+
+# anonymous visitors
+
+
+def new_visitor_id() -> str:
+    """A fresh visitor id (128 random bits, URL-safe), for a widget that brings no valid visitor token."""
+    return "v_" + secrets.token_urlsafe(16)
+
+
+def _visitor_mac(key: bytes, tenant_id: str, visitor_id: str) -> str:
+    # Length-prefixed tenant: no (tenant, id) pair spells another, whatever characters tenant ids use.
+    message = f"visitor:{len(tenant_id)}:{tenant_id}:{visitor_id}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def sign_visitor(secret: bytes | str, tenant_id: str, visitor_id: str) -> str:
+    """`<visitor_id>.<mac>`: what the widget keeps (local storage) and shows again on its next visit."""
+    if not VISITOR_ID.fullmatch(visitor_id):
+        raise ValueError(f"a visitor id is 1-64 characters of A-Z a-z 0-9 _ - (got {visitor_id!r})")
+    return f"{visitor_id}.{_visitor_mac(secret_bytes(secret), tenant_id, visitor_id)}"
+
+
+def verify_visitor(secret: bytes | str, tenant_id: str, token: str) -> str:
+    """The visitor id of a token signed for this tenant; InvalidVisitor otherwise (compared in constant time)."""
+    key = secret_bytes(secret)
+    visitor_id, dot, mac = token.rpartition(".") if isinstance(token, str) else ("", "", "")
+    if not dot or not VISITOR_ID.fullmatch(visitor_id):
+        raise InvalidVisitor("malformed visitor token")
+    if not hmac.compare_digest(_visitor_mac(key, tenant_id, visitor_id).encode(), mac.encode()):
+        raise InvalidVisitor("visitor token not signed for this tenant")
+    return visitor_id
+
+
+# authenticated customers
+
+
+def new_identity_secret() -> str:
+    """A tenant's identity secret (256 random bits, hex): given to the tenant's site, never to browsers."""
+    return secrets.token_hex(32)
+
+
+def identity_hmac(identity_secret: bytes | str, user_id: str, expires_at_unix: int) -> str:
+    """Hex HMAC-SHA256 over f"{user_id}:{expires_at_unix}": what the tenant's server computes per page view.
+
+    Unambiguous although a user id may contain ":": the expiry is an integer, so the last ":" splits.
+    """
+    if isinstance(expires_at_unix, bool) or not isinstance(expires_at_unix, int):
+        raise TypeError(f"expires_at_unix must be an int (got {expires_at_unix!r})")
+    message = f"{user_id}:{expires_at_unix}".encode()
+    return hmac.new(secret_bytes(identity_secret, what="identity secret"), message, hashlib.sha256).hexdigest()
+
+
+def verify_identity(identity_secret: bytes | str, user_id: str, expires_at_unix: int, mac: str, now: datetime, *,
+                    max_ahead_s: int = DEFAULT_MAX_IDENTITY_AHEAD_S) -> None:
+    """Accept a tenant site's proof that `user_id` is signed in, or raise InvalidIdentity(reason).
+
+    The mac is checked first (constant time), then the expiry: `now` must be before `expires_at_unix`,
+    which may lie at most `max_ahead_s` ahead, so a copied proof is replayable for a bounded time only
+    (unlike Chatwoot's identifier_hash, which never expires: chatwoot/chatwoot#5479).
+    """
+    if (not isinstance(user_id, str) or not user_id or not isinstance(mac, str)
+            or isinstance(expires_at_unix, bool) or not isinstance(expires_at_unix, int)):
+        raise InvalidIdentity(InvalidIdentityReason.MALFORMED)
+    expected = identity_hmac(identity_secret, user_id, expires_at_unix)
+    if not hmac.compare_digest(expected.encode(), mac.strip().lower().encode()):
+        raise InvalidIdentity(InvalidIdentityReason.BAD_MAC)
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime (UTC)")
+    now_unix = now.timestamp()
+    if now_unix >= expires_at_unix:
+        raise InvalidIdentity(InvalidIdentityReason.EXPIRED)
+    if expires_at_unix > now_unix + max_ahead_s:
+        raise InvalidIdentity(InvalidIdentityReason.TOO_FAR_AHEAD)

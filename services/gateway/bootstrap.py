@@ -1,8 +1,44 @@
-"""Wires the gateway service: settings, runtime (broker, MongoDB, outbox relay, health)."""
+"""Wires the gateway: runtime, projection consumers (routing.events, chat.events), the change-stream hub,
+the command bus, the public FastAPI app, and chat's read API client."""
 
+from __future__ import annotations
+
+import httpx
+
+from services.gateway.adapters.store import ensure_indexes
+from services.gateway.app import Gateway, create_app
+from services.gateway.auth.passwords import PasswordParams
+from services.gateway.auth.tokens import TokenService
+from services.gateway.commands import CommandBus
+from services.gateway.handlers import GatewayHandlers, handlers_for
+from services.gateway.live import Hub
 from services.gateway.settings import GatewaySettings
+from shared.contracts.catalogue import CHAT_COMMANDS, CHAT_EVENTS, ROUTING_COMMANDS, ROUTING_EVENTS
 from shared.runtime import ServiceRuntime
 
 
 def bootstrap(settings: GatewaySettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or GatewaySettings(), title="gateway service", description="HTTP and WebSocket edge for frontends.")
+    return build(settings)[0]
+
+
+def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gateway]:
+    settings = settings or GatewaySettings()
+    runtime = ServiceRuntime(settings, title="gateway service",
+                             description="HTTP and WebSocket edge for frontends (G1, G2, G7).")
+    hub = Hub(runtime.db, window_s=settings.replay_window_s)
+    gateway = Gateway(
+        settings=settings, db=runtime.db, hub=hub,
+        bus=CommandBus(runtime.uow, hub, producer=settings.service_name, timeout_s=settings.answer_timeout_s),
+        tokens=TokenService(settings.token_secret, access_ttl_s=settings.access_ttl_s,
+                            refresh_ttl_s=settings.refresh_ttl_s, customer_ttl_s=settings.customer_ttl_s),
+        passwords=PasswordParams(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib),
+        chat=httpx.AsyncClient(base_url=settings.chat_url, timeout=5.0))
+    handlers = GatewayHandlers(runtime.uow)
+    runtime.on_startup(lambda: ensure_indexes(runtime.db, replay_window_s=settings.replay_window_s))
+    runtime.consume(ROUTING_EVENTS, handlers_for(handlers, ROUTING_EVENTS.messages))
+    runtime.consume(CHAT_EVENTS, handlers_for(handlers, CHAT_EVENTS.messages))
+    runtime.publishes(ROUTING_COMMANDS)
+    runtime.publishes(CHAT_COMMANDS)
+    runtime.add_loop(hub.run)
+    runtime.serve_http(create_app(gateway))
+    return runtime, gateway

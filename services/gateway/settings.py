@@ -1,5 +1,7 @@
 """Settings of the gateway service (environment variables, local defaults)."""
 
+from pydantic import Field
+
 from shared.registry import service
 from shared.settings import ServiceSettings
 
@@ -9,3 +11,17 @@ REGISTERED = service("gateway")
 class GatewaySettings(ServiceSettings):
     service_name: str = REGISTERED.name
     http_port: int = REGISTERED.http_port
+    chat_url: str = Field("http://127.0.0.1:8102", description="Chat's internal read API.")
+    token_secret: str = Field(
+        "dev-only-change-me-dev-only-change-me",
+        description="Signs access, customer and visitor tokens (HS256). Set a long random value in production.")
+    access_ttl_s: int = Field(900, description="Lifetime of an access token; refresh tokens renew it.")
+    refresh_ttl_s: int = Field(30 * 24 * 3600, description="Lifetime of a refresh token (rotated on use).")
+    customer_ttl_s: int = Field(24 * 3600, description="Lifetime of a customer's conversation token.")
+    replay_window_s: int = Field(
+        24 * 3600, description="How far back a reconnecting client can resume its stream; older: 'resync'.")
+    answer_timeout_s: float = Field(
+        5.0, description="How long a command endpoint waits for the owner's answer before a 504 with a URL "
+                         "where the answer can be fetched later.")
+    argon2_time_cost: int = Field(3, description="argon2id time cost (argon2-cffi's default).")
+    argon2_memory_kib: int = Field(65536, description="argon2id memory cost in KiB (argon2-cffi's default).")

@@ -1,0 +1,92 @@
+"""The gateway's own database: only what it must push live or check on every request.
+
+- `users`: sign-ins (argon2 hash, role, supervised queues, active flag);
+- `sessions`: one per sign-in, with the hashed refresh token; revoked sessions cut their sockets;
+- `stream_heads` / `stream_events`: each recipient's stream (an agent, or a customer's conversation) with
+  gateway-assigned positions, kept for the replay window;
+- `conversations`: who may see what (customer, queue, current agents, offered agents, state, preview),
+  which also feeds the work lists My / Open / Closed;
+- `queues`: members (from routing's QueueConfigured), for the Open list and supervisors;
+- `answers`: command answers by request id, for callers that wait or come back later."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+USERS, SESSIONS, HEADS, STREAM, CONVERSATIONS, QUEUES, ANSWERS_SEEN = (
+    "users", "sessions", "stream_heads", "stream_events", "conversations", "queues", "answers")
+
+Doc = dict[str, Any]
+
+
+async def ensure_indexes(db: AsyncDatabase[Doc], *, replay_window_s: int) -> None:
+    await db[USERS].create_index([("tenant_id", ASCENDING), ("username", ASCENDING)], unique=True, name="sign_in")
+    await db[STREAM].create_index([("recipient", ASCENDING), ("position", ASCENDING)], unique=True, name="replay")
+    # Entries outlive the window a little, so that "older than the window" is decided by time, not by a gap.
+    await db[STREAM].create_index("at", name="window_ttl", expireAfterSeconds=replay_window_s + 3600)
+    await db[SESSIONS].create_index("expires_at", name="session_ttl", expireAfterSeconds=0)
+    await db[ANSWERS_SEEN].create_index("at", name="answers_ttl", expireAfterSeconds=7 * 24 * 3600)
+    await db[CONVERSATIONS].create_index([("tenant_id", ASCENDING), ("agents", ASCENDING),
+                                          ("updated_at", DESCENDING)], name="my_list")
+    await db[CONVERSATIONS].create_index([("tenant_id", ASCENDING), ("queue_id", ASCENDING), ("state", ASCENDING)],
+                                         name="open_list")
+    await db[CONVERSATIONS].create_index([("tenant_id", ASCENDING), ("served_by", ASCENDING),
+                                          ("state", ASCENDING), ("updated_at", DESCENDING)], name="closed_list")
+
+
+def agent_stream(tenant_id: str, user_id: str) -> str:
+    return f"agent:{tenant_id}:{user_id}"
+
+
+def customer_stream(tenant_id: str, conversation_id: str) -> str:
+    return f"conversation:{tenant_id}:{conversation_id}"
+
+
+async def append(db: AsyncDatabase[Doc], session: AsyncClientSession, frames: list[tuple[str, Doc]]) -> None:
+    """Give each frame the next position of its recipient's stream and store it (in the caller's transaction:
+    the counter update makes concurrent appends to one stream commit one after the other, in position order)."""
+    by_recipient: dict[str, list[Doc]] = {}
+    for recipient, frame in frames:
+        by_recipient.setdefault(recipient, []).append(frame)
+    now = datetime.now(UTC)
+    rows = []
+    for recipient, items in by_recipient.items():
+        head = await db[HEADS].find_one_and_update(
+            {"_id": recipient}, {"$inc": {"position": len(items)}}, upsert=True,
+            return_document=ReturnDocument.AFTER, session=session)
+        first = head["position"] - len(items) + 1
+        for offset, frame in enumerate(items):
+            rows.append({"recipient": recipient, "position": first + offset, "at": now,
+                         "frame": {**frame, "position": first + offset}})
+    if rows:
+        await db[STREAM].insert_many(rows, session=session)
+
+
+async def replay(db: AsyncDatabase[Doc], recipient: str, after: int, *, window_s: int,
+                 limit: int = 1000) -> list[Doc] | None:
+    """Frames after `after`, oldest first; None when the client must resync (what it missed is older than the
+    window, or gone). A client that starts fresh passes after=-1 and gets nothing old: it reads state first."""
+    head = await db[HEADS].find_one({"_id": recipient})
+    latest = head["position"] if head else 0
+    if after < 0:
+        return []
+    if after > latest:
+        return None  # a position this stream never gave (e.g. the database was reset)
+    if after == latest:
+        return []
+    since = datetime.now(UTC) - timedelta(seconds=window_s)
+    rows = await db[STREAM].find({"recipient": recipient, "position": {"$gt": after}}).sort(
+        "position", ASCENDING).limit(limit).to_list()
+    if not rows or rows[0]["position"] != after + 1 or rows[0]["at"] < since:
+        return None
+    return [r["frame"] for r in rows]
+
+
+async def head_position(db: AsyncDatabase[Doc], recipient: str) -> int:
+    head = await db[HEADS].find_one({"_id": recipient})
+    return head["position"] if head else 0

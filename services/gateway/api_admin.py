@@ -1,0 +1,146 @@
+"""Tenant set-up for admins: staff accounts (sign-ins here, capacity and skills in routing), queues (routing's
+queue plus chat's settings for it), wrap-up reasons (chat), the identity secret for authenticated customers,
+and deactivating an agent (sockets closed at once, work given back to routing)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, create_model
+from pymongo.errors import DuplicateKeyError
+
+from services.gateway.adapters.store import CONVERSATIONS, USERS, agent_stream, append
+from services.gateway.api_staff import ANSWERS, revoke_sessions
+from services.gateway.api_widget import TENANTS
+from services.gateway.auth.customers import new_identity_secret
+from services.gateway.auth.passwords import PasswordTooShort, hash_password_async
+from services.gateway.auth.permissions import Action, Role, refusal
+from services.gateway.identity import Staff, raise_refusal, require_staff
+from shared.contracts import chat, routing
+from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS
+from shared.contracts.envelope import Identifier
+
+router = APIRouter(tags=["admin"])
+
+
+def admin(action: Action) -> Any:
+    async def check(request: Request) -> Staff:
+        staff = await require_staff(request)
+        refused = refusal(staff.role, action)
+        if refused is not None:
+            raise_refusal(refused)
+        return staff
+    return check
+
+
+class NewStaff(BaseModel):
+    user_id: Identifier = Field(description="Sign-in name, also the agent id in routing and chat.")
+    password: str = Field(min_length=1, max_length=1000)
+    role: Literal["agent", "supervisor", "admin"] = "agent"
+    display_name: str = Field("", max_length=200)
+    capacity: dict[Identifier, int] = Field(default_factory=lambda: {"chat": 3},
+                                            description="Channel -> conversations at once.")
+    skills: dict[Identifier, int] = Field(default_factory=dict, description="Skill -> level 1..10.")
+    supervises: list[Identifier] = Field(default_factory=list, description="Queues a supervisor supervises.")
+
+
+@router.post("/v1/admin/staff", responses=ANSWERS)
+async def create_staff(body: NewStaff, request: Request, staff: Staff = Depends(admin(Action.MANAGE_AGENTS))
+                       ) -> JSONResponse:
+    """Creates the sign-in and tells routing the agent's capacity and skills (routing's answer is returned)."""
+    gw = request.app.state.gateway
+    try:
+        password_hash = await hash_password_async(body.password, params=gw.passwords)
+    except PasswordTooShort as exc:
+        raise HTTPException(422, detail={"error": "invalid", "detail": [{"field": "password",
+                                                                         "reason": str(exc)}]}) from None
+    try:
+        await create_user(gw.db, staff.tenant_id, body.user_id, password_hash, body.role,
+                          display_name=body.display_name, supervises=body.supervises)
+    except DuplicateKeyError:
+        raise HTTPException(409, detail={"error": "conflict", "detail": f"{body.user_id} exists already"}) from None
+    return await gw.bus.send(ROUTING_COMMANDS, routing.ConfigureAgent(
+        agent_id=body.user_id, capacity=body.capacity, skills=body.skills), tenant_id=staff.tenant_id,
+        actor=staff.actor)
+
+
+async def create_user(db: Any, tenant_id: str, user_id: str, password_hash: str, role: str, *,
+                      display_name: str = "", supervises: list[str] | None = None) -> None:
+    await db[USERS].insert_one({"_id": f"{tenant_id}:{user_id}", "tenant_id": tenant_id, "user_id": user_id,
+                                "username": user_id, "password_hash": password_hash, "role": Role(role).value,
+                                "display_name": display_name or user_id, "supervises": supervises or [],
+                                "active": True, "created_at": datetime.now(UTC)})
+
+
+@router.post("/v1/admin/staff/{user_id}/deactivate", responses=ANSWERS)
+async def deactivate(user_id: Identifier, request: Request,
+                     staff: Staff = Depends(admin(Action.MANAGE_AGENTS))) -> JSONResponse:
+    """Signs the user out everywhere at once (sockets closed), sets them offline (pending offers withdrawn)
+    and transfers their conversations back to their queues."""
+    gw = request.app.state.gateway
+    found = await gw.db[USERS].find_one_and_update({"_id": f"{staff.tenant_id}:{user_id}"},
+                                                   {"$set": {"active": False}})
+    if found is None:
+        raise HTTPException(404, detail={"error": "not_found", "detail": "Not found."})
+    await revoke_sessions(gw, staff.tenant_id, user_id)
+    async with gw.db.client.start_session() as session, await session.start_transaction():
+        await append(gw.db, session, [(agent_stream(staff.tenant_id, user_id), {"type": "deactivated"})])
+    held = gw.db[CONVERSATIONS].find({"tenant_id": staff.tenant_id, "agents.0": user_id,
+                                      "state": {"$in": ["active", "offered"]}})
+    async for view in held:
+        await gw.bus.fire(ROUTING_COMMANDS, routing.TransferConversation(
+            conversation_id=view["conversation_id"], agent_id=user_id, to_queue_id=view["queue_id"],
+            reason=f"{user_id} was deactivated"), tenant_id=staff.tenant_id, actor=staff.actor)
+    return await gw.bus.send(ROUTING_COMMANDS, routing.SetPresence(agent_id=user_id, presence="offline"),
+                             tenant_id=staff.tenant_id, actor=staff.actor)
+
+
+_ROUTING_QUEUE = {name: (field.annotation, field) for name, field in routing.ConfigureQueue.model_fields.items()
+                  if name not in ("queue_id", "request_id", "actor")}
+QueueSetup = create_model(  # routing's queue settings, plus chat's settings for the same queue
+    "QueueSetup", **_ROUTING_QUEUE,
+    wrap_up_required=(bool, Field(False, description="Closing needs a wrap-up reason (chat).")),
+    persistent=(bool, Field(False, description="Persistent chat: agents close into waiting (chat).")))
+
+
+@router.put("/v1/admin/queues/{queue_id}", responses=ANSWERS)
+async def configure_queue(queue_id: Identifier, body: QueueSetup, request: Request,  # type: ignore[valid-type]
+                          staff: Staff = Depends(admin(Action.MANAGE_QUEUES))) -> JSONResponse:
+    """Routing's answer if it refused, else chat's answer to the queue's chat settings."""
+    gw = request.app.state.gateway
+    values = body.model_dump()  # type: ignore[attr-defined]
+    chat_settings = {k: values.pop(k) for k in ("wrap_up_required", "persistent")}
+    answer = await gw.bus.send(ROUTING_COMMANDS, routing.ConfigureQueue(queue_id=queue_id, **values),
+                               tenant_id=staff.tenant_id, actor=staff.actor)
+    if answer.status_code != 200:
+        return answer
+    return await gw.bus.send(CHAT_COMMANDS, chat.ConfigureQueueChat(queue_id=queue_id, **chat_settings),
+                             tenant_id=staff.tenant_id, actor=staff.actor)
+
+
+class Reasons(BaseModel):
+    reasons: list[chat.WrapUpReason] = Field(max_length=200)
+
+
+@router.put("/v1/admin/wrap-up-reasons", responses=ANSWERS)
+async def wrap_up_reasons(body: Reasons, request: Request,
+                          staff: Staff = Depends(admin(Action.MANAGE_WRAP_UP_REASONS))) -> JSONResponse:
+    return await request.app.state.gateway.bus.send(CHAT_COMMANDS, chat.ConfigureWrapUpReasons(reasons=body.reasons),
+                                                    tenant_id=staff.tenant_id, actor=staff.actor)
+
+
+class IdentitySecret(BaseModel):
+    identity_secret: str = Field(description="Give it to your site's server only: it signs customers' identities "
+                                             "(HMAC over 'user_id:expires_at'). Shown once; a new one replaces it.")
+
+
+@router.post("/v1/admin/identity-secret", response_model=IdentitySecret)
+async def rotate_identity_secret(request: Request, staff: Staff = Depends(admin(Action.MANAGE_IDENTITY_SECRET))
+                                 ) -> IdentitySecret:
+    secret = new_identity_secret()
+    await request.app.state.gateway.db[TENANTS].update_one({"_id": staff.tenant_id},
+                                                           {"$set": {"identity_secret": secret}})
+    return IdentitySecret(identity_secret=secret)

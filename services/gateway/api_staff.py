@@ -1,0 +1,365 @@
+"""Staff (agents, supervisors, admins): sign-in and sessions, presence, work lists and conversation work (G1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import uuid4
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.gateway.adapters.store import CONVERSATIONS, QUEUES, SESSIONS, USERS, agent_stream, append
+from services.gateway.auth.passwords import PasswordTooShort, check_password_async, hash_password_async
+from services.gateway.auth.permissions import Action, allowed
+from services.gateway.auth.tokens import hash_refresh
+from services.gateway.commands import Answer, answer_response, request_id_for
+from services.gateway.identity import Staff, authorise, require_staff
+from services.gateway.reads import chat_read, push_typing
+from shared.contracts import chat, routing
+from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS, Topic
+from shared.contracts.envelope import Command, Identifier
+
+router = APIRouter()
+IdempotencyKey = Header(None, alias="Idempotency-Key", description="Same key, same user: the first answer again.")
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"model": Answer, "description": "Accepted by the owning service."},
+    403: {"description": "Not allowed."}, 404: {"description": "Not found."},
+    409: {"model": Answer, "description": "Rejected: the state does not allow it (code and reason)."},
+    422: {"model": Answer, "description": "Rejected: invalid (code and reason), or a bad body."},
+    504: {"model": Answer, "description": "No answer in time: fetch answer_url later."},
+}
+
+
+# --- sign-in ------------------------------------------------------------------------------------------
+
+class SignIn(BaseModel):
+    tenant_id: Identifier
+    username: Identifier
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class Tokens(BaseModel):
+    access_token: str = Field(description="Bearer token for every request (and ?access_token= on WebSockets).")
+    refresh_token: str = Field(description="Exchange at /v1/auth/refresh for new tokens (it is rotated).")
+    expires_in: int = Field(description="Seconds the access token is valid.")
+    user_id: str
+    role: str
+    tenant_id: str
+
+
+class Refresh(BaseModel):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(min_length=1, max_length=1000)
+
+
+async def _new_session(request: Request, user: dict[str, Any]) -> Tokens:
+    gw = request.app.state.gateway
+    refresh = gw.tokens.new_refresh()
+    sid = uuid4().hex
+    await gw.db[SESSIONS].insert_one({"_id": sid, "tenant_id": user["tenant_id"], "user_id": user["user_id"],
+                                      "refresh_hash": refresh.token_hash, "expires_at": refresh.expires_at,
+                                      "created_at": datetime.now(UTC), "revoked_at": None})
+    access = gw.tokens.issue_access(user_id=user["user_id"], tenant_id=user["tenant_id"], role=user["role"],
+                                    session_id=sid)
+    return Tokens(access_token=access, refresh_token=refresh.token, expires_in=gw.settings.access_ttl_s,
+                  user_id=user["user_id"], role=user["role"], tenant_id=user["tenant_id"])
+
+
+BAD_SIGN_IN = HTTPException(401, detail={"error": "not_signed_in", "detail": "Wrong tenant, username or password."})
+
+
+@router.post("/v1/auth/sign-in", response_model=Tokens, tags=["sessions"],
+             responses={401: {"description": "Wrong tenant, username or password (one answer for all three)."}})
+async def sign_in(body: SignIn, request: Request) -> Tokens:
+    gw = request.app.state.gateway
+    user = await gw.db[USERS].find_one({"_id": f"{body.tenant_id}:{body.username}"})
+    usable = user is not None and user.get("active", True)
+    checked = await check_password_async(user["password_hash"] if usable else None, body.password,
+                                         params=gw.passwords)
+    if not usable or not checked.ok:
+        raise BAD_SIGN_IN
+    if checked.new_hash:
+        await gw.db[USERS].update_one({"_id": user["_id"]}, {"$set": {"password_hash": checked.new_hash}})
+    return await _new_session(request, user)
+
+
+@router.post("/v1/auth/refresh", response_model=Tokens, tags=["sessions"])
+async def refresh(body: Refresh, request: Request) -> Tokens:
+    """Rotates the refresh token: the old one stops working."""
+    gw = request.app.state.gateway
+    session = await gw.db[SESSIONS].find_one_and_update(
+        {"refresh_hash": hash_refresh(body.refresh_token), "revoked_at": None,
+         "expires_at": {"$gt": datetime.now(UTC)}},
+        {"$set": {"revoked_at": datetime.now(UTC), "rotated": True}})
+    user = session and await gw.db[USERS].find_one({"_id": f"{session['tenant_id']}:{session['user_id']}"})
+    if not user or not user.get("active", True):
+        raise HTTPException(401, detail={"error": "not_signed_in", "detail": "Sign in to continue."})
+    return await _new_session(request, user)
+
+
+@router.post("/v1/auth/sign-out", status_code=204, tags=["sessions"])
+async def sign_out(request: Request, staff: Staff = Depends(require_staff)) -> None:
+    """Ends this session at once: its tokens stop working and its sockets close."""
+    await revoke_sessions(request.app.state.gateway, staff.tenant_id, staff.user_id, session_id=staff.session_id)
+
+
+@router.post("/v1/auth/password", status_code=204, tags=["sessions"])
+async def change_password(body: PasswordChange, request: Request, staff: Staff = Depends(require_staff)) -> None:
+    gw = request.app.state.gateway
+    user = await gw.db[USERS].find_one({"_id": f"{staff.tenant_id}:{staff.user_id}"})
+    if not (await check_password_async(user["password_hash"], body.current_password, params=gw.passwords)).ok:
+        raise HTTPException(403, detail={"error": "forbidden", "detail": "The current password is wrong."})
+    try:
+        new_hash = await hash_password_async(body.new_password, params=gw.passwords)
+    except PasswordTooShort as exc:
+        raise HTTPException(422, detail={"error": "invalid", "detail": [{"field": "new_password",
+                                                                         "reason": str(exc)}]}) from None
+    await gw.db[USERS].update_one({"_id": user["_id"]}, {"$set": {"password_hash": new_hash}})
+
+
+async def revoke_sessions(gw: Any, tenant_id: str, user_id: str, *, session_id: str | None = None) -> None:
+    """Revoke one session (or all of a user's) and tell its sockets, on every instance, to close."""
+    query: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id, "revoked_at": None}
+    if session_id:
+        query["_id"] = session_id
+    revoked = [s["_id"] async for s in gw.db[SESSIONS].find(query, {"_id": 1})]
+    await gw.db[SESSIONS].update_many({"_id": {"$in": revoked}}, {"$set": {"revoked_at": datetime.now(UTC)}})
+    frames = [(agent_stream(tenant_id, user_id), {"type": "session_revoked", "session_id": sid}) for sid in revoked]
+    async with gw.db.client.start_session() as session, await session.start_transaction():
+        await append(gw.db, session, frames)
+
+
+# --- presence and work lists ----------------------------------------------------------------------------
+
+class Presence(BaseModel):
+    presence: Literal["available", "busy", "away", "offline"]
+
+
+@router.put("/v1/agent/presence", tags=["agent"], responses=ANSWERS)
+async def set_presence(body: Presence, request: Request, staff: Staff = Depends(require_staff),
+                       key: str | None = IdempotencyKey) -> JSONResponse:
+    return await send(request, staff, ROUTING_COMMANDS, routing.SetPresence(
+        agent_id=staff.user_id, presence=body.presence, request_id=request_id_for(staff.tenant_id, staff.user_id, key)))
+
+
+class WorkItem(BaseModel):
+    conversation_id: str
+    state: str
+    queue_id: str | None
+    customer_name: str | None
+    preview: str
+    agents: list[str] = Field(description="Empty in the Open list (metadata and preview only).")
+    updated_at: datetime | None
+
+
+class WorkLists(BaseModel):
+    my: list[WorkItem] = Field(description="Offered to, assigned to, or in conference with me (not closed).")
+    open: list[WorkItem] = Field(description="Waiting in my queues: metadata and preview only.")
+    closed: list[WorkItem] = Field(description="Closed conversations I served, newest first.")
+
+
+def _item(v: dict[str, Any], *, open_list: bool = False) -> WorkItem:
+    return WorkItem(conversation_id=v["conversation_id"], state=v["state"], queue_id=v.get("queue_id"),
+                    customer_name=v.get("customer_name"), preview=v.get("preview", ""),
+                    agents=[] if open_list else v.get("agents", []), updated_at=v.get("updated_at"))
+
+
+@router.get("/v1/agent/work", response_model=WorkLists, tags=["agent"])
+async def work_lists(request: Request, staff: Staff = Depends(require_staff),
+                     limit: int = Query(50, ge=1, le=200)) -> WorkLists:
+    db = request.app.state.gateway.db
+    t, me = staff.tenant_id, staff.user_id
+    my = await db[CONVERSATIONS].find({"tenant_id": t, "state": {"$ne": "closed"}, "$or": [
+        {"agents": me}, {"offered": me}, {"invited": me}]}).sort("updated_at", -1).limit(limit).to_list()
+    queues = [q["queue_id"] async for q in db[QUEUES].find({"tenant_id": t, "members": me})]
+    opened = await db[CONVERSATIONS].find({"tenant_id": t, "queue_id": {"$in": queues},
+                                           "state": {"$in": ["queued", "requested"]}}).sort(
+        "updated_at", 1).limit(limit).to_list()
+    closed = await db[CONVERSATIONS].find({"tenant_id": t, "served_by": me, "state": "closed"}).sort(
+        "updated_at", -1).limit(limit).to_list()
+    return WorkLists(my=[_item(v) for v in my], open=[_item(v, open_list=True) for v in opened],
+                     closed=[_item(v) for v in closed])
+
+
+# --- conversation work ---------------------------------------------------------------------------------
+
+async def send(request: Request, staff: Staff, topic: Topic, command: Command) -> JSONResponse:
+    gw = request.app.state.gateway
+    return await gw.bus.send(topic, command, tenant_id=staff.tenant_id, actor=staff.actor)
+
+
+async def act(request: Request, staff: Staff, conversation_id: str, action: Action, topic: Topic,
+              command: type[Command], key: str | None, **fields: Any) -> JSONResponse:
+    await authorise(request.app.state.gateway.db, staff, conversation_id, action)
+    rid = request_id_for(staff.tenant_id, staff.user_id, key)
+    return await send(request, staff, topic, command(conversation_id=conversation_id, request_id=rid, **fields))
+
+
+class OfferAnswer(BaseModel):
+    offer_id: Identifier
+    reason: str = Field("", max_length=500)
+
+
+class Transfer(BaseModel):
+    to_queue_id: Identifier | None = None
+    to_agent_id: Identifier | None = None
+    reason: str = Field("", max_length=500)
+
+
+class Invite(BaseModel):
+    agent_id: Identifier
+
+
+class NewMessage(BaseModel):
+    client_message_id: Identifier = Field(description="Your id for this message: a retry with it stores nothing "
+                                                      "twice and answers with the original message's id.")
+    text: str = Field(min_length=1, max_length=4000, description="Agents: at most 1000 characters, no < or >.")
+    private: bool = Field(False, description="A private note, never shown to the customer.")
+
+
+class WrapUpBody(BaseModel):
+    reason_code: Identifier | None = None
+    note: str = Field("", max_length=2000)
+
+
+class ReadUpTo(BaseModel):
+    up_to_seq: int = Field(ge=0)
+
+
+C = "/v1/conversations/{conversation_id}"
+
+
+@router.post(C + "/accept", tags=["agent"], responses=ANSWERS)
+async def accept(conversation_id: Identifier, body: OfferAnswer, request: Request,
+                 staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.ACCEPT_OFFER, ROUTING_COMMANDS, routing.AcceptOffer,
+                     key, agent_id=staff.user_id, offer_id=body.offer_id)
+
+
+@router.post(C + "/decline", tags=["agent"], responses=ANSWERS)
+async def decline(conversation_id: Identifier, body: OfferAnswer, request: Request,
+                  staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.DECLINE_OFFER, ROUTING_COMMANDS, routing.DeclineOffer,
+                     key, agent_id=staff.user_id, offer_id=body.offer_id, reason=body.reason or "declined")
+
+
+@router.post(C + "/take", tags=["agent"], responses=ANSWERS)
+async def take(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
+               key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.TAKE, ROUTING_COMMANDS, routing.TakeConversation, key,
+                     agent_id=staff.user_id)
+
+
+@router.post(C + "/transfer", tags=["agent"], responses=ANSWERS)
+async def transfer(conversation_id: Identifier, body: Transfer, request: Request,
+                   staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.TRANSFER, ROUTING_COMMANDS,
+                     routing.TransferConversation, key, agent_id=staff.user_id, to_queue_id=body.to_queue_id,
+                     to_agent_id=body.to_agent_id, reason=body.reason or "transferred")
+
+
+@router.post(C + "/conference/invite", tags=["agent"], responses=ANSWERS)
+async def invite(conversation_id: Identifier, body: Invite, request: Request,
+                 staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.INVITE_CONFERENCE, ROUTING_COMMANDS,
+                     routing.InviteToConference, key, agent_id=staff.user_id, invitee_id=body.agent_id)
+
+
+@router.post(C + "/conference/accept", tags=["agent"], responses=ANSWERS)
+async def accept_invite(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
+                        key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.ACCEPT_OFFER, ROUTING_COMMANDS,
+                     routing.AcceptConferenceInvite, key, agent_id=staff.user_id)
+
+
+@router.post(C + "/conference/decline", tags=["agent"], responses=ANSWERS)
+async def decline_invite(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
+                         key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.DECLINE_OFFER, ROUTING_COMMANDS,
+                     routing.DeclineConferenceInvite, key, agent_id=staff.user_id)
+
+
+@router.post(C + "/conference/leave", tags=["agent"], responses=ANSWERS)
+async def leave_conference(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
+                           key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.LEAVE_CONFERENCE, ROUTING_COMMANDS,
+                     routing.LeaveConference, key, agent_id=staff.user_id)
+
+
+@router.post(C + "/messages", tags=["agent"], responses=ANSWERS)
+async def post_message(conversation_id: Identifier, body: NewMessage, request: Request,
+                       staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
+    action = Action.SEND_PRIVATE_NOTE if body.private else Action.SEND_MESSAGE
+    return await act(request, staff, conversation_id, action, CHAT_COMMANDS, chat.SendMessage, key,
+                     client_message_id=body.client_message_id, text=body.text, private=body.private)
+
+
+@router.post(C + "/read", tags=["agent"], responses=ANSWERS)
+async def mark_read(conversation_id: Identifier, body: ReadUpTo, request: Request,
+                    staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.MARK_READ, CHAT_COMMANDS, chat.MarkRead, key,
+                     up_to_seq=body.up_to_seq)
+
+
+@router.post(C + "/end", tags=["agent"], responses=ANSWERS)
+async def end(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
+              key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.END, CHAT_COMMANDS, chat.EndConversation, key)
+
+
+@router.post(C + "/wrap-up", tags=["agent"], responses=ANSWERS)
+async def wrap_up(conversation_id: Identifier, body: WrapUpBody, request: Request,
+                  staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.WRAP_UP, CHAT_COMMANDS, chat.WrapUp, key,
+                     reason_code=body.reason_code, note=body.note)
+
+
+@router.post(C + "/close-to-waiting", tags=["agent"], responses=ANSWERS)
+async def close_to_waiting(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
+                           key: str | None = IdempotencyKey) -> JSONResponse:
+    return await act(request, staff, conversation_id, Action.CLOSE_TO_WAITING, CHAT_COMMANDS, chat.CloseToWaiting,
+                     key)
+
+
+@router.post(C + "/typing", status_code=204, tags=["agent"])
+async def typing(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff)) -> None:
+    """Tells the customer and the other agents that this agent is typing (not stored by chat)."""
+    gw = request.app.state.gateway
+    access = await authorise(gw.db, staff, conversation_id, Action.TYPING)
+    await push_typing(gw, staff.tenant_id, conversation_id, access.view, who={"kind": "agent", "id": staff.user_id})
+
+
+@router.get(C, tags=["agent"])
+async def read_conversation(conversation_id: Identifier, request: Request,
+                            staff: Staff = Depends(require_staff)) -> Any:
+    """The conversation as chat keeps it (state, customer, context C7, agents, unread counts)."""
+    gw = request.app.state.gateway
+    await authorise(gw.db, staff, conversation_id, Action.READ_CONVERSATION)
+    return await chat_read(gw, f"/internal/tenants/{staff.tenant_id}/conversations/{conversation_id}")
+
+
+@router.get(C + "/messages", tags=["agent"])
+async def read_messages(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
+                        after_seq: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=500)) -> Any:
+    gw = request.app.state.gateway
+    access = await authorise(gw.db, staff, conversation_id, Action.READ_MESSAGES)
+    notes = allowed(staff.role, Action.READ_PRIVATE_NOTES, access.relations)
+    return await chat_read(gw, f"/internal/tenants/{staff.tenant_id}/conversations/{conversation_id}/messages",
+                           after_seq=after_seq, limit=limit, include_private=str(notes).lower())
+
+
+@router.get("/v1/requests/{request_id}", tags=["commands"], responses=ANSWERS)
+async def request_answer(request_id: Identifier, request: Request, staff: Staff = Depends(require_staff)
+                         ) -> JSONResponse:
+    """The answer to a command that timed out with 504 earlier (pending: not yet)."""
+    stored = await request.app.state.gateway.bus.stored_answer(staff.tenant_id, request_id)
+    if stored is None:
+        return JSONResponse(Answer(status="pending", request_id=request_id,
+                                   answer_url=f"/v1/requests/{request_id}").model_dump(), status_code=202)
+    return answer_response(request_id, stored)

@@ -1,0 +1,190 @@
+"""The customer widget's API (G2): start a chat (anonymous "Visitor N" with a signed visitor id, or an
+authenticated user proven by the tenant site's expiring HMAC), send and read messages, typing, end."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from pymongo import ReturnDocument
+
+from services.gateway.adapters.store import CONVERSATIONS
+from services.gateway.api_staff import ANSWERS, IdempotencyKey, NewMessage, ReadUpTo
+from services.gateway.auth.customers import (
+    InvalidIdentity, InvalidVisitor, new_visitor_id, sign_visitor, verify_identity, verify_visitor)
+from services.gateway.commands import request_id_for
+from services.gateway.identity import Customer, authorise_customer, require_customer
+from services.gateway.reads import chat_read, push_typing
+from shared.contracts import chat
+from shared.contracts.catalogue import CHAT_COMMANDS
+from shared.contracts.envelope import Identifier
+
+router = APIRouter(tags=["widget"])
+TENANTS, VISITORS = "tenants", "visitors"
+
+
+class Identity(BaseModel):
+    """The tenant's site vouches for a signed-in user: mac = hex HMAC-SHA256(identity secret,
+    f"{user_id}:{expires_at}"), expiring (at most 24 h ahead)."""
+    user_id: Identifier
+    expires_at: int = Field(description="Unix time the proof expires.")
+    mac: str = Field(max_length=128)
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320)
+
+
+class StartChat(BaseModel):
+    queue_id: Identifier = Field(description="Entry point: the queue to route to.")
+    visitor_token: str | None = Field(None, max_length=300, description="From an earlier visit: keeps 'Visitor N'.")
+    identity: Identity | None = Field(None, description="For a customer signed in on the tenant's site.")
+    name: str | None = Field(None, max_length=200, description="Name the visitor typed (pre-chat form).")
+    email: str | None = Field(None, max_length=320)
+    prechat: dict[str, str] = Field(default_factory=dict, description="Pre-chat survey: question -> answer.")
+    visitor: chat.Visitor = Field(default_factory=chat.Visitor)
+    trail: list[chat.TrailStep] = Field(default_factory=list, max_length=100)
+    variables: dict[str, str] = Field(default_factory=dict)
+    message: str | None = Field(None, min_length=1, max_length=4000, description="The first message, if any.")
+
+
+class Started(BaseModel):
+    status: str
+    conversation_id: str
+    customer_id: str
+    customer_name: str
+    conversation_token: str = Field(description="Bearer token for this conversation's endpoints and stream.")
+    visitor_token: str | None = Field(description="Keep it (local storage) and send it next time.")
+
+
+async def _tenant(gw: Any, tenant_id: str) -> dict[str, Any]:
+    tenant = await gw.db[TENANTS].find_one({"_id": tenant_id})
+    if tenant is None:
+        raise HTTPException(404, detail={"error": "not_found", "detail": "Not found."})
+    return tenant
+
+
+async def _visitor(gw: Any, tenant_id: str, token: str | None) -> tuple[str, str, str]:
+    """(customer id, "Visitor N", visitor token) for an anonymous visitor, the same N on every visit."""
+    visitor_id = None
+    if token:
+        try:
+            visitor_id = verify_visitor(gw.settings.token_secret, tenant_id, token)
+        except InvalidVisitor:
+            visitor_id = None  # a tampered or foreign token: a new visitor, not an error
+    visitor_id = visitor_id or new_visitor_id()
+    known = await gw.db[VISITORS].find_one({"_id": f"{tenant_id}:{visitor_id}"})
+    if known is None:
+        counter = await gw.db[TENANTS].find_one_and_update({"_id": tenant_id}, {"$inc": {"visitors": 1}},
+                                                           return_document=ReturnDocument.AFTER)
+        known = {"_id": f"{tenant_id}:{visitor_id}", "number": counter["visitors"]}
+        await gw.db[VISITORS].insert_one(known)
+    n = known["number"]
+    return f"visitor-{n}", f"Visitor {n}", sign_visitor(gw.settings.token_secret, tenant_id, visitor_id)
+
+
+@router.post("/v1/widget/{tenant_id}/conversations", response_model=Started, responses=ANSWERS)
+async def start_chat(tenant_id: Identifier, body: StartChat, request: Request,
+                     key: str | None = IdempotencyKey) -> Any:
+    gw = request.app.state.gateway
+    tenant = await _tenant(gw, tenant_id)
+    visitor_token = None
+    if body.identity is not None:
+        refused = HTTPException(401, detail={"error": "not_signed_in",
+                                             "detail": "The identity proof is invalid or expired."})
+        secret = tenant.get("identity_secret")
+        if not secret:  # the tenant has not set one up: nobody can be authenticated
+            raise refused
+        try:
+            verify_identity(secret, body.identity.user_id, body.identity.expires_at, body.identity.mac,
+                            datetime.now(UTC))
+        except InvalidIdentity:
+            raise refused from None
+        customer = chat.Customer(customer_id=body.identity.user_id, authenticated=True,
+                                 name=body.identity.name or body.name or body.identity.user_id,
+                                 email=body.identity.email or body.email)
+    else:
+        customer_id, visitor_name, visitor_token = await _visitor(gw, tenant_id, body.visitor_token)
+        customer = chat.Customer(customer_id=customer_id, name=body.name or visitor_name, email=body.email)
+    conversation_id = uuid4().hex
+    command = chat.StartConversation(
+        conversation_id=conversation_id, queue_id=body.queue_id, customer=customer,
+        context=chat.Context(prechat=body.prechat, visitor=body.visitor,
+                             trail=sorted(body.trail, key=lambda s: s.at, reverse=True), variables=body.variables),
+        first_message=body.message, request_id=request_id_for(tenant_id, customer.customer_id, key))
+    answer: JSONResponse = await gw.bus.send(CHAT_COMMANDS, command, tenant_id=tenant_id,
+                                             actor=Customer(tenant_id, customer.customer_id, conversation_id).actor)
+    if answer.status_code != 200:
+        return answer
+    conversation_id = _json(answer).get("result_id") or conversation_id  # a retried key: the first conversation
+    token = gw.tokens.issue_customer(customer_id=customer.customer_id, tenant_id=tenant_id,
+                                     conversation_id=conversation_id)
+    return Started(status="accepted", conversation_id=conversation_id, customer_id=customer.customer_id,
+                   customer_name=customer.name, conversation_token=token, visitor_token=visitor_token)
+
+
+def _json(response: JSONResponse) -> dict[str, Any]:
+    return json.loads(bytes(response.body))
+
+
+W = "/v1/widget/conversations/{conversation_id}"
+
+
+@router.post(W + "/messages", responses=ANSWERS)
+async def customer_message(conversation_id: Identifier, body: NewMessage, request: Request,
+                           customer: Customer = Depends(require_customer),
+                           key: str | None = IdempotencyKey) -> JSONResponse:
+    authorise_customer(customer, conversation_id)
+    if body.private:
+        raise HTTPException(403, detail={"error": "forbidden", "detail": "You are not allowed to do this."})
+    return await _send(request, customer, chat.SendMessage(
+        conversation_id=conversation_id, client_message_id=body.client_message_id, text=body.text,
+        request_id=request_id_for(customer.tenant_id, customer.customer_id, key)))
+
+
+@router.post(W + "/read", responses=ANSWERS)
+async def customer_read(conversation_id: Identifier, body: ReadUpTo, request: Request,
+                        customer: Customer = Depends(require_customer),
+                        key: str | None = IdempotencyKey) -> JSONResponse:
+    authorise_customer(customer, conversation_id)
+    return await _send(request, customer, chat.MarkRead(
+        conversation_id=conversation_id, up_to_seq=body.up_to_seq,
+        request_id=request_id_for(customer.tenant_id, customer.customer_id, key)))
+
+
+@router.post(W + "/end", responses=ANSWERS)
+async def customer_end(conversation_id: Identifier, request: Request, customer: Customer = Depends(require_customer),
+                       key: str | None = IdempotencyKey) -> JSONResponse:
+    """The customer ends the chat; the agent sees "Customer ended the conversation" and still wraps up."""
+    authorise_customer(customer, conversation_id)
+    return await _send(request, customer, chat.EndConversation(
+        conversation_id=conversation_id, request_id=request_id_for(customer.tenant_id, customer.customer_id, key)))
+
+
+@router.post(W + "/typing", status_code=204)
+async def customer_typing(conversation_id: Identifier, request: Request,
+                          customer: Customer = Depends(require_customer)) -> None:
+    authorise_customer(customer, conversation_id)
+    gw = request.app.state.gateway
+    view = await gw.db[CONVERSATIONS].find_one({"_id": f"{customer.tenant_id}:{conversation_id}"})
+    await push_typing(gw, customer.tenant_id, conversation_id, view, who={"kind": "customer",
+                                                                          "id": customer.customer_id})
+
+
+@router.get(W + "/messages")
+async def customer_messages(conversation_id: Identifier, request: Request,
+                            customer: Customer = Depends(require_customer), after_seq: int = Query(0, ge=0),
+                            limit: int = Query(100, ge=1, le=500)) -> Any:
+    """The conversation's messages, without private notes."""
+    authorise_customer(customer, conversation_id)
+    return await chat_read(request.app.state.gateway,
+                           f"/internal/tenants/{customer.tenant_id}/conversations/{conversation_id}/messages",
+                           after_seq=after_seq, limit=limit, include_private="false")
+
+
+async def _send(request: Request, customer: Customer, command: chat.ChatCommand) -> JSONResponse:
+    return await request.app.state.gateway.bus.send(CHAT_COMMANDS, command, tenant_id=customer.tenant_id,
+                                                    actor=customer.actor)

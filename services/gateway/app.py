@@ -1,0 +1,51 @@
+"""The gateway's public HTTP and WebSocket API (FastAPI; served by the runtime on the gateway's port).
+
+Routers: api_staff.py (sign-in, agents' work), api_admin.py (tenant set-up), api_widget.py (customers),
+sockets.py (the live streams). `/openapi.json` documents every request and response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from services.gateway import api_admin, api_staff, api_widget, sockets
+from services.gateway.auth.passwords import PasswordParams
+from services.gateway.auth.tokens import TokenService
+from services.gateway.commands import CommandBus
+from services.gateway.live import Hub
+from services.gateway.settings import GatewaySettings
+
+
+@dataclass
+class Gateway:
+    """What the routes need, built once by the bootstrap."""
+    settings: GatewaySettings
+    db: Any
+    bus: CommandBus
+    hub: Hub
+    tokens: TokenService
+    passwords: PasswordParams
+    chat: httpx.AsyncClient
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    app = FastAPI(title="Omnichannel gateway", version="0.1.0",
+                  description="The edge for agent desktops, supervisors, admins and the customer widget. Commands "
+                              "answer with their owner's answer; live events come over WebSockets with positions "
+                              "a client resumes from. Permissions: services/gateway/README.md.")
+    app.state.gateway = gateway
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
+                  for e in exc.errors()]
+        return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
+
+    for module in (api_staff, api_admin, api_widget, sockets):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,139 @@
+"""What the gateway pushes for each event of routing and chat, and what it remembers about a conversation to
+decide who may see it: pure functions, no I/O (handlers.py runs them in a transaction).
+
+Recipients are agents (their own stream, whichever device they use) and a conversation's customer (the
+widget's stream). Private notes and offers never go to a customer; a queued conversation reaches the
+members of its queue as metadata and preview only (the Open list)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.contracts import chat, routing
+from shared.contracts.envelope import Envelope
+
+Doc = dict[str, Any]
+AGENT, CUSTOMER = "agent", "customer"
+
+
+@dataclass
+class Projected:
+    """The conversation's view after the event (None: unchanged) and the frames to push."""
+    view: Doc | None = None
+    to_agents: list[tuple[str, Doc]] = field(default_factory=list)  # (agent id, frame)
+    to_customer: list[Doc] = field(default_factory=list)
+
+
+def new_view(tenant_id: str, conversation_id: str) -> Doc:
+    return {"_id": f"{tenant_id}:{conversation_id}", "tenant_id": tenant_id, "conversation_id": conversation_id,
+            "queue_id": None, "customer_id": None, "customer_name": None, "state": "requested", "agents": [],
+            "offered": [], "invited": [], "served_by": [], "preview": "", "started_at": None, "updated_at": None}
+
+
+def _frame(kind: str, env: Envelope[Any], **data: Any) -> Doc:
+    return {"type": kind, "conversation_id": data.pop("conversation_id", None), "at": env.occurred_at.isoformat(),
+            **data}
+
+
+def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> Projected:
+    """`view` is the conversation's current view (None if unknown); `queue_members` the members of the queue
+    the event names, for events that reach the Open list."""
+    ev = env.payload
+    cid = getattr(ev, "conversation_id", None)
+    if cid is None:
+        return _agent_event(env)
+    v = dict(view) if view is not None else new_view(env.tenant_id, cid)
+    v["updated_at"] = env.occurred_at
+    out = Projected(view=v)
+    match ev:
+        # --- chat: the conversation and its messages -----------------------------------------------------
+        case chat.ConversationStarted():
+            v.update(queue_id=ev.queue_id, customer_id=ev.customer.customer_id, customer_name=ev.customer.name,
+                     started_at=ev.started_at)
+            out.to_customer.append(_frame("conversation_started", env, conversation_id=cid, queue_id=ev.queue_id))
+        case chat.ConversationStateChanged():
+            before = list(v["agents"])
+            v.update(state=ev.state, agents=list(ev.agents), queue_id=ev.queue_id, customer_id=ev.customer_id,
+                     served_by=sorted({*v["served_by"], *ev.agents}))
+            if ev.state not in ("offered",):
+                v["offered"] = []
+            frame = _frame("conversation_state", env, conversation_id=cid, state=ev.state, previous=ev.previous,
+                           why=ev.why)
+            for agent in dict.fromkeys([*ev.agents, *before]):
+                out.to_agents.append((agent, {**frame, "agents": list(ev.agents), "queue_id": ev.queue_id}))
+            out.to_customer.append(frame)
+            if ev.state == "queued":
+                queued = _frame("queued", env, conversation_id=cid, queue_id=ev.queue_id,
+                                customer_name=v["customer_name"], preview=v["preview"])
+                out.to_agents += [(m, queued) for m in queue_members if m not in ev.agents]
+        case chat.MessagePosted():
+            if not ev.private and ev.sender.kind == "customer":
+                v["preview"] = ev.text[:120]
+            frame = _frame("message", env, conversation_id=cid, message_id=ev.message_id, seq=ev.seq,
+                           client_message_id=ev.client_message_id, sender=ev.sender.model_dump(), text=ev.text,
+                           private=ev.private, sent_at=ev.sent_at.isoformat())
+            out.to_agents += [(a, frame) for a in ev.agents]
+            if not ev.private:  # a private note never reaches the customer, by any path
+                out.to_customer.append(frame)
+        case chat.MessagesRead():
+            frame = _frame("read", env, conversation_id=cid, reader=ev.reader.model_dump(), up_to_seq=ev.up_to_seq)
+            out.to_agents += [(a, {**frame, "unread": ev.unread} if ev.reader.id == a else frame) for a in ev.agents]
+            out.to_customer.append(frame)
+        case chat.ConversationClosed():
+            v.update(state="closed", agents=[], offered=[], invited=[])
+            frame = _frame("conversation_closed", env, conversation_id=cid, ended_by=ev.ended_by,
+                           wrap_up_reason=ev.wrap_up_reason)
+            out.to_agents += [(a, frame) for a in dict.fromkeys([*(view or {}).get("agents", []),
+                                                                 *([ev.agent_id] if ev.agent_id else [])])]
+            out.to_customer.append(_frame("conversation_closed", env, conversation_id=cid, ended_by=ev.ended_by))
+        # --- routing: offers, assignment, conference -----------------------------------------------------
+        case routing.OfferMade():
+            v["offered"] = sorted({*v["offered"], ev.agent_id})
+            v["queue_id"] = ev.queue_id
+            out.to_agents.append((ev.agent_id, _frame(
+                "offer", env, conversation_id=cid, offer_id=ev.offer_id, queue_id=ev.queue_id, channel=ev.channel,
+                customer_name=ev.customer_name, preview=ev.preview, waited_s=ev.waited_s,
+                expires_at=ev.expires_at.isoformat())))
+        case routing.OfferDeclined() | routing.OfferExpired() | routing.OfferWithdrawn():
+            v["offered"] = [a for a in v["offered"] if a != ev.agent_id]
+            out.to_agents.append((ev.agent_id, _frame(
+                "offer_withdrawn", env, conversation_id=cid, offer_id=ev.offer_id,
+                why={"routing.OfferDeclined": "declined", "routing.OfferExpired": "expired"}.get(
+                    env.type, getattr(ev, "reason", "withdrawn")))))
+        case routing.ConversationAssigned():
+            v["offered"] = []
+            if ev.agent_id not in v["agents"]:
+                v["agents"] = [ev.agent_id, *v["agents"]]
+            v["served_by"] = sorted({*v["served_by"], ev.agent_id})
+            out.to_agents.append((ev.agent_id, _frame("assigned", env, conversation_id=cid, queue_id=ev.queue_id,
+                                                      how=ev.how, customer_name=v["customer_name"])))
+        case routing.ConversationTransferred():
+            if ev.from_agent_id:
+                v["agents"] = [a for a in v["agents"] if a != ev.from_agent_id]
+                out.to_agents.append((ev.from_agent_id, _frame(
+                    "transferred_away", env, conversation_id=cid, to_queue_id=ev.to_queue_id,
+                    to_agent_id=ev.to_agent_id, reason=ev.reason)))
+        case routing.ConferenceInviteSent():
+            v["invited"] = sorted({*v["invited"], ev.invitee_id})
+            out.to_agents.append((ev.invitee_id, _frame("conference_invite", env, conversation_id=cid,
+                                                        inviter_id=ev.inviter_id,
+                                                        customer_name=v["customer_name"], preview=v["preview"])))
+        case routing.ConferenceInviteAccepted() | routing.ConferenceInviteDeclined():
+            v["invited"] = [a for a in v["invited"] if a != ev.invitee_id]
+        case _:
+            return Projected(view=None)
+    return out
+
+
+def _agent_event(env: Envelope[Any]) -> Projected:
+    ev = env.payload
+    match ev:
+        case routing.PresenceChanged():
+            return Projected(to_agents=[(ev.agent_id, _frame("presence", env, presence=ev.presence,
+                                                             previous=ev.previous, automatic=ev.automatic,
+                                                             reason=ev.reason))])
+        case routing.CapacityChanged():
+            return Projected(to_agents=[(ev.agent_id, _frame("capacity", env, **ev.model_dump(mode="json")))])
+    return Projected()
+

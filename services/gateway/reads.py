@@ -1,0 +1,37 @@
+"""Helpers the staff and widget routes share: reads from chat's internal API and typing indicators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import HTTPException
+
+from services.gateway.adapters.store import agent_stream, append, customer_stream
+
+
+async def chat_read(gw: Any, path: str, **params: Any) -> Any:
+    """A read from chat's internal API, passed on (its 404 stays a 404; chat down is a 503)."""
+    try:
+        response = await gw.chat.get(path, params=params)
+    except httpx.HTTPError as exc:
+        raise HTTPException(503, detail={"error": "unavailable",
+                                         "detail": f"chat is not answering ({type(exc).__name__})"}) from None
+    if response.status_code == 404:
+        raise HTTPException(404, detail={"error": "not_found", "detail": "Not found."})
+    if response.status_code != 200:
+        raise HTTPException(502, detail={"error": "upstream", "detail": f"chat answered {response.status_code}"})
+    return response.json()
+
+
+async def push_typing(gw: Any, tenant_id: str, conversation_id: str, view: dict[str, Any] | None,
+                      who: dict[str, str]) -> None:
+    """A typing indicator goes straight onto the other participants' streams: chat does not store it."""
+    if view is None:
+        return
+    frame = {"type": "typing", "conversation_id": conversation_id, "who": who}
+    recipients = [agent_stream(tenant_id, a) for a in view.get("agents", []) if a != who["id"]]
+    if who["kind"] != "customer":
+        recipients.append(customer_stream(tenant_id, conversation_id))
+    async with gw.db.client.start_session() as session, await session.start_transaction():
+        await append(gw.db, session, [(r, frame) for r in recipients])

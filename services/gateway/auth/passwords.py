@@ -117,7 +117,8 @@ async def hash_password_async(password: str, *, params: PasswordParams = DEFAULT
     return await asyncio.to_thread(hash_password, password, params=params)
 
 
-async def verify_password_async(stored_hash: str | None, password: str, *, params: PasswordParams = DEFAULT_PARAMS) -> bool:
+async def verify_password_async(stored_hash: str | None, password: str, *,
+                                params: PasswordParams = DEFAULT_PARAMS) -> bool:
     """verify_password in a worker thread."""
     return await asyncio.to_thread(verify_password, stored_hash, password, params=params)
 

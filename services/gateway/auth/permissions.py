@@ -37,7 +37,8 @@ class Relation(StrEnum):
 
 RELATION_MEANINGS: Mapping[Relation, str] = MappingProxyType({
     Relation.OFFERED: "the actor has a pending offer of the conversation, or a pending invitation to its conference",
-    Relation.ASSIGNED: "the conversation is assigned to the actor (also during wrap-up; for a closed one, the agent who had it last: the Closed list)",
+    Relation.ASSIGNED: "the conversation is assigned to the actor (also during wrap-up; for a closed one, "
+                       "the agent who had it last: the Closed list)",
     Relation.CONFERENCE_MEMBER: "the actor joined the conversation's conference (invited and accepted)",
     Relation.QUEUE_MEMBER: "the conversation waits in a queue the actor is a member of (the Open list, to take)",
     Relation.SUPERVISOR_OF_QUEUE: "the conversation is in a queue the actor is a named supervisor of",
@@ -184,7 +185,8 @@ NOT_FOUND = Refusal(404, "not_found", "Not found.")
 FORBIDDEN = Refusal(403, "forbidden", "You are not allowed to do this.")
 
 
-def refusal(role: Role | None, action: Action, relations: Iterable[Relation] = (), *, found: bool = True) -> Refusal | None:
+def refusal(role: Role | None, action: Action, relations: Iterable[Relation] = (), *,
+            found: bool = True) -> Refusal | None:
     """The HTTP answer to a request, or None when it is allowed.
 
     `role` is None when no valid token came (401). `found` is whether the conversation exists *in the

@@ -154,3 +154,12 @@ def test_malformed_identity_input_is_refused(user_id, expires_at, mac):
 def test_new_identity_secrets_are_long_and_random():
     secrets_ = {new_identity_secret() for _ in range(100)}
     assert len(secrets_) == 100 and all(len(s) == 64 for s in secrets_)
+
+
+def test_the_readme_test_vector_is_right():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "services" / "gateway" / "README.md").read_text()
+    assert 'identity_hmac("example-identity-secret-0123456789abcdef", "user-42", 1767225600)' in readme
+    expected = identity_hmac("example-identity-secret-0123456789abcdef", "user-42", 1767225600)
+    assert f'== "{expected}"' in readme

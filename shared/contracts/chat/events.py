@@ -36,6 +36,10 @@ class ConversationStateChanged(ChatEvent):
     customer_id: str = Field(description="The conversation's customer.")
     why: str = Field(description="What caused it, e.g. 'offer accepted', 'Customer ended the conversation'.")
     at: datetime = Field(description="When (UTC).")
+    removed_agents: list[str] = Field(
+        default_factory=list,
+        description="Agents who were on the conversation just before this change and are not now (transferred "
+                    "away, left the conference, parked or closed), so they can be told it left them.")
 
 
 class MessagePosted(ChatEvent):

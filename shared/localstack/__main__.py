@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,7 @@ def main() -> int:
     parser.add_argument("--port-offset", type=int, default=int(os.environ.get("LOCAL_PORT_OFFSET", 0)),
                         help="added to every service's HTTP port (a second stack beside the first)")
     parser.add_argument("--reset", action="store_true", help="wipe the kept data (MongoDB and Kafka) and stop")
+    parser.add_argument("--no-demo", action="store_true", help="do not create the demo tenant")
     args = parser.parse_args()
 
     root: Path = args.dir.resolve()
@@ -96,6 +98,8 @@ def main() -> int:
         common = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "MONGO_URL": mongo.url,
                   "LOG_JSON": os.environ.get("LOG_JSON", "true")}
         ports = {name: port + args.port_offset for name, port in SERVICES.items()}
+        # Where each service's internal read API is, for the gateway (CHAT_URL, ...).
+        common.update({f"{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()})
         for name, port in ports.items():
             proc = ManagedProcess(name, [sys.executable, "-m", f"services.{name}"], logs / f"{name}.log",
                                   env={**common, "HTTP_PORT": str(port)})
@@ -105,7 +109,13 @@ def main() -> int:
         for name, port in ports.items():
             wait_for_ready(port, services[name].alive, what=f"{name} (log {services[name].log_path})")
             _say(f"{name:9s} ready  http://127.0.0.1:{port}  (pid {services[name].pid}, log {services[name].log_path})")
-        _say(f"gateway listens on http://127.0.0.1:{ports['gateway']}  - Ctrl-C stops everything")
+        gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+        if not args.no_demo:
+            demo = subprocess.run([sys.executable, "-m", "services.gateway.demo", "--url", gateway_url],
+                                  env=common, capture_output=True, text=True, timeout=120)
+            for line in (demo.stdout if demo.returncode == 0 else demo.stderr).strip().splitlines():
+                _say(f"demo: {line}")
+        _say(f"gateway listens on {gateway_url}  - Ctrl-C stops everything (README: a first conversation)")
         while not stop_requested:
             dead = [n for n, p in services.items() if not p.alive()]
             if dead or not mongo.proc.alive() or not kafka.proc.alive():

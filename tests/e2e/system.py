@@ -1,0 +1,182 @@
+"""The whole system as `./dev run` starts it (mongod, Apache Kafka, every service as a process), in a
+temporary directory on free ports, and the clients a frontend would use: HTTP (httpx) and WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from shared.localstack.processes import free_port
+from shared.registry import SERVICES
+
+Frame = dict[str, Any]
+
+
+def _free_offset() -> int:
+    """A port offset at which every service's port is free."""
+    import socket
+    for offset in range(20_000, 40_000, 137):
+        ports = [s.http_port + offset for s in SERVICES]
+        try:
+            for port in ports:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return offset
+    raise RuntimeError("no free port range for the services")
+
+
+class System:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.mongo_port, self.kafka_port, self.controller_port = free_port(), free_port(), free_port()
+        self.offset = _free_offset()
+        self.gateway_url = f"http://127.0.0.1:{8000 + self.offset}"
+        self.mongo_url = f"mongodb://127.0.0.1:{self.mongo_port}/?replicaSet=rs0"
+        self.proc: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    def start(self, timeout_s: float = 240.0) -> None:
+        self.log = open(self.root / "stack.out", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "shared.localstack", "--dir", str(self.root), "--mongo-port", str(self.mongo_port),
+             "--kafka-port", str(self.kafka_port), "--kafka-controller-port", str(self.controller_port),
+             "--port-offset", str(self.offset), "--no-demo"],
+            stdout=self.log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            env={**os.environ, "LOG_JSON": "true", "ANSWER_TIMEOUT_S": "10",
+                 "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"})
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text = (self.root / "stack.out").read_text()
+            if "gateway listens on" in text:
+                return
+            if self.proc.poll() is not None or "failed:" in text:
+                break
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the system did not start:\n{(self.root / 'stack.out').read_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+    def service_log(self, name: str) -> str:
+        path = self.root / "logs" / f"{name}.log"
+        return path.read_text() if path.exists() else ""
+
+
+class Api:
+    """One frontend's HTTP client of the gateway (an agent's desktop, an admin, a customer's widget)."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30)
+        self.base_url = base_url
+        self.token = token
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self.token:
+            headers["authorization"] = f"Bearer {self.token}"
+        return headers
+
+    async def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        return await self.http.post(path, json=body if body is not None else {}, headers=self._headers(headers))
+
+    async def put(self, path: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+        return await self.http.put(path, json=body, headers=self._headers(headers))
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.http.get(path, params=params, headers=self._headers(None))
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+class Stream:
+    """A WebSocket stream as a frontend holds it: every frame kept, waits poll with a deadline."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.frames: list[Frame] = []
+        self.closed: tuple[int, str] | None = None
+        self._socket: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    async def open(self) -> Stream:
+        self._socket = await websockets.connect(self.url, open_timeout=15)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._socket:
+                self.frames.append(json.loads(raw))
+                self._changed.set()
+        except websockets.ConnectionClosed:
+            pass
+        self.closed = (self._socket.close_code, self._socket.close_reason)
+        self._changed.set()
+
+    @property
+    def last_position(self) -> int:
+        positions = [f["position"] for f in self.frames if "position" in f and f.get("type") != "resync"]
+        return max(positions, default=-1)
+
+    async def wait_for(self, predicate: Callable[[Frame], bool], timeout_s: float = 20.0,
+                       what: str = "a frame") -> Frame:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        seen = 0
+        while True:
+            for frame in self.frames[seen:]:
+                if predicate(frame):
+                    return frame
+            seen = len(self.frames)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0 or self.closed:
+                raise AssertionError(f"no {what} within {timeout_s} s on {self.url.split('?')[0]} "
+                                     f"(closed={self.closed}); frames: {self.frames[-10:]}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def wait_closed(self, timeout_s: float = 20.0) -> tuple[int, str]:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.closed is None:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(f"the socket stayed open for {timeout_s} s")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return self.closed
+
+    async def close(self) -> None:
+        if self._socket is not None:
+            await self._socket.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+def ws_url(http_url: str, path: str, **params: Any) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"{http_url.replace('http://', 'ws://')}{path}?{query}"

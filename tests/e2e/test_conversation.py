@@ -1,0 +1,53 @@
+"""A customer and an agent hold a conversation through the gateway only: HTTP and WebSockets."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_customer_and_an_agent_talk_and_the_agent_wraps_up(tenant):
+    alice = await tenant.agent("alice")
+    await tenant.queue("support", ["alice"], wrap_up_required=True)
+    assert (await tenant.admin.put("/v1/admin/wrap-up-reasons", {"reasons": [
+        {"code": "resolved", "label": "Resolved"}]})).status_code == 200
+    desk = await tenant.stream(alice)
+    assert (await alice.put("/v1/agent/presence", {"presence": "available"})).status_code == 200
+
+    customer, started = await tenant.customer("support", "My order 1234 has not arrived",
+                                              prechat={"Order number": "1234"}, name="Dana")
+    widget = await tenant.customer_stream(started)
+    cid = started["conversation_id"]
+    offer = await desk.wait_for(lambda f: f["type"] == "offer" and f["conversation_id"] == cid, what="the offer")
+    assert offer["customer_name"] == "Dana" and "order 1234" in offer["preview"] and offer["queue_id"] == "support"
+
+    accepted = await alice.post(f"/v1/conversations/{cid}/accept", {"offer_id": offer["offer_id"]})
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted", accepted.text
+    await widget.wait_for(lambda f: f["type"] == "conversation_state" and f["state"] == "active", what="active")
+
+    sent = await alice.post(f"/v1/conversations/{cid}/messages", {"client_message_id": "m1",
+                                                                  "text": "Hi Dana,\n\nlet me check."})
+    assert sent.status_code == 200, sent.text
+    mine = await widget.wait_for(lambda f: f["type"] == "message" and f["sender"]["kind"] == "agent",
+                                 what="the agent's message on the customer's socket")
+    assert mine["text"] == "Hi Dana,\n\nlet me check."
+    reply = await customer.post(f"/v1/widget/conversations/{cid}/messages", {"client_message_id": "c2",
+                                                                           "text": "Thanks!"})
+    assert reply.status_code == 200, reply.text
+    theirs = await desk.wait_for(lambda f: f["type"] == "message" and f["text"] == "Thanks!",
+                                 what="the customer's reply on the agent's socket")
+    assert theirs["seq"] > mine["seq"]
+
+    ended = await customer.post(f"/v1/widget/conversations/{cid}/end")
+    assert ended.status_code == 200, ended.text
+    await desk.wait_for(lambda f: f["type"] == "message" and f["text"] == "Customer ended the conversation",
+                        what="'Customer ended the conversation'")
+    no_reason = await alice.post(f"/v1/conversations/{cid}/wrap-up", {})
+    assert no_reason.status_code == 422 and no_reason.json()["code"] == "reason_required", no_reason.text
+    done = await alice.post(f"/v1/conversations/{cid}/wrap-up", {"reason_code": "resolved"})
+    assert done.status_code == 200, done.text
+    await desk.wait_for(lambda f: f["type"] == "conversation_closed" and f["conversation_id"] == cid)
+    await widget.wait_for(lambda f: f["type"] == "conversation_closed")
+    work = (await alice.get("/v1/agent/work")).json()
+    assert [w["conversation_id"] for w in work["closed"]] == [cid] and work["my"] == []

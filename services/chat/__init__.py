@@ -1,1 +1,1 @@
-"""The chat service: Conversations and messages (its features arrive with their own issues; today it starts, connects and reports health)."""
+"""The chat service: conversations and messages (C1-C3, C7, C8); see README.md."""

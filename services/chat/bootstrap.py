@@ -1,8 +1,41 @@
-"""Wires the chat service: settings, runtime (broker, MongoDB, outbox relay, health)."""
+"""Wires the chat service: settings, runtime, repository indexes, handlers, Kafka subscribers and the
+internal read API."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from services.chat.adapters.queries import ChatQueries, MongoChatQueries
+from services.chat.adapters.repositories import ensure_indexes, mongo_repositories
+from services.chat.context import ChatRepositories
+from services.chat.entrypoints import kafka
+from services.chat.entrypoints.http import read_api
+from services.chat.handlers import ChatHandlers
 from services.chat.settings import ChatSettings
 from shared.runtime import ServiceRuntime
 
+if TYPE_CHECKING:
+    from shared.testing.fakes import FakeUnitOfWork
+
 
 def bootstrap(settings: ChatSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or ChatSettings(), title="chat service", description="Conversations and messages.")
+    return build(settings)[0]
+
+
+def build(settings: ChatSettings | None = None, *, uow: FakeUnitOfWork | None = None,
+          repositories: Callable[[Any, str], ChatRepositories] = mongo_repositories,
+          queries: ChatQueries | None = None, **handler_options: Any) -> tuple[ServiceRuntime, ChatHandlers]:
+    """The runtime and, for tests, the handlers it drives. Unit tests hand in in-memory fakes (a unit of
+    work, repositories, queries; a clock and ids through handler_options) and drive the subscribers
+    through FastStream's TestKafkaBroker."""
+    settings = settings or ChatSettings()
+    runtime = ServiceRuntime(settings, title="chat service", uow=uow,
+                             description="Conversations and messages: lifecycle, messages, read positions, "
+                                         "wrap-up, persistent and proactive chat (C1-C3, C7, C8).")
+    handlers = ChatHandlers(runtime.uow, repositories=repositories, producer=settings.service_name,
+                            **handler_options)
+    runtime.on_startup(lambda: ensure_indexes(runtime.db))
+    kafka.register(runtime, handlers)
+    runtime.serve_http(read_api(queries or MongoChatQueries(runtime.db)))
+    return runtime, handlers

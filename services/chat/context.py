@@ -1,0 +1,70 @@
+"""What a use case works with: the tenant's repositories inside one transaction, who asked, the clock and
+new ids, and the outcome it records (chat events and commands for routing), which the handlers publish
+through the outbox in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from services.chat.domain.conversation import Conversation, Outcome
+from services.chat.domain.messages import Message
+from services.chat.domain.settings import QueueChatSettings
+from shared.contracts.answers import Rejected
+from shared.contracts.chat.common import Sender, WrapUpReason
+from shared.contracts.envelope import Actor
+
+
+class Conversations(Protocol):
+    async def get(self, conversation_id: str) -> Conversation | None: ...
+    async def save(self, conversation: Conversation) -> None: ...
+
+
+class Messages(Protocol):
+    async def add(self, message: Message) -> None: ...
+    async def by_client_id(self, conversation_id: str, sender: Sender, client_message_id: str) -> Message | None: ...
+    async def count_unread(self, conversation_id: str, reader: Sender, *, after_seq: int) -> int: ...
+
+
+class Settings(Protocol):
+    async def queue(self, queue_id: str) -> QueueChatSettings: ...
+    async def save_queue(self, settings: QueueChatSettings) -> None: ...
+    async def reasons(self) -> list[WrapUpReason]: ...
+    async def save_reasons(self, reasons: list[WrapUpReason]) -> None: ...
+
+
+@dataclass
+class ChatRepositories:
+    conversations: Conversations
+    messages: Messages
+    settings: Settings
+
+
+@dataclass
+class UseCaseContext:
+    repos: ChatRepositories
+    actor: Actor
+    now: datetime
+    new_id: Callable[[], str]
+    outcome: Outcome = field(default_factory=list)
+
+    async def conversation(self, conversation_id: str) -> Conversation:
+        """The tenant's conversation, or a rejection (unknown_conversation)."""
+        found = await self.repos.conversations.get(conversation_id)
+        if found is None:
+            raise Rejected("unknown_conversation", f"conversation {conversation_id} does not exist")
+        return found
+
+    async def unread_for(self, conversation: Conversation, reader: Sender) -> int:
+        return await self.repos.messages.count_unread(conversation.conversation_id, reader,
+                                                      after_seq=conversation.read_position(reader))
+
+    async def save(self, conversation: Conversation, outcome: Outcome) -> None:
+        """Store the conversation (version-checked) with the messages it posted, and record what it caused."""
+        await self.repos.conversations.save(conversation)
+        for message in conversation.new_messages:
+            await self.repos.messages.add(message)
+        conversation.new_messages.clear()
+        self.outcome += outcome

@@ -1,0 +1,1 @@
+"""Chat's entrypoints: the Kafka subscribers and the internal read API."""

@@ -244,7 +244,8 @@ async def test_a_retried_request_id_is_carried_out_once_and_gets_the_first_answe
     assert again.event_id != first.event_id
     assert chat.events()[emitted:] == [chat.answer(first)] and len(chat.to_routing()) == routed
     refused = c.EndConversation(conversation_id="c1", actor=customer("someone-else"), request_id="req-2")
-    (await chat.send(refused), await chat.send(refused))
+    await chat.send(refused)
+    await chat.send(refused)
     answers = [e for e in chat.events(CommandRejected) if e.request_id == "req-2"]
     assert len(answers) == 2 and answers[0] == answers[1] and answers[0].code == "not_participant"
 

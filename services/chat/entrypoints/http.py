@@ -7,7 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 
 from services.chat.adapters.queries import ChatQueries
 from services.chat.entrypoints.views import (ConversationList, ConversationView, MessagePage, QueueChatSettingsView,
@@ -67,4 +69,9 @@ def read_api(queries: ChatQueries, *, clock: Callable[[], datetime] = lambda: da
     app = FastAPI(title="chat internal read API", version="0.1.0",
                   description="Conversations, messages and chat settings, for the gateway. Not public.")
     app.include_router(api)
+
+    @app.exception_handler(ConnectionFailure)
+    async def database_unavailable(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        return JSONResponse({"detail": f"chat's database is not answering ({type(exc).__name__})"}, status_code=503)
+
     return app

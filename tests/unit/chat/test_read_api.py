@@ -8,8 +8,10 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from pymongo.errors import ServerSelectionTimeoutError
 
 from services.chat.bootstrap import build
+from services.chat.entrypoints.http import read_api
 from services.chat.settings import ChatSettings
 from shared.contracts import chat as c
 from shared.contracts import routing as r
@@ -127,3 +129,14 @@ async def test_settings_and_wrap_up_reasons(chat, http):
 async def test_health_and_asyncapi_stay_the_runtimes(http):
     assert (await http.get("/health/live")).json() == {"status": "ok"}
     assert (await http.get("/asyncapi.json")).status_code == 200
+
+
+async def test_a_database_outage_is_a_503_not_a_crash():
+    class Down(InMemoryChatQueries):
+        async def conversation(self, tenant_id: str, conversation_id: str) -> None:
+            raise ServerSelectionTimeoutError("no primary")
+
+    app = read_api(Down(Chat().uow))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat") as client:
+        response = await client.get(f"{BASE}/conversations/c1")
+    assert response.status_code == 503 and "ServerSelectionTimeoutError" in response.json()["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import uuid4
@@ -9,17 +10,28 @@ from uuid import uuid4
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-
-from services.gateway.adapters.store import CONVERSATIONS, QUEUES, SESSIONS, USERS, agent_stream, append
-from services.gateway.auth.passwords import PasswordTooShort, check_password_async, hash_password_async
-from services.gateway.auth.permissions import Action, allowed
-from services.gateway.auth.tokens import hash_refresh
-from services.gateway.commands import Answer, answer_response, request_id_for
-from services.gateway.identity import Staff, authorise, require_staff
-from services.gateway.reads import chat_read, push_typing
 from shared.contracts import chat, routing
 from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS, Topic
 from shared.contracts.envelope import Command, Identifier
+
+from services.gateway.adapters.store import (
+    CONVERSATIONS,
+    QUEUES,
+    SESSIONS,
+    USERS,
+    agent_stream,
+    append,
+)
+from services.gateway.auth.passwords import (
+    PasswordTooShort,
+    check_password_async,
+    hash_password_async,
+)
+from services.gateway.auth.permissions import NOT_SIGNED_IN, Action, allowed, refusal
+from services.gateway.auth.tokens import hash_refresh
+from services.gateway.commands import Answer, answer_response, request_id_for
+from services.gateway.identity import Staff, authorise, raise_refusal, require_staff
+from services.gateway.reads import chat_read, push_typing
 
 router = APIRouter()
 IdempotencyKey = Header(None, alias="Idempotency-Key", description="Same key, same user: the first answer again.")
@@ -58,11 +70,13 @@ class PasswordChange(BaseModel):
     new_password: str = Field(min_length=1, max_length=1000)
 
 
-async def _new_session(request: Request, user: dict[str, Any]) -> Tokens:
+async def _new_session(request: Request, user: dict[str, Any], family: str | None = None) -> Tokens:
+    """A session per sign-in; refreshing replaces it with a new one of the same family."""
     gw = request.app.state.gateway
     refresh = gw.tokens.new_refresh()
     sid = uuid4().hex
-    await gw.db[SESSIONS].insert_one({"_id": sid, "tenant_id": user["tenant_id"], "user_id": user["user_id"],
+    await gw.db[SESSIONS].insert_one({"_id": sid, "family": family or sid,
+                                      "tenant_id": user["tenant_id"], "user_id": user["user_id"],
                                       "refresh_hash": refresh.token_hash, "expires_at": refresh.expires_at,
                                       "created_at": datetime.now(UTC), "revoked_at": None})
     access = gw.tokens.issue_access(user_id=user["user_id"], tenant_id=user["tenant_id"], role=user["role"],
@@ -71,7 +85,8 @@ async def _new_session(request: Request, user: dict[str, Any]) -> Tokens:
                   user_id=user["user_id"], role=user["role"], tenant_id=user["tenant_id"])
 
 
-BAD_SIGN_IN = HTTPException(401, detail={"error": "not_signed_in", "detail": "Wrong tenant, username or password."})
+BAD_SIGN_IN = HTTPException(401, detail={"error": "not_signed_in", "detail": "Wrong tenant, username or password."},
+                            headers=NOT_SIGNED_IN.headers())
 
 
 @router.post("/v1/auth/sign-in", response_model=Tokens, tags=["sessions"],
@@ -89,24 +104,31 @@ async def sign_in(body: SignIn, request: Request) -> Tokens:
     return await _new_session(request, user)
 
 
-@router.post("/v1/auth/refresh", response_model=Tokens, tags=["sessions"])
+@router.post("/v1/auth/refresh", response_model=Tokens, tags=["sessions"],
+             responses={401: {"description": "Unknown, expired or already used refresh token."}})
 async def refresh(body: Refresh, request: Request) -> Tokens:
-    """Rotates the refresh token: the old one stops working."""
+    """Rotates the refresh token: the old one stops working. An old one that comes back (a stolen copy, or
+    the client's twin) ends every session of its sign-in at once."""
     gw = request.app.state.gateway
+    now = datetime.now(UTC)
     session = await gw.db[SESSIONS].find_one_and_update(
-        {"refresh_hash": hash_refresh(body.refresh_token), "revoked_at": None,
-         "expires_at": {"$gt": datetime.now(UTC)}},
-        {"$set": {"revoked_at": datetime.now(UTC), "rotated": True}})
-    user = session and await gw.db[USERS].find_one({"_id": f"{session['tenant_id']}:{session['user_id']}"})
+        {"refresh_hash": hash_refresh(body.refresh_token), "revoked_at": None, "expires_at": {"$gt": now}},
+        {"$set": {"revoked_at": now, "rotated": True}})
+    if session is None:
+        reused = await gw.db[SESSIONS].find_one({"refresh_hash": hash_refresh(body.refresh_token), "rotated": True})
+        if reused is not None:
+            await revoke_sessions(gw, reused["tenant_id"], reused["user_id"], family=reused.get("family"))
+        raise_refusal(NOT_SIGNED_IN)
+    user = await gw.db[USERS].find_one({"_id": f"{session['tenant_id']}:{session['user_id']}"})
     if not user or not user.get("active", True):
-        raise HTTPException(401, detail={"error": "not_signed_in", "detail": "Sign in to continue."})
-    return await _new_session(request, user)
+        raise_refusal(NOT_SIGNED_IN)
+    return await _new_session(request, user, family=session.get("family", session["_id"]))
 
 
 @router.post("/v1/auth/sign-out", status_code=204, tags=["sessions"])
 async def sign_out(request: Request, staff: Staff = Depends(require_staff)) -> None:
     """Ends this session at once: its tokens stop working and its sockets close."""
-    await revoke_sessions(request.app.state.gateway, staff.tenant_id, staff.user_id, session_id=staff.session_id)
+    await revoke_sessions(request.app.state.gateway, staff.tenant_id, staff.user_id, family=staff.sign_in)
 
 
 @router.post("/v1/auth/password", status_code=204, tags=["sessions"])
@@ -123,14 +145,15 @@ async def change_password(body: PasswordChange, request: Request, staff: Staff =
     await gw.db[USERS].update_one({"_id": user["_id"]}, {"$set": {"password_hash": new_hash}})
 
 
-async def revoke_sessions(gw: Any, tenant_id: str, user_id: str, *, session_id: str | None = None) -> None:
-    """Revoke one session (or all of a user's) and tell its sockets, on every instance, to close."""
-    query: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id, "revoked_at": None}
-    if session_id:
-        query["_id"] = session_id
-    revoked = [s["_id"] async for s in gw.db[SESSIONS].find(query, {"_id": 1})]
-    await gw.db[SESSIONS].update_many({"_id": {"$in": revoked}}, {"$set": {"revoked_at": datetime.now(UTC)}})
-    frames = [(agent_stream(tenant_id, user_id), {"type": "session_revoked", "session_id": sid}) for sid in revoked]
+async def revoke_sessions(gw: Any, tenant_id: str, user_id: str, *, family: str | None = None) -> None:
+    """End one sign-in (a session and the sessions its refreshes made), or all of a user's, and tell their
+    sockets, on every instance, to close."""
+    query: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id}
+    if family:
+        query["family"] = family
+    families = sorted({s.get("family", s["_id"]) async for s in gw.db[SESSIONS].find(query, {"family": 1})})
+    await gw.db[SESSIONS].update_many({**query, "revoked_at": None}, {"$set": {"revoked_at": datetime.now(UTC)}})
+    frames = [(agent_stream(tenant_id, user_id), {"type": "session_revoked", "session_id": f}) for f in families]
     async with gw.db.client.start_session() as session, await session.start_transaction():
         await append(gw.db, session, frames)
 
@@ -201,6 +224,25 @@ async def act(request: Request, staff: Staff, conversation_id: str, action: Acti
     return await send(request, staff, topic, command(conversation_id=conversation_id, request_id=rid, **fields))
 
 
+class ProactiveCustomer(BaseModel):
+    customer_id: Identifier = Field(description="The customer's id (e.g. their user id on your site).")
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=320)
+
+
+class Proactive(BaseModel):
+    queue_id: Identifier = Field(description="The queue the conversation belongs to (reports, transfers).")
+    customer: ProactiveCustomer
+    message: str = Field(min_length=1, max_length=1000, description="The first message, from the agent.")
+
+
+class ProactiveStarted(BaseModel):
+    status: str
+    conversation_id: str
+    customer_token: str = Field(description="Hand it to the customer's widget (e.g. from your site's server): "
+                                            "it opens this conversation, its messages and its stream.")
+
+
 class OfferAnswer(BaseModel):
     offer_id: Identifier
     reason: str = Field("", max_length=500)
@@ -233,6 +275,27 @@ class ReadUpTo(BaseModel):
 
 
 C = "/v1/conversations/{conversation_id}"
+
+
+@router.post("/v1/conversations/proactive", tags=["agent"], response_model=ProactiveStarted, responses=ANSWERS)
+async def start_proactive(body: Proactive, request: Request, staff: Staff = Depends(require_staff),
+                          key: str | None = IdempotencyKey) -> Any:
+    """Proactive chat (C8): the agent starts a conversation with a customer and holds it at once."""
+    gw = request.app.state.gateway
+    refused = refusal(staff.role, Action.START_PROACTIVE)
+    if refused is not None:
+        raise_refusal(refused)
+    conversation_id = uuid4().hex
+    answer = await send(request, staff, CHAT_COMMANDS, chat.StartConversation(
+        conversation_id=conversation_id, queue_id=body.queue_id, proactive=True, first_message=body.message,
+        customer=chat.Customer(customer_id=body.customer.customer_id, name=body.customer.name,
+                               email=body.customer.email, authenticated=True),
+        request_id=request_id_for(staff.tenant_id, staff.user_id, key)))
+    if answer.status_code != 200:
+        return answer
+    conversation_id = json.loads(bytes(answer.body)).get("result_id") or conversation_id
+    return ProactiveStarted(status="accepted", conversation_id=conversation_id, customer_token=gw.tokens.issue_customer(
+        customer_id=body.customer.customer_id, tenant_id=staff.tenant_id, conversation_id=conversation_id))
 
 
 @router.post(C + "/accept", tags=["agent"], responses=ANSWERS)

@@ -12,17 +12,23 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pymongo import ReturnDocument
+from shared.contracts import chat
+from shared.contracts.catalogue import CHAT_COMMANDS
+from shared.contracts.envelope import Identifier
 
 from services.gateway.adapters.store import CONVERSATIONS
 from services.gateway.api_staff import ANSWERS, IdempotencyKey, NewMessage, ReadUpTo
 from services.gateway.auth.customers import (
-    InvalidIdentity, InvalidVisitor, new_visitor_id, sign_visitor, verify_identity, verify_visitor)
+    InvalidIdentity,
+    InvalidVisitor,
+    new_visitor_id,
+    sign_visitor,
+    verify_identity,
+    verify_visitor,
+)
 from services.gateway.commands import request_id_for
 from services.gateway.identity import Customer, authorise_customer, require_customer
 from services.gateway.reads import chat_read, push_typing
-from shared.contracts import chat
-from shared.contracts.catalogue import CHAT_COMMANDS
-from shared.contracts.envelope import Identifier
 
 router = APIRouter(tags=["widget"])
 TENANTS, VISITORS = "tenants", "visitors"

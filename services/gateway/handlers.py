@@ -7,12 +7,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.gateway.adapters.store import ANSWERS_SEEN, CONVERSATIONS, QUEUES, agent_stream, append, customer_stream
-from services.gateway.projection import project
 from shared.contracts import chat, routing
 from shared.contracts.answers import CommandAccepted, CommandRejected
 from shared.contracts.envelope import Envelope
 from shared.mongo import MongoUnitOfWork, Transaction
+
+from services.gateway.adapters.store import (
+    ANSWERS_SEEN,
+    CONVERSATIONS,
+    QUEUES,
+    agent_stream,
+    append,
+    customer_stream,
+)
+from services.gateway.projection import project
 
 
 class GatewayHandlers:

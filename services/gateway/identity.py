@@ -9,11 +9,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException, Request
+from shared.contracts.envelope import Actor
 
 from services.gateway.adapters.store import CONVERSATIONS, QUEUES, SESSIONS, USERS
-from services.gateway.auth.permissions import NOT_SIGNED_IN, Action, Refusal, Relation, Role, refusal
+from services.gateway.auth.permissions import (
+    NOT_SIGNED_IN,
+    Action,
+    Refusal,
+    Relation,
+    Role,
+    refusal,
+)
 from services.gateway.auth.tokens import InvalidToken, TokenService
-from shared.contracts.envelope import Actor
 
 Doc = dict[str, Any]
 
@@ -25,6 +32,7 @@ class Staff:
     role: Role
     session_id: str
     queues: tuple[str, ...] = ()  # queues a supervisor supervises
+    sign_in: str = ""  # the session family: one sign-in and the sessions its refreshes replaced it with
 
     @property
     def actor(self) -> Actor:
@@ -74,7 +82,7 @@ async def staff_from_token(db: Any, tokens: TokenService, token: str | None) -> 
     if user is None or not user.get("active", True):
         return None
     return Staff(claims.tenant_id, claims.user_id, Role(user["role"]), claims.session_id,
-                 tuple(user.get("supervises", ())))
+                 tuple(user.get("supervises", ())), session.get("family", claims.session_id))
 
 
 async def require_staff(request: Request) -> Staff:

@@ -56,8 +56,8 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
             before = list(v["agents"])
             v.update(state=ev.state, agents=list(ev.agents), queue_id=ev.queue_id, customer_id=ev.customer_id,
                      served_by=sorted({*v["served_by"], *ev.agents}))
-            if ev.state not in ("offered",):
-                v["offered"] = []
+            # `offered` follows routing's offer events only: chat's state changes come a hop later, and a late
+            # "queued" must not wipe an offer routing made meanwhile.
             frame = _frame("conversation_state", env, conversation_id=cid, state=ev.state, previous=ev.previous,
                            why=ev.why)
             for agent in dict.fromkeys([*ev.agents, *before]):

@@ -24,21 +24,21 @@ SIGNED_OUT = 4401  # close code: not signed in, or the session ended (sign-out, 
 async def agent_socket(websocket: WebSocket, after: int = -1) -> None:
     gw = websocket.app.state.gateway
     staff = await staff_from_token(gw.db, gw.tokens, websocket.query_params.get("access_token"))
+    await websocket.accept()  # then close with a code: a browser sees a close code, never a refused handshake's status
     if staff is None:
         await websocket.close(code=SIGNED_OUT, reason="not signed in")
         return
-    await websocket.accept()
-    await _serve(gw.hub, websocket, Subscriber(agent_stream(staff.tenant_id, staff.user_id), staff.session_id), after)
+    await _serve(gw.hub, websocket, Subscriber(agent_stream(staff.tenant_id, staff.user_id), staff.sign_in), after)
 
 
 @router.websocket("/v1/widget/stream")
 async def customer_socket(websocket: WebSocket, after: int = -1) -> None:
     gw = websocket.app.state.gateway
     customer = customer_from_token(gw.tokens, websocket.query_params.get("token"))
+    await websocket.accept()
     if customer is None:
         await websocket.close(code=SIGNED_OUT, reason="not signed in")
         return
-    await websocket.accept()
     await _serve(gw.hub, websocket, Subscriber(customer_stream(customer.tenant_id, customer.conversation_id)), after)
 
 

@@ -15,7 +15,11 @@ from pymongo.errors import DuplicateKeyError
 from services.gateway.adapters.store import ensure_indexes
 from services.gateway.api_admin import create_user
 from services.gateway.api_widget import TENANTS
-from services.gateway.auth.passwords import PasswordParams, PasswordTooShort, hash_password_async
+from services.gateway.auth.passwords import (
+    PasswordParams,
+    PasswordTooShort,
+    hash_password_async,
+)
 from services.gateway.settings import GatewaySettings
 
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 import websockets
-
 from shared.localstack.processes import free_port
 from shared.registry import SERVICES
 
 Frame = dict[str, Any]
+REPLAY_WINDOW_S = 8  # the gateway's replay window in these tests (24 h by default), so resync can be seen
 
 
 def _free_offset() -> int:
@@ -56,7 +56,7 @@ class System:
              "--kafka-port", str(self.kafka_port), "--kafka-controller-port", str(self.controller_port),
              "--port-offset", str(self.offset), "--no-demo"],
             stdout=self.log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            env={**os.environ, "LOG_JSON": "true", "ANSWER_TIMEOUT_S": "10",
+            env={**os.environ, "LOG_JSON": "true", "ANSWER_TIMEOUT_S": "10", "REPLAY_WINDOW_S": str(REPLAY_WINDOW_S),
                  "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"})
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -17,6 +17,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 USERS, SESSIONS, HEADS, STREAM, CONVERSATIONS, QUEUES, ANSWERS_SEEN = (
     "users", "sessions", "stream_heads", "stream_events", "conversations", "queues", "answers")
@@ -28,7 +29,13 @@ async def ensure_indexes(db: AsyncDatabase[Doc], *, replay_window_s: int) -> Non
     await db[USERS].create_index([("tenant_id", ASCENDING), ("username", ASCENDING)], unique=True, name="sign_in")
     await db[STREAM].create_index([("recipient", ASCENDING), ("position", ASCENDING)], unique=True, name="replay")
     # Entries outlive the window a little, so that "older than the window" is decided by time, not by a gap.
-    await db[STREAM].create_index("at", name="window_ttl", expireAfterSeconds=replay_window_s + 3600)
+    ttl = replay_window_s + 3600
+    try:
+        await db[STREAM].create_index("at", name="window_ttl", expireAfterSeconds=ttl)
+    except OperationFailure as exc:
+        if exc.code != 85:  # IndexOptionsConflict: the window setting changed since the index was made
+            raise
+        await db.command("collMod", STREAM, index={"name": "window_ttl", "expireAfterSeconds": ttl})
     await db[SESSIONS].create_index("expires_at", name="session_ttl", expireAfterSeconds=0)
     await db[ANSWERS_SEEN].create_index("at", name="answers_ttl", expireAfterSeconds=7 * 24 * 3600)
     await db[CONVERSATIONS].create_index([("tenant_id", ASCENDING), ("agents", ASCENDING),

@@ -68,6 +68,7 @@ class Action(StrEnum):
     TYPING = "typing"
     OBSERVE = "observe"
     READ_WORK_LISTS = "read_work_lists"
+    START_PROACTIVE = "start_proactive"
     MANAGE_AGENTS = "manage_agents"
     MANAGE_QUEUES = "manage_queues"
     MANAGE_WRAP_UP_REASONS = "manage_wrap_up_reasons"
@@ -144,6 +145,8 @@ PERMISSIONS: tuple[Rule, ...] = (
     _conversation_rule(Action.TYPING, "send a typing indicator", work=_WORKING, own=True),
     _conversation_rule(Action.OBSERVE, "follow a conversation live without working on it", supervises=True),
     _tenant_rule(Action.READ_WORK_LISTS, "the My, Open and Closed lists", roles=STAFF_ROLES),
+    _tenant_rule(Action.START_PROACTIVE, "start a chat with a customer (proactive chat, C8), held at once",
+                 roles=STAFF_ROLES),
     _tenant_rule(Action.MANAGE_AGENTS, "create agents, set roles, capacity and skills", roles=[Role.ADMIN]),
     _tenant_rule(Action.MANAGE_QUEUES, "create and configure queues, members and supervisors", roles=[Role.ADMIN]),
     _tenant_rule(Action.MANAGE_WRAP_UP_REASONS, "edit the list of wrap-up reasons", roles=[Role.ADMIN]),

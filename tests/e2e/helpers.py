@@ -1,0 +1,42 @@
+"""Steps several end-to-end tests share."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.e2e.system import Api, Stream
+
+
+async def available(agent: Api) -> None:
+    response = await agent.put("/v1/agent/presence", {"presence": "available"})
+    assert response.status_code == 200, response.text
+
+
+async def offer_for(desk: Stream, cid: str, timeout_s: float = 20.0) -> dict[str, Any]:
+    return await desk.wait_for(lambda f: f["type"] == "offer" and f["conversation_id"] == cid, timeout_s,
+                               what=f"an offer of {cid}")
+
+
+async def accept(agent: Api, desk: Stream, cid: str) -> None:
+    offer = await offer_for(desk, cid)
+    response = await agent.post(f"/v1/conversations/{cid}/accept", {"offer_id": offer["offer_id"]})
+    assert response.status_code == 200, response.text
+    await desk.wait_for(lambda f: f["type"] == "conversation_state" and f["conversation_id"] == cid
+                        and f["state"] == "active", what="the conversation active")
+
+
+def message(text: str) -> Any:
+    return lambda f: f["type"] == "message" and f["text"] == text
+
+
+async def first_offered(desks: list[Stream], cid: str, timeout_s: float = 20.0) -> Stream:
+    """The desk that got the first offer of `cid` (polled with a deadline)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        for desk in desks:
+            if any(f["type"] == "offer" and f["conversation_id"] == cid for f in desk.frames):
+                return desk
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no agent got an offer of {cid} within {timeout_s} s")

@@ -178,6 +178,7 @@ class WorkItem(BaseModel):
     customer_name: str | None
     preview: str
     agents: list[str] = Field(description="Empty in the Open list (metadata and preview only).")
+    offer_id: str | None = Field(None, description="My pending offer of it, to accept or decline.")
     updated_at: datetime | None
 
 
@@ -187,10 +188,11 @@ class WorkLists(BaseModel):
     closed: list[WorkItem] = Field(description="Closed conversations I served, newest first.")
 
 
-def _item(v: dict[str, Any], *, open_list: bool = False) -> WorkItem:
+def _item(v: dict[str, Any], me: str, *, open_list: bool = False) -> WorkItem:
     return WorkItem(conversation_id=v["conversation_id"], state=v["state"], queue_id=v.get("queue_id"),
                     customer_name=v.get("customer_name"), preview=v.get("preview", ""),
-                    agents=[] if open_list else v.get("agents", []), updated_at=v.get("updated_at"))
+                    agents=[] if open_list else v.get("agents", []),
+                    offer_id=None if open_list else v.get("offer_ids", {}).get(me), updated_at=v.get("updated_at"))
 
 
 @router.get("/v1/agent/work", response_model=WorkLists, tags=["agent"])
@@ -206,8 +208,8 @@ async def work_lists(request: Request, staff: Staff = Depends(require_staff),
         "updated_at", 1).limit(limit).to_list()
     closed = await db[CONVERSATIONS].find({"tenant_id": t, "served_by": me, "state": "closed"}).sort(
         "updated_at", -1).limit(limit).to_list()
-    return WorkLists(my=[_item(v) for v in my], open=[_item(v, open_list=True) for v in opened],
-                     closed=[_item(v) for v in closed])
+    return WorkLists(my=[_item(v, me) for v in my], open=[_item(v, me, open_list=True) for v in opened],
+                     closed=[_item(v, me) for v in closed])
 
 
 # --- conversation work ---------------------------------------------------------------------------------

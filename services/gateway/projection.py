@@ -28,7 +28,7 @@ class Projected:
 def new_view(tenant_id: str, conversation_id: str) -> Doc:
     return {"_id": f"{tenant_id}:{conversation_id}", "tenant_id": tenant_id, "conversation_id": conversation_id,
             "queue_id": None, "customer_id": None, "customer_name": None, "state": "requested", "agents": [],
-            "offered": [], "invited": [], "served_by": [], "preview": "", "started_at": None, "updated_at": None}
+            "offered": [], "offer_ids": {}, "invited": [], "served_by": [], "preview": "", "started_at": None, "updated_at": None}
 
 
 def _frame(kind: str, env: Envelope[Any], **data: Any) -> Doc:
@@ -81,7 +81,7 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
             out.to_agents += [(a, {**frame, "unread": ev.unread} if ev.reader.id == a else frame) for a in ev.agents]
             out.to_customer.append(frame)
         case chat.ConversationClosed():
-            v.update(state="closed", agents=[], offered=[], invited=[])
+            v.update(state="closed", agents=[], offered=[], offer_ids={}, invited=[])
             frame = _frame("conversation_closed", env, conversation_id=cid, ended_by=ev.ended_by,
                            wrap_up_reason=ev.wrap_up_reason)
             out.to_agents += [(a, frame) for a in dict.fromkeys([*(view or {}).get("agents", []),
@@ -90,6 +90,7 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
         # --- routing: offers, assignment, conference -----------------------------------------------------
         case routing.OfferMade():
             v["offered"] = sorted({*v["offered"], ev.agent_id})
+            v["offer_ids"] = {**v.get("offer_ids", {}), ev.agent_id: ev.offer_id}
             v["queue_id"] = ev.queue_id
             out.to_agents.append((ev.agent_id, _frame(
                 "offer", env, conversation_id=cid, offer_id=ev.offer_id, queue_id=ev.queue_id, channel=ev.channel,
@@ -97,12 +98,13 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
                 expires_at=ev.expires_at.isoformat())))
         case routing.OfferDeclined() | routing.OfferExpired() | routing.OfferWithdrawn():
             v["offered"] = [a for a in v["offered"] if a != ev.agent_id]
+            v["offer_ids"] = {a: o for a, o in v.get("offer_ids", {}).items() if a != ev.agent_id}
             out.to_agents.append((ev.agent_id, _frame(
                 "offer_withdrawn", env, conversation_id=cid, offer_id=ev.offer_id,
                 why={"routing.OfferDeclined": "declined", "routing.OfferExpired": "expired"}.get(
                     env.type, getattr(ev, "reason", "withdrawn")))))
         case routing.ConversationAssigned():
-            v["offered"] = []
+            v["offered"], v["offer_ids"] = [], {}
             if ev.agent_id not in v["agents"]:
                 v["agents"] = [ev.agent_id, *v["agents"]]
             v["served_by"] = sorted({*v["served_by"], ev.agent_id})

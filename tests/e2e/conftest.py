@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
-
 from tests.e2e.system import Api, Stream, System, ws_url
 
 PASSWORD = "correct horse battery"

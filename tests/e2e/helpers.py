@@ -40,3 +40,16 @@ async def first_offered(desks: list[Stream], cid: str, timeout_s: float = 20.0) 
                 return desk
         await asyncio.sleep(0.05)
     raise AssertionError(f"no agent got an offer of {cid} within {timeout_s} s")
+
+
+async def answered(api: Api, path: str, body: Any = None, timeout_s: float = 60.0) -> dict[str, Any]:
+    """POST a command as a patient client does: on 504 (no answer in time: e.g. a gateway instance died and
+    its partitions are still moving) fetch the answer from answer_url until it is there."""
+    response = await api.post(path, body)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while response.status_code in (202, 504) and loop.time() < deadline:
+        await asyncio.sleep(0.5)
+        response = await api.get(response.json()["answer_url"])
+    assert response.status_code == 200, response.text
+    return response.json()

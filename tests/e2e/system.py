@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 import websockets
-from shared.localstack.processes import free_port
+
+from shared.localstack.processes import ManagedProcess, free_port, wait_for_ready
 from shared.registry import SERVICES
 
 Frame = dict[str, Any]
@@ -47,6 +48,9 @@ class System:
         self.gateway_url = f"http://127.0.0.1:{8000 + self.offset}"
         self.mongo_url = f"mongodb://127.0.0.1:{self.mongo_port}/?replicaSet=rs0"
         self.proc: subprocess.Popen[str] | None = None
+        # the gateway's settings in these tests: a short replay window (so resync can be seen), cheap argon2
+        self.service_env = {"ANSWER_TIMEOUT_S": "10", "REPLAY_WINDOW_S": str(REPLAY_WINDOW_S),
+                            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"}
         self.output: list[str] = []
 
     def start(self, timeout_s: float = 240.0) -> None:
@@ -56,8 +60,7 @@ class System:
              "--kafka-port", str(self.kafka_port), "--kafka-controller-port", str(self.controller_port),
              "--port-offset", str(self.offset), "--no-demo"],
             stdout=self.log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            env={**os.environ, "LOG_JSON": "true", "ANSWER_TIMEOUT_S": "10", "REPLAY_WINDOW_S": str(REPLAY_WINDOW_S),
-                 "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"})
+            env={**os.environ, "LOG_JSON": "true", **self.service_env})
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             text = (self.root / "stack.out").read_text()
@@ -78,6 +81,20 @@ class System:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
         self.log.close()
+
+    def extra_instance(self, name: str, instance: str) -> tuple[ManagedProcess, str]:
+        """One more instance of a service beside the stack's (same database, same consumer group), as a second
+        replica; the test stops or kills it. Returns the process and its base URL."""
+        port = free_port()
+        ports = {s.name: s.http_port + self.offset for s in SERVICES}
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka_port}", "MONGO_URL": self.mongo_url,
+               "HTTP_PORT": str(port), "LOG_JSON": "true", **self.service_env,
+               **{f"{n.upper()}_URL": f"http://127.0.0.1:{p}" for n, p in ports.items()}}
+        proc = ManagedProcess(f"{name}-{instance}", [sys.executable, "-m", f"services.{name}"],
+                              self.root / "logs" / f"{name}-{instance}.log", env=env)
+        proc.start()
+        wait_for_ready(port, proc.alive, what=f"{name}-{instance}")
+        return proc, f"http://127.0.0.1:{port}"
 
     def service_log(self, name: str) -> str:
         path = self.root / "logs" / f"{name}.log"

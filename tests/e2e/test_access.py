@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from services.gateway.auth.customers import identity_hmac
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
-
 from tests.e2e.conftest import PASSWORD, Tenant
 from tests.e2e.helpers import accept, available
 from tests.e2e.system import Api, Stream, ws_url

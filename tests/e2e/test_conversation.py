@@ -21,6 +21,8 @@ async def test_a_customer_and_an_agent_talk_and_the_agent_wraps_up(tenant):
     cid = started["conversation_id"]
     offer = await desk.wait_for(lambda f: f["type"] == "offer" and f["conversation_id"] == cid, what="the offer")
     assert offer["customer_name"] == "Dana" and "order 1234" in offer["preview"] and offer["queue_id"] == "support"
+    (listed,) = (await alice.get("/v1/agent/work")).json()["my"]  # a reloaded desktop sees the offer too
+    assert listed["conversation_id"] == cid and listed["offer_id"] == offer["offer_id"]
 
     accepted = await alice.post(f"/v1/conversations/{cid}/accept", {"offer_id": offer["offer_id"]})
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted", accepted.text

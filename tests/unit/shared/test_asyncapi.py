@@ -15,7 +15,7 @@ import pytest
 
 from shared.contracts.answers import ANSWERS
 from shared.contracts.deadletter import MessageDeadLettered
-from shared.contracts.envelope import Message
+from shared.contracts.envelope import Message, registered_types
 from shared.contracts.routing import COMMANDS, EVENTS
 
 pytestmark = pytest.mark.unit
@@ -120,7 +120,7 @@ def test_routing_publishes_its_events_and_every_service_its_dead_letters(documen
 
 
 def test_every_message_has_a_title_and_the_description_of_its_payload_class(documents):
-    types: dict[str, type[Message]] = {t.TYPE: t for t in (*COMMANDS, *EVENTS, *ANSWERS, MessageDeadLettered)}
+    types: dict[str, type[Message]] = registered_types()
     for name, document in documents.items():
         messages = document["components"]["messages"]
         assert messages, name

@@ -1,0 +1,115 @@
+"""Several instances and crashes: two gateways each deliver every client's events; a chat or gateway process
+SIGKILLed mid-conversation and started again loses no message and duplicates none."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.e2e.conftest import PASSWORD
+from tests.e2e.helpers import accept, answered, available, message
+from tests.e2e.system import Api, Stream, ws_url
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_two_gateways_each_client_gets_all_its_events(tenant, system):
+    gateway_b, url_b = system.extra_instance("gateway", "b")
+    try:
+        alice_a = await tenant.agent("alice")
+        await tenant.queue("support", ["alice"])
+        alice = Api(url_b)  # alice works through the second gateway
+        signed = await alice.post("/v1/auth/sign-in", {"tenant_id": tenant.id, "username": "alice",
+                                                       "password": PASSWORD})
+        alice.token = signed.json()["access_token"]
+        desk = await Stream(ws_url(url_b, "/v1/agent/stream", access_token=alice.token)).open()
+        await available(alice)
+        customer, started = await tenant.customer("support", "Hello from gateway A")  # the first gateway
+        widget = await tenant.customer_stream(started)
+        cid = started["conversation_id"]
+        await accept(alice, desk, cid)
+        for n in range(10):  # commands on both gateways are answered, whichever consumes the answer
+            assert (await alice.post(f"/v1/conversations/{cid}/messages",
+                                     {"client_message_id": f"b{n}", "text": f"agent {n}"})).status_code == 200
+            assert (await customer.post(f"/v1/widget/conversations/{cid}/messages",
+                                        {"client_message_id": f"a{n}", "text": f"customer {n}"})).status_code == 200
+        await desk.wait_for(message("customer 9"))
+        await widget.wait_for(message("agent 9"))
+        assert [f["text"] for f in desk.frames if f["type"] == "message"][-20:] == \
+            [t for n in range(10) for t in (f"agent {n}", f"customer {n}")]
+        await desk.close()
+        await alice.close()
+        await alice_a.close()
+    finally:
+        gateway_b.stop()
+
+
+async def test_a_chat_instance_killed_mid_conversation_loses_and_duplicates_nothing(tenant, system):
+    chat_b, _ = system.extra_instance("chat", "b")
+    try:
+        alice = await tenant.agent("alice")
+        await tenant.queue("support", ["alice"])
+        desk = await tenant.stream(alice)
+        await available(alice)
+        customer, started = await tenant.customer("support", "Many messages coming")
+        cid = started["conversation_id"]
+        await accept(alice, desk, cid)
+
+        async def send(n: int) -> int:
+            for _ in range(3):  # a client retries what timed out, with the same client message id
+                response = await customer.post(f"/v1/widget/conversations/{cid}/messages",
+                                               {"client_message_id": f"m{n}", "text": f"message {n}"})
+                if response.status_code != 504:
+                    return response.status_code
+            return response.status_code
+
+        sending = asyncio.gather(*(send(n) for n in range(40)))
+        await desk.wait_for(message("message 3"))
+        chat_b.kill()  # SIGKILL: whatever chat-b held in flight is redelivered to the other instance
+        statuses = await sending
+        assert set(statuses) == {200}, statuses
+        chat_b.start()
+        await desk.wait_for(lambda f: f["type"] == "message" and f["text"] == "message 39" or
+                            sum(1 for g in desk.frames if g["type"] == "message" and g["sender"]["kind"] ==
+                                "customer") >= 41, what="all 40 messages")
+        history = (await customer.get(f"/v1/widget/conversations/{cid}/messages", limit=500)).json()["messages"]
+        texts = [m["text"] for m in history if m["sender"]["kind"] == "customer"]
+        assert sorted(texts) == sorted(["Many messages coming", *(f"message {n}" for n in range(40))])
+        seqs = [m["seq"] for m in history]
+        assert seqs == list(range(1, len(seqs) + 1))
+        pushed = [f["seq"] for f in desk.frames if f["type"] == "message"]
+        assert pushed == sorted(set(pushed)), "the agent's socket got a message twice or out of order"
+    finally:
+        chat_b.stop()
+
+
+async def test_a_gateway_killed_under_a_client_loses_nothing_for_it(tenant, system):
+    gateway_b, url_b = system.extra_instance("gateway", "b")
+    alice = await tenant.agent("alice")
+    await tenant.queue("support", ["alice"])
+    desk = await tenant.stream(alice)
+    await available(alice)
+    customer, started = await tenant.customer("support", "hi")
+    cid = started["conversation_id"]
+    await accept(alice, desk, cid)
+    widget = await Stream(ws_url(url_b, "/v1/widget/stream", token=started["conversation_token"], after=0)).open()
+    try:
+        for n in range(5):
+            assert (await alice.post(f"/v1/conversations/{cid}/messages",
+                                     {"client_message_id": f"x{n}", "text": f"before {n}"})).status_code == 200
+        await widget.wait_for(message("before 4"))
+        gateway_b.kill()
+        await widget.wait_closed()
+        seen = widget.last_position
+        for n in range(5):  # answers on the dead instance's partitions wait for the group to notice (~10 s)
+            answer = await answered(alice, f"/v1/conversations/{cid}/messages",
+                                    {"client_message_id": f"y{n}", "text": f"after {n}"})
+            assert answer["status"] == "accepted"
+        resumed = await tenant.customer_stream(started, after=seen)  # the widget reconnects to the other gateway
+        await resumed.wait_for(message("after 4"))
+        texts = [f["text"] for f in resumed.frames if f["type"] == "message"]
+        assert texts == [f"after {n}" for n in range(5)]
+    finally:
+        await widget.close()
+        gateway_b.stop()

@@ -12,8 +12,9 @@ dead-letter what cannot be processed so the consumer moves on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -29,6 +30,8 @@ from shared.mongo import AlreadyProcessed, consuming
 log = get_logger(__name__)
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+# What the dispatcher calls: envelopes of one partition, in order (one at a time until consumption is batched).
+BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[None]]
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, KafkaConnectionError)
 DeadLetterSink = Callable[[Envelope[MessageDeadLettered]], Awaitable[None]]
 
@@ -38,6 +41,20 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
     DEAD_LETTERED = "dead_lettered"
+
+
+def one_at_a_time(handler: Handler) -> BatchHandler:
+    """A batch handler from a per-message one: each envelope in order, in its own unit of work (the consuming
+    context records its id), a repeat skipped, the rest of the batch still handled."""
+    async def handle(batch: Sequence[Envelope[Any]]) -> None:
+        if len(batch) == 1:  # the dispatcher counts a repeat of a lone message as a duplicate
+            with consuming(batch[0].event_id):
+                await handler(batch[0])
+            return
+        for env in batch:
+            with consuming(env.event_id), contextlib.suppress(AlreadyProcessed):
+                await handler(env)
+    return handle
 
 
 @dataclass(frozen=True)
@@ -50,11 +67,21 @@ class Record:
 
 
 class MessageDispatcher:
-    def __init__(self, *, group: str, handlers: Mapping[type[Message], Handler], dead_letter: DeadLetterSink,
-                 max_attempts: int = 5, retry_base_s: float = 0.2,
+    """Handles the records of one partition, in order, batch by batch: each record is decoded, invalid ones are
+    dead-lettered, and runs of consecutive envelopes with the same handler go to it as one batch. A batch that
+    fails is handled again one envelope at a time (already handled ones are repeats), so that one bad message
+    is retried and dead-lettered alone. Handlers are batch-shaped (BatchHandler); `handlers` takes per-message
+    ones, adapted with one_at_a_time."""
+
+    def __init__(self, *, group: str, dead_letter: DeadLetterSink, handlers: Mapping[type[Message], Handler] | None = None,
+                 batch_handlers: Mapping[type[Message], BatchHandler] | None = None, max_attempts: int = 5,
+                 retry_base_s: float = 0.2,
                  infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS) -> None:
         self.group = group
-        self._handlers = {cls.TYPE: h for cls, h in handlers.items()}
+        handlers, batch_handlers = handlers or {}, batch_handlers or {}
+        adapted = {h: one_at_a_time(h) for h in set(handlers.values())}  # one adapter per handler: batches group
+        self._handlers: dict[str, BatchHandler] = {cls.TYPE: adapted[h] for cls, h in handlers.items()}
+        self._handlers.update({cls.TYPE: h for cls, h in batch_handlers.items()})
         self._dead_letter = dead_letter
         self._max_attempts = max_attempts
         self._retry_base_s = retry_base_s
@@ -65,11 +92,31 @@ class MessageDispatcher:
         return sorted(self._handlers)
 
     async def dispatch(self, record: Record) -> Outcome:
-        outcome = await self._dispatch(record)
-        self.outcomes[outcome] += 1
+        """A batch of one record (what the subscriber hands over today)."""
+        (outcome,) = await self.dispatch_batch([record])
         return outcome
 
-    async def _dispatch(self, record: Record) -> Outcome:
+    async def dispatch_batch(self, records: Sequence[Record]) -> list[Outcome]:
+        """Records of one partition, in offset order; one outcome per record."""
+        outcomes: list[Outcome] = []
+        run: list[tuple[Record, Envelope[Any]]] = []
+        run_handler: BatchHandler | None = None
+        for record in records:
+            decoded = await self._decode(record)
+            if isinstance(decoded, Outcome):
+                outcomes += await self._run(run_handler, run) + [decoded]
+                run, run_handler = [], None
+                continue
+            env, handler = decoded
+            if handler is not run_handler:
+                outcomes += await self._run(run_handler, run)
+                run, run_handler = [], handler
+            run.append((record, env))
+        outcomes += await self._run(run_handler, run)
+        self.outcomes.update(outcomes)
+        return outcomes
+
+    async def _decode(self, record: Record) -> tuple[Envelope[Any], BatchHandler] | Outcome:
         try:
             env = decode(record.value)
         except UnknownMessageType as exc:
@@ -79,14 +126,28 @@ class MessageDispatcher:
             await self._give_up(record, None, str(exc), "invalid", 1)
             return Outcome.DEAD_LETTERED
         handler = self._handlers.get(env.type)
-        if handler is None:
-            return Outcome.IGNORED
+        return Outcome.IGNORED if handler is None else (env, handler)
+
+    async def _run(self, handler: BatchHandler | None, run: list[tuple[Record, Envelope[Any]]]) -> list[Outcome]:
+        if handler is None or not run:
+            return []
+        if len(run) > 1:
+            try:
+                await handler([env for _, env in run])
+                return [Outcome.HANDLED] * len(run)
+            except self._infrastructure_errors:
+                raise  # not the messages' fault: the records are read again
+            except Exception as exc:
+                log.warning("batch failed; handling its messages one at a time", size=len(run), error=repr(exc))
+        return [await self._one(handler, record, env) for record, env in run]
+
+    async def _one(self, handler: BatchHandler, record: Record, env: Envelope[Any]) -> Outcome:
         with bound_contextvars(event_id=env.event_id, tenant_id=env.tenant_id, message_type=env.type,
                                conversation_id=getattr(env.payload, "conversation_id", None)):
             for attempt in range(1, self._max_attempts + 1):
                 try:
                     with consuming(env.event_id):
-                        await handler(env)
+                        await handler([env])
                     return Outcome.HANDLED
                 except AlreadyProcessed:
                     log.info("duplicate delivery dropped")

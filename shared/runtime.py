@@ -19,7 +19,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from shared.asyncapi import ContractAsyncAPI
 from shared.broker import make_broker
-from shared.consumer import Handler, MessageDispatcher, Record
+from shared.consumer import BatchHandler, Handler, MessageDispatcher, Record
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
 from shared.contracts.envelope import Envelope, Message
 from shared.logging import configure_logging, get_logger
@@ -92,18 +92,23 @@ class ServiceRuntime:
 
     # --- registration -----------------------------------------------------------------------------
 
-    def consume(self, topic: Topic, handlers: Mapping[type[Message], Handler]) -> MessageDispatcher:
+    def consume(self, topic: Topic, handlers: Mapping[type[Message], Handler] | None = None, *,
+                batch_handlers: Mapping[type[Message], BatchHandler] | None = None) -> MessageDispatcher:
+        """Consume `topic` with per-message handlers and/or batch-shaped ones (shared.consumer: envelopes of one
+        partition, in order; today each batch holds one record)."""
         dispatcher = MessageDispatcher(group=self.settings.consumer_group, handlers=handlers,
-                                       dead_letter=self.dead_letter, max_attempts=self.settings.max_delivery_attempts)
+                                       batch_handlers=batch_handlers, dead_letter=self.dead_letter,
+                                       max_attempts=self.settings.max_delivery_attempts)
         self.dispatchers[topic.name] = dispatcher
         title = f"on_{topic.name.replace('.', '_')}"
-        self.channel_messages[title] = tuple(handlers)
+        self.channel_messages[title] = (*(handlers or {}), *(batch_handlers or {}))
         subscriber = self.broker.subscriber(
             topic.name, group_id=self.settings.consumer_group, auto_offset_reset="earliest",
             # An exception here means the dead-letter publish itself failed: re-read the record, never skip it.
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             # Several consumers in the group: partitions are handled in parallel, each one in order.
             max_workers=self.settings.consumer_workers,
             decoder=_raw_value, title=title, description=f"{topic.description} Key: {topic.key}.")

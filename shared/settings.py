@@ -28,6 +28,10 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = Field(
         1_000, description="Heartbeats also carry 'rebalance in progress', so a short interval makes "
                            "members notice a joining or leaving instance within a second.")
+    kafka_fetch_max_wait_ms: int = Field(
+        500, description="Longest a consumer's fetch waits on the broker when no record is there. Apache Kafka "
+                         "answers a fetch as soon as a record arrives, so this bounds idle polling, not latency "
+                         "(measured: benchmarks/conversation_latency.py, 20 against 500).")
     consumer_workers: int = Field(4, description="Consumers per topic in this process; each keeps its partitions' order.")
     outbox_poll_interval_s: float = 0.5
     outbox_lease_s: float = 10.0

@@ -11,9 +11,6 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, create_model
 from pymongo.errors import DuplicateKeyError
-from shared.contracts import chat, routing
-from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS
-from shared.contracts.envelope import Identifier
 
 from services.gateway.adapters.store import CONVERSATIONS, USERS, agent_stream, append
 from services.gateway.api_staff import ANSWERS, revoke_sessions
@@ -22,6 +19,9 @@ from services.gateway.auth.customers import new_identity_secret
 from services.gateway.auth.passwords import PasswordTooShort, hash_password_async
 from services.gateway.auth.permissions import Action, Role, refusal
 from services.gateway.identity import Staff, raise_refusal, require_staff
+from shared.contracts import chat, routing
+from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS
+from shared.contracts.envelope import Identifier
 
 router = APIRouter(tags=["admin"])
 
@@ -73,6 +73,30 @@ async def create_user(db: Any, tenant_id: str, user_id: str, password_hash: str,
                                 "username": user_id, "password_hash": password_hash, "role": Role(role).value,
                                 "display_name": display_name or user_id, "supervises": supervises or [],
                                 "active": True, "created_at": datetime.now(UTC)})
+
+
+class StaffChange(BaseModel):
+    role: Literal["agent", "supervisor", "admin"] | None = None
+    capacity: dict[Identifier, int] | None = Field(None, description="Channel -> conversations at once (routing).")
+    skills: dict[Identifier, int] | None = Field(None, description="Skill -> level 1..10 (routing).")
+    supervises: list[Identifier] | None = Field(None, description="Queues a supervisor supervises.")
+
+
+@router.patch("/v1/admin/staff/{user_id}", responses=ANSWERS)
+async def change_staff(user_id: Identifier, body: StaffChange, request: Request,
+                       staff: Staff = Depends(admin(Action.MANAGE_AGENTS))) -> JSONResponse:
+    """Role and supervised queues (here), capacity and skills (routing's answer is returned). Omitted: unchanged."""
+    gw = request.app.state.gateway
+    changes = {k: v for k, v in (("role", body.role), ("supervises", body.supervises)) if v is not None}
+    found = await gw.db[USERS].find_one_and_update({"_id": f"{staff.tenant_id}:{user_id}"}, {"$set": changes}) \
+        if changes else await gw.db[USERS].find_one({"_id": f"{staff.tenant_id}:{user_id}"})
+    if found is None:
+        raise HTTPException(404, detail={"error": "not_found", "detail": "Not found."})
+    if body.capacity is None and body.skills is None:
+        return JSONResponse({"status": "accepted", "request_id": None, "result_id": None, "code": None,
+                             "reason": None, "answer_url": None})
+    return await gw.bus.send(ROUTING_COMMANDS, routing.ConfigureAgent(
+        agent_id=user_id, capacity=body.capacity, skills=body.skills), tenant_id=staff.tenant_id, actor=staff.actor)
 
 
 @router.post("/v1/admin/staff/{user_id}/deactivate", responses=ANSWERS)

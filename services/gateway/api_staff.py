@@ -10,9 +10,6 @@ from uuid import uuid4
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from shared.contracts import chat, routing
-from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS, Topic
-from shared.contracts.envelope import Command, Identifier
 
 from services.gateway.adapters.store import (
     CONVERSATIONS,
@@ -32,6 +29,10 @@ from services.gateway.auth.tokens import hash_refresh
 from services.gateway.commands import Answer, answer_response, request_id_for
 from services.gateway.identity import Staff, authorise, raise_refusal, require_staff
 from services.gateway.reads import chat_read, push_typing
+from shared.contracts import chat, routing
+from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS, Topic
+from shared.contracts.chat.reads import ConversationView, MessagePage
+from shared.contracts.envelope import Command, Identifier
 
 router = APIRouter()
 IdempotencyKey = Header(None, alias="Idempotency-Key", description="Same key, same user: the first answer again.")
@@ -400,7 +401,7 @@ async def typing(conversation_id: Identifier, request: Request, staff: Staff = D
     await push_typing(gw, staff.tenant_id, conversation_id, access.view, who={"kind": "agent", "id": staff.user_id})
 
 
-@router.get(C, tags=["agent"])
+@router.get(C, tags=["agent"], response_model=ConversationView)
 async def read_conversation(conversation_id: Identifier, request: Request,
                             staff: Staff = Depends(require_staff)) -> Any:
     """The conversation as chat keeps it (state, customer, context C7, agents, unread counts)."""
@@ -409,7 +410,7 @@ async def read_conversation(conversation_id: Identifier, request: Request,
     return await chat_read(gw, f"/internal/tenants/{staff.tenant_id}/conversations/{conversation_id}")
 
 
-@router.get(C + "/messages", tags=["agent"])
+@router.get(C + "/messages", tags=["agent"], response_model=MessagePage)
 async def read_messages(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
                         after_seq: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=500)) -> Any:
     gw = request.app.state.gateway

@@ -12,9 +12,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pymongo import ReturnDocument
-from shared.contracts import chat
-from shared.contracts.catalogue import CHAT_COMMANDS
-from shared.contracts.envelope import Identifier
 
 from services.gateway.adapters.store import CONVERSATIONS
 from services.gateway.api_staff import ANSWERS, IdempotencyKey, NewMessage, ReadUpTo
@@ -26,11 +23,18 @@ from services.gateway.auth.customers import (
     verify_identity,
     verify_visitor,
 )
+from services.gateway.auth.permissions import NOT_SIGNED_IN
 from services.gateway.commands import request_id_for
 from services.gateway.identity import Customer, authorise_customer, require_customer
 from services.gateway.reads import chat_read, push_typing
+from shared.contracts import chat
+from shared.contracts.catalogue import CHAT_COMMANDS
+from shared.contracts.chat.reads import MessagePage
+from shared.contracts.envelope import Identifier
+from shared.logging import get_logger
 
 router = APIRouter(tags=["widget"])
+log = get_logger(__name__)
 TENANTS, VISITORS = "tenants", "visitors"
 
 
@@ -92,44 +96,93 @@ async def _visitor(gw: Any, tenant_id: str, token: str | None) -> tuple[str, str
     return f"visitor-{n}", f"Visitor {n}", sign_visitor(gw.settings.token_secret, tenant_id, visitor_id)
 
 
-@router.post("/v1/widget/{tenant_id}/conversations", response_model=Started, responses=ANSWERS)
-async def start_chat(tenant_id: Identifier, body: StartChat, request: Request,
-                     key: str | None = IdempotencyKey) -> Any:
-    gw = request.app.state.gateway
+async def identify(gw: Any, tenant_id: str, body: StartChat | AppealMessage) -> tuple[chat.Customer, str | None]:
+    """The customer behind a widget request, and a (new or same) visitor token for an anonymous one."""
     tenant = await _tenant(gw, tenant_id)
-    visitor_token = None
-    if body.identity is not None:
-        refused = HTTPException(401, detail={"error": "not_signed_in",
-                                             "detail": "The identity proof is invalid or expired."})
-        secret = tenant.get("identity_secret")
-        if not secret:  # the tenant has not set one up: nobody can be authenticated
-            raise refused
-        try:
-            verify_identity(secret, body.identity.user_id, body.identity.expires_at, body.identity.mac,
-                            datetime.now(UTC))
-        except InvalidIdentity:
-            raise refused from None
-        customer = chat.Customer(customer_id=body.identity.user_id, authenticated=True,
-                                 name=body.identity.name or body.name or body.identity.user_id,
-                                 email=body.identity.email or body.email)
-    else:
+    if body.identity is None:
         customer_id, visitor_name, visitor_token = await _visitor(gw, tenant_id, body.visitor_token)
-        customer = chat.Customer(customer_id=customer_id, name=body.name or visitor_name, email=body.email)
-    conversation_id = uuid4().hex
-    command = chat.StartConversation(
-        conversation_id=conversation_id, queue_id=body.queue_id, customer=customer,
-        context=chat.Context(prechat=body.prechat, visitor=body.visitor,
-                             trail=sorted(body.trail, key=lambda s: s.at, reverse=True), variables=body.variables),
-        first_message=body.message, request_id=request_id_for(tenant_id, customer.customer_id, key))
+        return chat.Customer(customer_id=customer_id, name=body.name or visitor_name, email=body.email), visitor_token
+    refused = HTTPException(401, detail={"error": "not_signed_in", "detail": "Sign in to continue."},
+                            headers=NOT_SIGNED_IN.headers())
+    secret = tenant.get("identity_secret")
+    if not secret:  # the tenant has not set one up: nobody can be authenticated
+        raise refused
+    try:
+        verify_identity(secret, body.identity.user_id, body.identity.expires_at, body.identity.mac, datetime.now(UTC))
+    except InvalidIdentity as exc:
+        log.info("customer identity refused", reason=str(exc))
+        raise refused from None
+    return chat.Customer(customer_id=body.identity.user_id, authenticated=True,
+                         name=body.identity.name or body.name or body.identity.user_id,
+                         email=body.identity.email or body.email), None
+
+
+async def _start(gw: Any, tenant_id: str, customer: chat.Customer, visitor_token: str | None,
+                 command: chat.StartConversation) -> Any:
     answer: JSONResponse = await gw.bus.send(CHAT_COMMANDS, command, tenant_id=tenant_id,
-                                             actor=Customer(tenant_id, customer.customer_id, conversation_id).actor)
+                                             actor=Customer(tenant_id, customer.customer_id, command.conversation_id).actor)
     if answer.status_code != 200:
         return answer
-    conversation_id = _json(answer).get("result_id") or conversation_id  # a retried key: the first conversation
+    conversation_id = _json(answer).get("result_id") or command.conversation_id  # a retry: the first conversation
     token = gw.tokens.issue_customer(customer_id=customer.customer_id, tenant_id=tenant_id,
                                      conversation_id=conversation_id)
     return Started(status="accepted", conversation_id=conversation_id, customer_id=customer.customer_id,
                    customer_name=customer.name, conversation_token=token, visitor_token=visitor_token)
+
+
+@router.post("/v1/widget/{tenant_id}/conversations", response_model=Started, responses=ANSWERS)
+async def start_chat(tenant_id: Identifier, body: StartChat, request: Request,
+                     key: str | None = IdempotencyKey) -> Any:
+    gw = request.app.state.gateway
+    customer, visitor_token = await identify(gw, tenant_id, body)
+    command = chat.StartConversation(
+        conversation_id=uuid4().hex, queue_id=body.queue_id, customer=customer,
+        context=chat.Context(prechat=body.prechat, visitor=body.visitor,
+                             trail=sorted(body.trail, key=lambda s: s.at, reverse=True), variables=body.variables),
+        first_message=body.message, request_id=request_id_for(tenant_id, customer.customer_id, key))
+    return await _start(gw, tenant_id, customer, visitor_token, command)
+
+
+class AppealMessage(BaseModel):
+    """A customer writes without naming a conversation (C9, appeals): to the open one, or a new one opens."""
+    queue_id: Identifier = Field(description="Where a new appeal is routed.")
+    client_message_id: Identifier = Field(description="Your id for this message (a retry opens nothing twice).")
+    text: str = Field(min_length=1, max_length=4000)
+    visitor_token: str | None = Field(None, max_length=300)
+    identity: Identity | None = None
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320)
+
+
+class Appeal(Started):
+    opened: bool = Field(description="True: this message opened a new appeal; false: it went to the open one.")
+
+
+@router.post("/v1/widget/{tenant_id}/messages", response_model=Appeal, responses=ANSWERS)
+async def appeal_message(tenant_id: Identifier, body: AppealMessage, request: Request) -> Any:
+    """C9: an appeal opens by itself when the customer writes and has none open; otherwise the message goes to
+    the customer's open conversation (the most recent one)."""
+    gw = request.app.state.gateway
+    customer, visitor_token = await identify(gw, tenant_id, body)
+    rid = request_id_for(tenant_id, customer.customer_id, f"appeal:{body.client_message_id}")
+    open_one = await gw.db[CONVERSATIONS].find_one(
+        {"tenant_id": tenant_id, "customer_id": customer.customer_id, "state": {"$ne": "closed"}},
+        sort=[("started_at", -1)])
+    if open_one is None or await gw.bus.stored_answer(tenant_id, rid) is not None:
+        started = await _start(gw, tenant_id, customer, visitor_token, chat.StartConversation(
+            conversation_id=uuid4().hex, queue_id=body.queue_id, customer=customer, first_message=body.text,
+            request_id=rid))
+        return Appeal(**started.model_dump(), opened=True) if isinstance(started, Started) else started
+    cid = open_one["conversation_id"]
+    answer = await gw.bus.send(CHAT_COMMANDS, chat.SendMessage(
+        conversation_id=cid, client_message_id=body.client_message_id, text=body.text, request_id=rid),
+        tenant_id=tenant_id, actor=Customer(tenant_id, customer.customer_id, cid).actor)
+    if answer.status_code != 200:
+        return answer
+    return Appeal(status="accepted", conversation_id=cid, customer_id=customer.customer_id,
+                  customer_name=customer.name, visitor_token=visitor_token, opened=False,
+                  conversation_token=gw.tokens.issue_customer(customer_id=customer.customer_id, tenant_id=tenant_id,
+                                                              conversation_id=cid))
 
 
 def _json(response: JSONResponse) -> dict[str, Any]:
@@ -180,7 +233,7 @@ async def customer_typing(conversation_id: Identifier, request: Request,
                                                                           "id": customer.customer_id})
 
 
-@router.get(W + "/messages")
+@router.get(W + "/messages", response_model=MessagePage)
 async def customer_messages(conversation_id: Identifier, request: Request,
                             customer: Customer = Depends(require_customer), after_seq: int = Query(0, ge=0),
                             limit: int = Query(100, ge=1, le=500)) -> Any:

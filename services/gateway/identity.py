@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException, Request
+
 from shared.contracts.envelope import Actor
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 from services.gateway.adapters.store import CONVERSATIONS, QUEUES, SESSIONS, USERS
 from services.gateway.auth.permissions import (
@@ -73,7 +77,8 @@ async def staff_from_token(db: Any, tokens: TokenService, token: str | None) -> 
         return None
     try:
         claims = tokens.verify_access(token)
-    except InvalidToken:
+    except InvalidToken as exc:
+        log.info("access token refused", reason=str(exc.reason))
         return None
     session = await db[SESSIONS].find_one({"_id": claims.session_id})
     if session is None or session.get("revoked_at") or session["expires_at"].replace(tzinfo=UTC) < datetime.now(UTC):
@@ -99,7 +104,8 @@ def customer_from_token(tokens: TokenService, token: str | None) -> Customer | N
         return None
     try:
         claims = tokens.verify_customer(token)
-    except InvalidToken:
+    except InvalidToken as exc:
+        log.info("customer token refused", reason=str(exc.reason))
         return None
     return Customer(claims.tenant_id, claims.customer_id, claims.conversation_id)
 

@@ -12,7 +12,7 @@ import pytest
 
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
-from tests.e2e.system import Api, Stream, System, ws_url
+from shared.testing.system import Api, Stream, System, ws_url
 
 PASSWORD = "correct horse battery"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.e2e.system import Api, Stream
+from shared.testing.system import Api, Stream
 
 
 async def available(agent: Api) -> None:

@@ -9,9 +9,9 @@ import pytest
 from services.gateway.auth.customers import identity_hmac
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
+from shared.testing.system import Api, Stream, ws_url
 from tests.e2e.conftest import PASSWORD, Tenant
 from tests.e2e.helpers import accept, available
-from tests.e2e.system import Api, Stream, ws_url
 
 pytestmark = pytest.mark.e2e
 
@@ -164,3 +164,33 @@ async def test_customers_anonymous_and_authenticated(tenant, system):
         assert unknown.status_code == 404
     finally:
         await widget.close()
+
+
+async def test_password_change_and_a_supervisor_of_a_queue(tenant):
+    alice = await tenant.agent("alice")
+    await tenant.queue("support", ["alice"])
+    await tenant.queue("sales", ["alice"])
+    sue = await tenant.agent("sue", role="supervisor", supervises=["support"])
+    desk = await tenant.stream(alice)
+    await available(alice)
+    _, in_support = await tenant.customer("support", "Question about support")
+    await accept(alice, desk, in_support["conversation_id"])
+    _, in_sales = await tenant.customer("sales", "Question about sales")
+    await accept(alice, desk, in_sales["conversation_id"])
+    watched = await sue.get(f"/v1/conversations/{in_support['conversation_id']}/messages")
+    assert watched.status_code == 200 and "Question about support" in watched.text
+    assert (await sue.get(f"/v1/conversations/{in_sales['conversation_id']}/messages")).status_code == 404
+    moved = await tenant.admin.request("PATCH", "/v1/admin/staff/sue", {"supervises": ["sales"]})
+    assert moved.status_code == 200, moved.text
+    assert (await sue.get(f"/v1/conversations/{in_sales['conversation_id']}/messages")).status_code == 200
+
+    wrong = await alice.post("/v1/auth/password", {"current_password": "not it", "new_password": "x" * 12})
+    assert wrong.status_code == 403
+    short = await alice.post("/v1/auth/password", {"current_password": PASSWORD, "new_password": "short"})
+    assert short.status_code == 422
+    changed = await alice.post("/v1/auth/password", {"current_password": PASSWORD,
+                                                     "new_password": "a much better password"})
+    assert changed.status_code == 204, changed.text
+    assert (await alice.post("/v1/auth/sign-in", {"tenant_id": tenant.id, "username": "alice",
+                                                  "password": PASSWORD})).status_code == 401
+    await tenant.sign_in("alice", "a much better password")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from shared.testing.system import Api
 from tests.e2e.helpers import accept, available, first_offered, message, offer_for
-from tests.e2e.system import Api
 
 pytestmark = pytest.mark.e2e
 

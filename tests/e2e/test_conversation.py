@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from shared.testing.system import Api
+from tests.e2e.helpers import accept, available, message
+
 pytestmark = pytest.mark.e2e
 
 
@@ -53,3 +56,38 @@ async def test_a_customer_and_an_agent_talk_and_the_agent_wraps_up(tenant):
     await widget.wait_for(lambda f: f["type"] == "conversation_closed")
     work = (await alice.get("/v1/agent/work")).json()
     assert [w["conversation_id"] for w in work["closed"]] == [cid] and work["my"] == []
+
+
+async def test_an_appeal_opens_by_itself_when_the_customer_writes(tenant):
+    alice = await tenant.agent("alice")
+    await tenant.queue("support", ["alice"])
+    desk = await tenant.stream(alice)
+    await available(alice)
+    widget = Api(tenant.system.gateway_url)
+    try:
+        first = await widget.post(f"/v1/widget/{tenant.id}/messages", {"queue_id": "support",
+                                                                      "client_message_id": "w1", "text": "Hello?"})
+        assert first.status_code == 200 and first.json()["opened"] is True, first.text
+        cid, visitor = first.json()["conversation_id"], first.json()["visitor_token"]
+        retried = await widget.post(f"/v1/widget/{tenant.id}/messages", {
+            "queue_id": "support", "client_message_id": "w1", "text": "Hello?", "visitor_token": visitor})
+        assert retried.json()["conversation_id"] == cid  # a retry opens nothing twice
+        await accept(alice, desk, cid)
+        more = await widget.post(f"/v1/widget/{tenant.id}/messages", {
+            "queue_id": "support", "client_message_id": "w2", "text": "Still there?", "visitor_token": visitor})
+        assert more.status_code == 200 and more.json() | {"opened": False} == more.json(), more.text
+        assert more.json()["conversation_id"] == cid
+        await desk.wait_for(message("Still there?"))
+        customer = Api(tenant.system.gateway_url, more.json()["conversation_token"])
+        try:
+            assert (await customer.post(f"/v1/widget/conversations/{cid}/end")).status_code == 200
+        finally:
+            await customer.close()
+        assert (await alice.post(f"/v1/conversations/{cid}/wrap-up", {})).status_code == 200
+        await desk.wait_for(lambda f: f["type"] == "conversation_closed" and f["conversation_id"] == cid)
+        again = await widget.post(f"/v1/widget/{tenant.id}/messages", {
+            "queue_id": "support", "client_message_id": "w3", "text": "One more thing", "visitor_token": visitor})
+        assert again.status_code == 200 and again.json()["opened"] is True
+        assert again.json()["conversation_id"] != cid and again.json()["customer_id"] == first.json()["customer_id"]
+    finally:
+        await widget.close()

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from shared.testing.system import REPLAY_WINDOW_S
 from tests.e2e.helpers import accept, available, message
-from tests.e2e.system import REPLAY_WINDOW_S
 
 pytestmark = pytest.mark.e2e
 

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from shared.testing.system import Api, Stream, ws_url
 from tests.e2e.conftest import PASSWORD
-from tests.e2e.helpers import accept, answered, available, message
-from tests.e2e.system import Api, Stream, ws_url
+from tests.e2e.helpers import accept, answered, available, first_offered, message
 
 pytestmark = pytest.mark.e2e
 
@@ -113,3 +113,33 @@ async def test_a_gateway_killed_under_a_client_loses_nothing_for_it(tenant, syst
     finally:
         await widget.close()
         gateway_b.stop()
+
+
+async def test_a_routing_instance_killed_while_chats_arrive_loses_and_duplicates_nothing(tenant, system):
+    routing_b, _ = system.extra_instance("routing", "b")
+    try:
+        agents = {name: await tenant.agent(name, capacity=10) for name in ("alice", "bob")}
+        await tenant.queue("support", list(agents))
+        desks = {name: await tenant.stream(api) for name, api in agents.items()}
+        for api in agents.values():
+            await available(api)
+        customers = [asyncio.create_task(tenant.customer("support", f"chat {n}")) for n in range(12)]
+        await asyncio.wait(customers, return_when=asyncio.FIRST_COMPLETED)
+        routing_b.kill()
+        started = [s for _, s in await asyncio.gather(*customers)]
+        routing_b.start()
+        for s in started:
+            cid = s["conversation_id"]
+            desk_name = await _offered_to(desks, cid)
+            await accept(agents[desk_name], desks[desk_name], cid)
+        for desk in desks.values():
+            assigned = [f["conversation_id"] for f in desk.frames if f["type"] == "assigned"]
+            assert len(assigned) == len(set(assigned)), "a conversation was assigned twice"
+        assert sum(1 for d in desks.values() for f in d.frames if f["type"] == "assigned") == 12
+    finally:
+        routing_b.stop()
+
+
+async def _offered_to(desks: dict[str, Stream], cid: str) -> str:
+    desk = await first_offered(list(desks.values()), cid, timeout_s=40)
+    return next(name for name, d in desks.items() if d is desk)

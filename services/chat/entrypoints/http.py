@@ -12,10 +12,20 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 
 from services.chat.adapters.queries import ChatQueries
-from services.chat.entrypoints.views import (ConversationList, ConversationView, MessagePage, QueueChatSettingsView,
-                                             WrapUpReasonList, conversation_view, message_view, reasons_view,
-                                             settings_view)
+from services.chat.entrypoints.views import (
+    conversation_view,
+    message_view,
+    reasons_view,
+    settings_view,
+)
 from shared.contracts.chat.common import ConversationState
+from shared.contracts.chat.reads import (
+    ConversationList,
+    ConversationView,
+    MessagePage,
+    QueueChatSettingsView,
+    WrapUpReasonList,
+)
 
 NOT_FOUND = {404: {"description": "No such conversation in this tenant (the detail says which)."}}
 

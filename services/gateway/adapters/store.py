@@ -42,6 +42,8 @@ async def ensure_indexes(db: AsyncDatabase[Doc], *, replay_window_s: int) -> Non
                                           ("updated_at", DESCENDING)], name="my_list")
     await db[CONVERSATIONS].create_index([("tenant_id", ASCENDING), ("queue_id", ASCENDING), ("state", ASCENDING)],
                                          name="open_list")
+    await db[CONVERSATIONS].create_index([("tenant_id", ASCENDING), ("customer_id", ASCENDING),
+                                          ("started_at", DESCENDING)], name="customer_appeals")
     await db[CONVERSATIONS].create_index([("tenant_id", ASCENDING), ("served_by", ASCENDING),
                                           ("state", ASCENDING), ("updated_at", DESCENDING)], name="closed_list")
 

@@ -8,7 +8,13 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.contracts.chat.common import CONVERSATION, MAX_CUSTOMER_TEXT, Context, Customer, WrapUpReason
+from shared.contracts.chat.common import (
+    CONVERSATION,
+    MAX_CUSTOMER_TEXT,
+    Context,
+    Customer,
+    WrapUpReason,
+)
 from shared.contracts.envelope import Command, Identifier
 
 

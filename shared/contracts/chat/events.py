@@ -6,7 +6,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.contracts.chat.common import CONVERSATION, Context, ConversationState, Customer, Sender, WrapUpReason
+from shared.contracts.chat.common import (
+    CONVERSATION,
+    Context,
+    ConversationState,
+    Customer,
+    Sender,
+    WrapUpReason,
+)
 from shared.contracts.envelope import Event
 
 

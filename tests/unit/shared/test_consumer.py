@@ -263,3 +263,68 @@ async def test_outcomes_count_each_dispatch():
 
     assert d.outcomes == {Outcome.HANDLED: 2, Outcome.DUPLICATE: 1, Outcome.IGNORED: 2, Outcome.DEAD_LETTERED: 1}
     assert len(letters) == 1
+
+
+# --- batches of one partition ---------------------------------------------------------------------
+
+class BatchRecorder:
+    """A batch-shaped handler: records each batch it gets; fails on any batch holding a poisoned order."""
+
+    def __init__(self, poisoned: str | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self.poisoned = poisoned
+
+    async def __call__(self, batch) -> None:
+        self.batches.append([env.payload.order_id for env in batch])
+        if any(env.payload.order_id == self.poisoned for env in batch):
+            raise ValueError("poison")
+
+
+def batch_dispatcher(handler: Any, letters: list) -> MessageDispatcher:
+    async def sink(env: Envelope[MessageDeadLettered]) -> None:
+        letters.append(env)
+    return MessageDispatcher(group="orders-svc", batch_handlers={OrderPlaced: handler}, dead_letter=sink,
+                             max_attempts=2, retry_base_s=0)
+
+
+async def test_a_run_of_records_goes_to_a_batch_handler_as_one_batch_in_order():
+    handler, letters = BatchRecorder(), []
+    d = batch_dispatcher(handler, letters)
+    records = [record(encode(order(f"o{n}")), offset=n) for n in range(4)]
+    assert await d.dispatch_batch(records) == [Outcome.HANDLED] * 4
+    assert handler.batches == [["o0", "o1", "o2", "o3"]] and letters == []
+
+
+async def test_an_invalid_record_in_a_batch_is_dead_lettered_and_splits_the_run_around_it():
+    handler, letters = BatchRecorder(), []
+    d = batch_dispatcher(handler, letters)
+    records = [record(encode(order("o0")), offset=0), record(b"not json", offset=1),
+               record(encode(order("o2")), offset=2), record(encode(order("o3")), offset=3)]
+    assert await d.dispatch_batch(records) == [Outcome.HANDLED, Outcome.DEAD_LETTERED, Outcome.HANDLED,
+                                               Outcome.HANDLED]
+    assert handler.batches == [["o0"], ["o2", "o3"]]
+    assert [letter.payload.original_offset for letter in letters] == [1]
+
+
+async def test_a_failing_batch_is_retried_one_message_at_a_time_and_only_the_bad_one_is_dead_lettered():
+    handler, letters = BatchRecorder(poisoned="o1"), []
+    d = batch_dispatcher(handler, letters)
+    records = [record(encode(order(f"o{n}")), offset=n) for n in range(3)]
+    assert await d.dispatch_batch(records) == [Outcome.HANDLED, Outcome.DEAD_LETTERED, Outcome.HANDLED]
+    assert handler.batches == [["o0", "o1", "o2"], ["o0"], ["o1"], ["o1"], ["o2"]]
+    assert [letter.payload.original_offset for letter in letters] == [1]
+
+
+async def test_per_message_handlers_take_batches_one_message_at_a_time_and_skip_repeats():
+    seen: list[str] = []
+
+    async def handle(env: Envelope[Any]) -> None:
+        seen.append(env.payload.order_id)
+        if env.payload.order_id == "o1":
+            raise AlreadyProcessed(env.event_id)
+
+    d = dispatcher(handle, [])
+    records = [record(encode(order(f"o{n}")), offset=n) for n in range(3)]
+    assert await d.dispatch_batch(records) == [Outcome.HANDLED] * 3
+    assert seen == ["o0", "o1", "o2"]
+    assert await d.dispatch(record(encode(order("o1")), offset=9)) == Outcome.DUPLICATE

@@ -1,5 +1,6 @@
 """The whole system as `./dev run` starts it (mongod, Apache Kafka, every service as a process), in a
-temporary directory on free ports, and the clients a frontend would use: HTTP (httpx) and WebSockets."""
+temporary directory on free ports, and the clients a frontend would use: HTTP (httpx) and WebSockets.
+Used by the end-to-end tests (tests/e2e) and the conversation benchmark."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def _free_offset() -> int:
 
 
 class System:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, service_env: dict[str, str] | None = None) -> None:
         self.root = root
         self.mongo_port, self.kafka_port, self.controller_port = free_port(), free_port(), free_port()
         self.offset = _free_offset()
@@ -49,8 +50,9 @@ class System:
         self.mongo_url = f"mongodb://127.0.0.1:{self.mongo_port}/?replicaSet=rs0"
         self.proc: subprocess.Popen[str] | None = None
         # the gateway's settings in these tests: a short replay window (so resync can be seen), cheap argon2
-        self.service_env = {"ANSWER_TIMEOUT_S": "10", "REPLAY_WINDOW_S": str(REPLAY_WINDOW_S),
-                            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"}
+        self.service_env = service_env if service_env is not None else {
+            "ANSWER_TIMEOUT_S": "10", "REPLAY_WINDOW_S": str(REPLAY_WINDOW_S),
+            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"}
         self.output: list[str] = []
 
     def start(self, timeout_s: float = 240.0) -> None:
@@ -96,6 +98,15 @@ class System:
         wait_for_ready(port, proc.alive, what=f"{name}-{instance}")
         return proc, f"http://127.0.0.1:{port}"
 
+    def pids(self) -> list[int]:
+        """The stack's processes (mongod, Kafka, every service), as its supervisor recorded them."""
+        path = self.root / "stack.pids"
+        return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
     def service_log(self, name: str) -> str:
         path = self.root / "logs" / f"{name}.log"
         return path.read_text() if path.exists() else ""
@@ -121,6 +132,9 @@ class Api:
     async def put(self, path: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
         return await self.http.put(path, json=body, headers=self._headers(headers))
 
+    async def request(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        return await self.http.request(method, path, json=body, headers=self._headers(None))
+
     async def get(self, path: str, **params: Any) -> httpx.Response:
         return await self.http.get(path, params=params, headers=self._headers(None))
 
@@ -131,8 +145,9 @@ class Api:
 class Stream:
     """A WebSocket stream as a frontend holds it: every frame kept, waits poll with a deadline."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, on_frame: Callable[[Frame], None] | None = None) -> None:
         self.url = url
+        self.on_frame = on_frame  # called for every frame as it arrives (benchmarks timestamp them)
         self.frames: list[Frame] = []
         self.closed: tuple[int, str] | None = None
         self._socket: Any = None
@@ -147,7 +162,10 @@ class Stream:
     async def _read(self) -> None:
         try:
             async for raw in self._socket:
-                self.frames.append(json.loads(raw))
+                frame = json.loads(raw)
+                self.frames.append(frame)
+                if self.on_frame is not None:
+                    self.on_frame(frame)
                 self._changed.set()
         except websockets.ConnectionClosed:
             pass

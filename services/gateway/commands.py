@@ -34,10 +34,13 @@ class Answer(BaseModel):
     answer_url: str | None = Field(None, description="Where the answer can be fetched later (pending only).")
 
 
+KEYED = "key-"  # request ids made from an Idempotency-Key start with this; others are random and never repeat
+
+
 def request_id_for(tenant_id: str, user_id: str, idempotency_key: str | None) -> str:
     if idempotency_key is None:
         return uuid4().hex
-    return hashlib.sha256(f"{tenant_id}\0{user_id}\0{idempotency_key}".encode()).hexdigest()[:32]
+    return KEYED + hashlib.sha256(f"{tenant_id}\0{user_id}\0{idempotency_key}".encode()).hexdigest()[:32]
 
 
 def answer_response(request_id: str, stored: dict[str, Any] | None) -> JSONResponse:
@@ -62,9 +65,10 @@ class CommandBus:
     async def send(self, topic: Topic, command: Command, *, tenant_id: str, actor: Actor) -> JSONResponse:
         command = command.model_copy(update={"actor": actor})
         key = f"{tenant_id}:{command.request_id}"
-        stored = await self.uow.db[ANSWERS_SEEN].find_one({"_id": key})
-        if stored is not None:  # a retry of an answered request: the first answer, nothing sent again
-            return answer_response(command.request_id, stored)
+        if command.request_id.startswith(KEYED):  # only a keyed request can be a retry
+            stored = await self.uow.db[ANSWERS_SEEN].find_one({"_id": key})
+            if stored is not None:  # a retry of an answered request: the first answer, nothing sent again
+                return answer_response(command.request_id, stored)
         env = wrap(command, tenant_id=tenant_id, key=key_of(command), producer=self.producer)
 
         async def work(tx: Transaction) -> None:

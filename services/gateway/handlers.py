@@ -27,14 +27,13 @@ class GatewayHandlers:
         self.uow = uow
 
     async def on_answer(self, env: Envelope[CommandAccepted | CommandRejected]) -> None:
+        """One upsert, no transaction and no processed-message record: keeping the first answer is idempotent
+        by itself (a redelivery or a repeated answer changes nothing)."""
         answer = env.payload
-
-        async def work(tx: Transaction) -> None:
-            await tx.db[ANSWERS_SEEN].update_one(
-                {"_id": f"{env.tenant_id}:{answer.request_id}"},
-                {"$setOnInsert": {"type": env.type, "answer": answer.model_dump(mode="json"), "at": datetime.now(UTC)}},
-                upsert=True, session=tx.session)
-        await self.uow.run(work)
+        await self.uow.db[ANSWERS_SEEN].update_one(
+            {"_id": f"{env.tenant_id}:{answer.request_id}"},
+            {"$setOnInsert": {"type": env.type, "answer": answer.model_dump(mode="json"), "at": datetime.now(UTC)}},
+            upsert=True)
 
     async def on_event(self, env: Envelope[Any]) -> None:
         ev = env.payload

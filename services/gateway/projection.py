@@ -60,7 +60,7 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
             # "queued" must not wipe an offer routing made meanwhile.
             frame = _frame("conversation_state", env, conversation_id=cid, state=ev.state, previous=ev.previous,
                            why=ev.why)
-            for agent in dict.fromkeys([*ev.agents, *before]):
+            for agent in dict.fromkeys([*ev.agents, *before, *ev.removed_agents]):
                 out.to_agents.append((agent, {**frame, "agents": list(ev.agents), "queue_id": ev.queue_id}))
             out.to_customer.append(frame)
             if ev.state == "queued":

@@ -66,7 +66,8 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
             if ev.state == "queued":
                 queued = _frame("queued", env, conversation_id=cid, queue_id=ev.queue_id,
                                 customer_name=v["customer_name"], preview=v["preview"])
-                out.to_agents += [(m, queued) for m in queue_members if m not in ev.agents]
+                out.to_agents += [(m, queued) for m in queue_members  # not to whoever has it or its offer already
+                                  if m not in ev.agents and m not in v["offered"]]
         case chat.MessagePosted():
             if not ev.private and ev.sender.kind == "customer":
                 v["preview"] = ev.text[:120]

@@ -91,3 +91,32 @@ async def test_an_appeal_opens_by_itself_when_the_customer_writes(tenant):
         assert again.json()["conversation_id"] != cid and again.json()["customer_id"] == first.json()["customer_id"]
     finally:
         await widget.close()
+
+
+async def test_typing_and_read_receipts_reach_the_other_side(tenant):
+    alice = await tenant.agent("alice")
+    await tenant.queue("support", ["alice"])
+    desk = await tenant.stream(alice)
+    await available(alice)
+    customer, started = await tenant.customer("support", "Hello")
+    cid = started["conversation_id"]
+    widget = await tenant.customer_stream(started)
+    await accept(alice, desk, cid)
+    assert (await alice.post(f"/v1/conversations/{cid}/typing")).status_code == 204
+    await widget.wait_for(lambda f: f["type"] == "typing" and f["who"] == {"kind": "agent", "id": "alice"})
+    assert (await customer.post(f"/v1/widget/conversations/{cid}/typing")).status_code == 204
+    await desk.wait_for(lambda f: f["type"] == "typing" and f["who"]["kind"] == "customer")
+    sent = await alice.post(f"/v1/conversations/{cid}/messages", {"client_message_id": "r1", "text": "Read me"})
+    seq = (await widget.wait_for(message("Read me")))["seq"]
+    assert sent.status_code == 200
+    read = await customer.post(f"/v1/widget/conversations/{cid}/read", {"up_to_seq": seq})
+    assert read.status_code == 200, read.text
+    receipt = await desk.wait_for(lambda f: f["type"] == "read" and f["reader"]["kind"] == "customer")
+    assert receipt["up_to_seq"] == seq
+    # the agent's unread count: the customer's first message is unread until the agent reads it
+    conversation = (await alice.get(f"/v1/conversations/{cid}")).json()
+    assert conversation["unread"]["alice"] >= 1 and conversation["customer_unread"] == 0
+    assert (await alice.post(f"/v1/conversations/{cid}/read", {"up_to_seq": seq})).status_code == 200
+    mine = await desk.wait_for(lambda f: f["type"] == "read" and f["reader"]["id"] == "alice")
+    assert mine["unread"] == 0
+    assert (await alice.get(f"/v1/conversations/{cid}")).json()["unread"]["alice"] == 0

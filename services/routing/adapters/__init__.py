@@ -1,1 +1,2 @@
-"""Routing's adapters: MongoDB documents and repository."""
+"""Routing's adapters: a MongoDB repository per aggregate (queues, agents, work items) composed into the one the
+handlers use (repository.py), and the queries the timers need (deadlines.py)."""

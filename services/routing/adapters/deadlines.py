@@ -10,7 +10,8 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.routing.adapters.repository import ITEMS, QUEUES
+from services.routing.adapters.queues import QUEUES
+from services.routing.adapters.work_items import ITEMS
 from services.routing.domain.model import ItemState
 
 

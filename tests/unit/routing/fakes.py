@@ -1,64 +1,102 @@
 """Routing's storage adapters over shared/testing/fakes.py's FakeUnitOfWork, for use-case tests.
 
-Documents are the same as in MongoDB (adapters/documents.py), and saves are version-checked the same way.
-Loading is simpler than the MongoDB repository's: it hands the Router everything the tenant has (a
-superset of any scope), which the Router must cope with anyway."""
+One in-memory repository per aggregate, as in MongoDB: the same documents (adapters/queues.py, agents.py,
+work_items.py) and the same version check on save. They are composed by InMemoryRoutingRepository, which
+saves through RoutingRepository's own save; its load is simpler than the MongoDB one's: it hands the Router
+everything the tenant has (a superset of any scope), which the Router must cope with anyway."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from services.routing.adapters.agents import AGENTS, agent_from_doc, agent_to_doc
 from services.routing.adapters.deadlines import ExpiredOffer, ExpiredWait, Overdue, QueueWithWork
-from services.routing.adapters.documents import (agent_from_doc, agent_to_doc, doc_id, item_from_doc, item_to_doc,
-                                                 queue_from_doc, queue_to_doc)
-from services.routing.adapters.repository import AGENTS, ITEMS, QUEUES, Scope, Snapshot
-from services.routing.domain.model import ItemState
-from services.routing.domain.router import Router
+from services.routing.adapters.documents import doc_id
+from services.routing.adapters.queues import QUEUES, queue_from_doc, queue_to_doc
+from services.routing.adapters.repository import RoutingRepository, Scope, Snapshot
+from services.routing.adapters.work_items import ITEMS, item_from_doc, item_to_doc
+from services.routing.domain.model import Agent, ItemState, QueueConfig, WorkItem
 from shared.mongo import ConcurrencyConflict
 from shared.testing.fakes import FakeTransaction, FakeUnitOfWork
 
+E = TypeVar("E", Agent, QueueConfig, WorkItem)
 
-class InMemoryRoutingRepository:
-    def __init__(self, tx: FakeTransaction, tenant_id: str) -> None:
-        self._tx = tx
+
+class InMemoryCollection(Generic[E]):
+    """One tenant's aggregates of one collection in the fake transaction, version-checked as in MongoDB."""
+
+    def __init__(self, tx: FakeTransaction, tenant_id: str, name: str, *, id_of: Callable[[E], str],
+                 from_doc: Callable[[dict[str, Any]], E]) -> None:
+        self._docs = tx.collection(name)
+        self.name = name
         self.tenant_id = tenant_id
-        self._versions: dict[tuple[str, str], int] = {}
+        self._id_of = id_of
+        self._from_doc = from_doc
+        self._read: dict[str, int] = {}
 
-    def _docs(self, coll: str) -> list[dict[str, Any]]:
-        return [d for d in self._tx.collection(coll).values() if d["tenant_id"] == self.tenant_id]
+    async def all(self) -> dict[str, E]:
+        found = [self._from_doc(d) for d in self._docs.values() if d["tenant_id"] == self.tenant_id]
+        self._read.update((self._id_of(e), e.version) for e in found)
+        return {self._id_of(e): e for e in found}
+
+    def write(self, entities: Iterable[E], to_doc: Callable[[E], dict[str, Any]], *,
+              deleted: Iterable[str] = ()) -> None:
+        for entity_id in deleted:
+            self._check(entity_id)
+            self._docs.pop(doc_id(self.tenant_id, entity_id), None)
+        for entity in entities:
+            entity_id = self._id_of(entity)
+            self._check(entity_id)
+            entity.version = (self._read.get(entity_id) or 0) + 1
+            doc = to_doc(entity)
+            self._docs[doc["_id"]] = doc
+            self._read[entity_id] = entity.version
+
+    def _check(self, entity_id: str) -> None:
+        stored = self._docs.get(doc_id(self.tenant_id, entity_id))
+        if (stored["version"] if stored else None) != self._read.get(entity_id):
+            raise ConcurrencyConflict(f"{self.name}: {entity_id} changed since it was read")
+
+
+class InMemoryQueues(InMemoryCollection[QueueConfig]):
+    def __init__(self, tx: FakeTransaction, tenant_id: str) -> None:
+        super().__init__(tx, tenant_id, QUEUES, id_of=lambda q: q.queue_id, from_doc=queue_from_doc)
+
+    async def save(self, queues: Iterable[QueueConfig], *, removed: Iterable[str] = ()) -> None:
+        self.write(queues, lambda q: queue_to_doc(self.tenant_id, q), deleted=removed)
+
+
+class InMemoryAgents(InMemoryCollection[Agent]):
+    def __init__(self, tx: FakeTransaction, tenant_id: str) -> None:
+        super().__init__(tx, tenant_id, AGENTS, id_of=lambda a: a.agent_id, from_doc=agent_from_doc)
+
+    async def save(self, agents: Iterable[Agent]) -> None:
+        self.write(agents, lambda a: agent_to_doc(self.tenant_id, a))
+
+
+class InMemoryWorkItems(InMemoryCollection[WorkItem]):
+    def __init__(self, tx: FakeTransaction, tenant_id: str) -> None:
+        super().__init__(tx, tenant_id, ITEMS, id_of=lambda i: i.conversation_id, from_doc=item_from_doc)
+
+    async def save(self, items: Iterable[WorkItem], *, now: datetime) -> None:
+        self.write(items, lambda item: item_to_doc(self.tenant_id, item, now))
+
+
+class InMemoryRoutingRepository(RoutingRepository):
+    """RoutingRepository over the in-memory repositories: its save, and a load of everything."""
+
+    def __init__(self, tx: FakeTransaction, tenant_id: str) -> None:  # not super(): no MongoDB repositories
+        self.tenant_id = tenant_id
+        self.queues = InMemoryQueues(tx, tenant_id)  # type: ignore[assignment]
+        self.agents = InMemoryAgents(tx, tenant_id)  # type: ignore[assignment]
+        self.items = InMemoryWorkItems(tx, tenant_id)  # type: ignore[assignment]
 
     async def load(self, scope: Scope) -> Snapshot:
-        queues = {q.queue_id: q for q in map(queue_from_doc, self._docs(QUEUES))}
-        agents = {a.agent_id: a for a in map(agent_from_doc, self._docs(AGENTS))}
-        items = {i.conversation_id: i for i in map(item_from_doc, self._docs(ITEMS))}
-        for coll, entities in ((QUEUES, queues), (AGENTS, agents), (ITEMS, items)):
-            for entity_id, entity in entities.items():
-                self._versions[(coll, entity_id)] = entity.version
-        return Snapshot(queues, agents, items, set(queues) if scope.dispatch else set())
-
-    async def save(self, router: Router, *, touch_queues: set[str]) -> None:
-        queue_ids = sorted((router.changed_queues | touch_queues) - router.removed_queues)
-        for queue_id in sorted(router.removed_queues):
-            self._check(QUEUES, queue_id)
-            self._tx.collection(QUEUES).pop(doc_id(self.tenant_id, queue_id), None)
-        self._write(QUEUES, [(q, router.queues[q]) for q in queue_ids if q in router.queues], queue_to_doc)
-        self._write(AGENTS, [(a, router.agents[a]) for a in sorted(router.changed_agents)], agent_to_doc)
-        self._write(ITEMS, [(c, router.items[c]) for c in sorted(router.changed_items)],
-                    lambda tenant_id, item: item_to_doc(tenant_id, item, router.now))
-
-    def _check(self, coll: str, entity_id: str) -> None:
-        stored = self._tx.collection(coll).get(doc_id(self.tenant_id, entity_id))
-        if (stored["version"] if stored else None) != self._versions.get((coll, entity_id)):
-            raise ConcurrencyConflict(f"{coll}: {entity_id} changed since it was read")
-
-    def _write(self, coll: str, entities: list[tuple[str, Any]], to_doc: Any) -> None:
-        for entity_id, entity in entities:
-            self._check(coll, entity_id)
-            entity.version = (self._versions.get((coll, entity_id)) or 0) + 1
-            doc = to_doc(self.tenant_id, entity)
-            self._tx.collection(coll)[doc["_id"]] = doc
-            self._versions[(coll, entity_id)] = entity.version
+        queues = await self.queues.all()
+        return Snapshot(queues, await self.agents.all(), await self.items.all(),
+                        set(queues) if scope.dispatch else set())
 
 
 class InMemoryDeadlines:

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.routing.adapters.documents import (agent_from_doc, agent_to_doc, item_from_doc, item_to_doc,
-                                                 queue_from_doc, queue_to_doc)
+from services.routing.adapters.agents import agent_from_doc, agent_to_doc
+from services.routing.adapters.queues import queue_from_doc, queue_to_doc
+from services.routing.adapters.work_items import item_from_doc, item_to_doc
 from services.routing.domain.model import Agent, AssignmentMethod, ItemState, Offer, Presence, QueueConfig, WorkItem
 
 pytestmark = pytest.mark.unit

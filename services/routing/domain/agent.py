@@ -68,7 +68,9 @@ class Agent:
             raise RoutingError("no_capacity", f"agent {self.agent_id} has no free {channel} capacity")
 
     def reserve(self, channel: str) -> None:
-        # Callers have checked free capacity: this is the one place load grows.
+        """The one place load grows, and only into free capacity (callers check first, to refuse with their reason)."""
+        if self.free(channel) == 0:
+            raise RoutingError("no_capacity", f"agent {self.agent_id} has no free {channel} capacity")
         self.load[channel] = self.load.get(channel, 0) + 1
 
     def release(self, channel: str) -> None:
@@ -76,6 +78,7 @@ class Agent:
 
     def set_capacity(self, channel: str, limit: int) -> ev.CapacityChanged | None:
         """A cut below the current load takes nothing away; the agent just gets no new work until it drains."""
+        check_capacity({channel: limit})
         if self.capacity.get(channel, 0) == limit:
             return None
         self.capacity[channel] = limit
@@ -88,7 +91,22 @@ class Agent:
         self.skills = dict(skills)
         return ev.AgentSkillsChanged(agent_id=self.agent_id, skills=dict(skills))
 
+    def choose_presence(self, presence: Presence) -> ev.PresenceChanged | None:
+        """The agent's own change, the only way out of RONA and never into it. Choosing the current presence
+        again changes nothing, except that an automatic BUSY becomes the agent's own (routing no longer lifts it)."""
+        if presence == Presence.RONA:
+            raise RoutingError("invalid_argument", "RONA is set by routing when an offer is not answered")
+        if presence == self.presence:
+            self.auto_busy = False
+            return None
+        return self.change_presence(presence, automatic=False, reason="set by agent")
+
     def change_presence(self, presence: Presence, *, automatic: bool, reason: str) -> ev.PresenceChanged:
+        """Routing's changes are automatic; RONA is entered only by routing and left only by the agent."""
+        if automatic and self.presence == Presence.RONA and presence != Presence.RONA:
+            raise RoutingError("invalid_state", f"only agent {self.agent_id} takes themselves out of RONA")
+        if not automatic and presence == Presence.RONA:
+            raise RoutingError("invalid_argument", "RONA is set by routing when an offer is not answered")
         previous, self.presence = self.presence, presence
         self.auto_busy = automatic and presence == Presence.BUSY
         return ev.PresenceChanged(agent_id=self.agent_id, previous=previous, presence=presence, automatic=automatic,

@@ -13,11 +13,9 @@ class ConferenceUseCases(RouterCore):
     def invite(self, conversation_id: str, inviter_id: str, invitee_id: str) -> list[ev.RoutingEvent]:
         item = self._assigned_item(conversation_id, inviter_id)
         invitee = self._agent(invitee_id)
-        if invitee_id == inviter_id or invitee_id in item.participants or invitee_id in item.invites:
-            raise RoutingError("invalid_state", f"agent {invitee_id} is already in conversation {conversation_id}")
+        item.check_can_invite(inviter_id, invitee_id)
         invitee.check_can_hold(item.channel)
-        # Capacity is reserved only when the invitee accepts: an unanswered invite must not block work.
-        item.invites[invitee_id] = inviter_id
+        item.invite(inviter_id, invitee_id)  # capacity is reserved only when the invitee accepts
         self._touch(item)
         self._emit(ev.ConferenceInviteSent(conversation_id=conversation_id, inviter_id=inviter_id,
                                            invitee_id=invitee_id))
@@ -29,8 +27,7 @@ class ConferenceUseCases(RouterCore):
         queue = self._queue(item.queue_id)
         if invitee.free(item.channel) == 0:
             raise RoutingError("no_capacity", f"agent {invitee_id} has no free {item.channel} capacity")
-        del item.invites[invitee_id]
-        item.participants.add(invitee_id)
+        item.accept_invite(invitee_id)
         self._touch(item)
         self._reserve(invitee, item.channel)
         self._emit(ev.ConferenceInviteAccepted(conversation_id=conversation_id, invitee_id=invitee_id))
@@ -38,17 +35,15 @@ class ConferenceUseCases(RouterCore):
         return self._finish()
 
     def decline_invite(self, conversation_id: str, invitee_id: str) -> list[ev.RoutingEvent]:
-        item = self._invited_item(conversation_id, invitee_id)
-        del item.invites[invitee_id]
+        item = self._item(conversation_id)
+        item.decline_invite(invitee_id)
         self._touch(item)
         self._emit(ev.ConferenceInviteDeclined(conversation_id=conversation_id, invitee_id=invitee_id))
         return self._finish()
 
     def leave_conference(self, conversation_id: str, agent_id: str) -> list[ev.RoutingEvent]:
         item = self._item(conversation_id)
-        if agent_id not in item.participants:
-            raise RoutingError("invalid_state", f"agent {agent_id} is not in the conference of {conversation_id}")
-        item.participants.discard(agent_id)
+        item.leave(agent_id)
         self._touch(item)
         self._emit(ev.ConferenceLeft(conversation_id=conversation_id, agent_id=agent_id))
         self._release(agent_id, item.channel)
@@ -59,8 +54,7 @@ class ConferenceUseCases(RouterCore):
         item = self._assigned_item(conversation_id, by_agent_id)
         if not item.has_conference():
             return self._finish()
-        participants = sorted(item.participants)
-        item.participants, item.invites = set(), {}
+        participants = item.end_conference(by_agent_id)
         self._touch(item)
         self._emit(ev.ConferenceEnded(conversation_id=conversation_id))
         self._release_all(participants, item.channel)

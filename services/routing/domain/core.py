@@ -97,25 +97,29 @@ class RouterCore:
         for agent_id in agent_ids:
             self._release(agent_id, channel)
 
-    def _change_presence(self, agent: Agent, presence: Presence, *, automatic: bool, reason: str) -> None:
+    def _change_presence(self, agent: Agent, presence: Presence, *, reason: str) -> None:
+        """Routing's own (automatic) change."""
+        self._presence_changed(agent, agent.change_presence(presence, automatic=True, reason=reason))
+
+    def _presence_changed(self, agent: Agent, event: ev.PresenceChanged) -> None:
         self.changed_agents.add(agent.agent_id)
-        self._emit(agent.change_presence(presence, automatic=automatic, reason=reason))
-        if presence == Presence.AVAILABLE:
+        self._emit(event)
+        if agent.presence == Presence.AVAILABLE:
             self._dispatch_later_for(agent)
 
     def _auto_busy(self, agent: Agent, channel: str, queue: QueueConfig) -> None:
         if agent.goes_busy(channel, busy_when_at_capacity=queue.busy_when_at_capacity):
-            self._change_presence(agent, Presence.BUSY, automatic=True, reason=f"{channel} at capacity")
+            self._change_presence(agent, Presence.BUSY, reason=f"{channel} at capacity")
 
     def _lift_auto_busy(self, agent: Agent) -> None:
         if agent.may_lift_busy():
-            self._change_presence(agent, Presence.AVAILABLE, automatic=True, reason="below capacity")
+            self._change_presence(agent, Presence.AVAILABLE, reason="below capacity")
 
     def _put_in_rona(self, agent_id: str) -> None:
         agent = self.agents.get(agent_id)
         if agent is None or agent.presence == Presence.RONA:
             return
-        self._change_presence(agent, Presence.RONA, automatic=True, reason="offer not answered")
+        self._change_presence(agent, Presence.RONA, reason="offer not answered")
         # An agent who does not answer will not answer their other offers either: send them on now.
         # Offers already past their time are left to expire_offers, so they count as time-outs.
         self._withdraw_offers_to(agent_id, reason="agent in RONA", still_open_only=True)
@@ -130,9 +134,7 @@ class RouterCore:
 
     def _reopen(self, item: WorkItem, queue: QueueConfig) -> None:
         """The customer wrote to a waiting persistent chat: back to the same agent if they have room."""
-        item.waiting_until = None
-        item.declines = {}
-        item.restart_wait(self.now)
+        item.reopen(self.now)
         self._touch(item)
         agent = self.agents.get(item.last_agent_id) if item.last_agent_id else None
         if agent is not None and agent.presence != Presence.OFFLINE and agent.free(item.channel) > 0:
@@ -141,10 +143,10 @@ class RouterCore:
         else:
             self._announce_queued(item)  # last_agent_id stays, so the queue's last-agent preference applies
 
-    def _offer(self, item: WorkItem, agent: Agent, queue: QueueConfig) -> None:
+    def _offer(self, item: WorkItem, agent: Agent, queue: QueueConfig, *, named: bool = False) -> None:
         offer = Offer(self.new_id(), agent.agent_id, self.now, self.now + timedelta(seconds=queue.offer_timeout_s))
         self._reserve(agent, item.channel)
-        item.offer_to(offer)
+        item.offer_to(offer, named=named)
         self._touch(item)
         self._emit(ev.OfferMade(conversation_id=item.conversation_id, offer_id=offer.offer_id, agent_id=agent.agent_id,
                                 queue_id=item.queue_id, channel=item.channel, customer_name=item.customer_name,
@@ -163,8 +165,8 @@ class RouterCore:
 
     def _return_offer(self, item: WorkItem) -> None:
         """The offer is over without an answer that keeps it: the item waits in its queue again."""
-        holders = self._clear_holders(item)
-        item.state = ItemState.QUEUED  # enqueued_at is kept, so the item keeps its place
+        holders = item.return_to_queue()  # keeping its place in the queue
+        self._touch(item)
         self._release_all(holders, item.channel)
         self._dispatch_later(item.queue_id)
 
@@ -177,10 +179,6 @@ class RouterCore:
             self._emit(ev.OfferWithdrawn(conversation_id=item.conversation_id, offer_id=item.offer.offer_id,
                                          agent_id=agent_id, reason=reason))
             self._return_offer(item)  # not a decline: the agent did not turn this item down
-
-    def _clear_holders(self, item: WorkItem) -> list[str]:
-        self._touch(item)
-        return item.clear_holders()
 
     # --- bookkeeping ------------------------------------------------------------------------------
 

@@ -75,15 +75,13 @@ class SetupUseCases(RouterCore):
             presence = Presence(presence)
         except ValueError:
             raise RoutingError("invalid_argument", f"unknown presence {presence!r}") from None
-        if presence == Presence.RONA:
-            raise RoutingError("invalid_argument", "RONA is set by routing when an offer is not answered")
-        if presence == agent.presence:
-            if agent.auto_busy:
-                # Same BUSY, but now the agent's own: routing must no longer lift it.
-                agent.auto_busy = False
+        was_auto_busy = agent.auto_busy
+        changed = agent.choose_presence(presence)
+        if changed is None:
+            if was_auto_busy:  # the same BUSY, now the agent's own
                 self.changed_agents.add(agent_id)
             return self._finish()
-        self._change_presence(agent, presence, automatic=False, reason="set by agent")
+        self._presence_changed(agent, changed)
         if presence != Presence.AVAILABLE:
             self._withdraw_offers_to(agent_id, reason=f"agent is {presence}")
         return self._finish()

@@ -131,12 +131,8 @@ class WorkUseCases(RouterCore):
         queue = self._queue(to_queue_id or item.queue_id)
 
         had_conference = item.has_conference()
-        holders = self._clear_holders(item)
-        item.queue_id = queue.queue_id
-        item.last_agent_id = by_agent_id
-        # Transferring says "not me": the new routing round skips the agent who handed it over.
-        item.declines = {by_agent_id: queue.max_declines}
-        item.restart_wait(self.now)
+        holders = item.transfer(by_agent_id, queue.queue_id, max_declines=queue.max_declines, now=self.now)
+        self._touch(item)
         if had_conference:
             self._emit(ev.ConferenceEnded(conversation_id=conversation_id))
         self._emit(ev.ConversationTransferred(conversation_id=conversation_id, from_agent_id=by_agent_id,
@@ -145,8 +141,7 @@ class WorkUseCases(RouterCore):
         if to_agent_id is None:
             self._dispatch_later(queue.queue_id)
         else:
-            item.target_agent_id = to_agent_id
-            self._offer(item, self.agents[to_agent_id], queue)
+            self._offer(item, self.agents[to_agent_id], queue, named=True)
         return self._finish()
 
     def escalate(self, conversation_id: str, by_agent_id: str, reason: str = "") -> list[ev.RoutingEvent]:
@@ -162,8 +157,8 @@ class WorkUseCases(RouterCore):
         item = self._assigned_item(conversation_id, agent_id)
         queue = self._queue(item.queue_id)
         had_conference = item.has_conference()
-        holders = self._clear_holders(item)
-        item.park_with(agent_id, until=self.now + timedelta(days=queue.persistent_waiting_days))
+        holders = item.park_with(agent_id, until=self.now + timedelta(days=queue.persistent_waiting_days))
+        self._touch(item)
         if had_conference:
             self._emit(ev.ConferenceEnded(conversation_id=conversation_id))
         self._emit(ev.ConversationWaiting(conversation_id=conversation_id, agent_id=agent_id,
@@ -180,8 +175,8 @@ class WorkUseCases(RouterCore):
             # The offered agent's screen still shows the offer.
             self._emit(ev.OfferWithdrawn(conversation_id=conversation_id, offer_id=item.offer.offer_id,
                                          agent_id=item.offer.agent_id, reason="conversation ended"))
-        holders = self._clear_holders(item)
-        item.finish()
+        holders = item.finish()
+        self._touch(item)
         self._emit(ev.ConversationEnded(conversation_id=conversation_id, reason=reason))
         self._release_all(holders, item.channel)
         return self._finish()

@@ -1,4 +1,8 @@
-"""Random sequences of routing use cases never break capacity, offer, RONA or rejection invariants."""
+"""Random sequences of routing use cases never break capacity, offer, RONA or rejection invariants.
+
+This machine tests the orchestration: the Router over many agents, items and queues at once. Each invariant
+that belongs to one aggregate is also asserted on that aggregate alone, where it is enforced (the comments
+name the test): test_agent_properties.py, test_work_item_properties.py, test_queue_properties.py."""
 
 import copy
 import itertools
@@ -53,7 +57,7 @@ class RoutingMachine(RuleBasedStateMachine):
         try:
             events = getattr(router, use_case)(*args, **kwargs)
         except RoutingError:
-            # 7. A rejected command changes nothing.
+            # 7. A rejected command changes nothing (each aggregate: a refused operation changes nothing).
             assert (self.queues, self.agents, self.items) == before
             return None
         self.check_changes_are_reported(before, router)
@@ -71,7 +75,7 @@ class RoutingMachine(RuleBasedStateMachine):
         assert {c for c in self.items if self.items[c] != items.get(c)} <= router.changed_items
 
     def check_capacity_only_grows_within_limits(self, before):
-        # 2. Load never grows on a channel that is at (or was cut below) capacity.
+        # 2. Load never grows on a channel that is at (or was cut below) capacity (AgentMachine.apply).
         _, agents, _ = before
         for agent in self.agents.values():
             for channel, load in agent.load.items():
@@ -79,7 +83,7 @@ class RoutingMachine(RuleBasedStateMachine):
                 assert load <= max(agent.capacity.get(channel, 0), load_before), (agent, channel)
 
     def check_rona_is_left_only_by_hand(self, before, use_case):
-        # 6. Only set_presence takes an agent out of RONA.
+        # 6. Only set_presence takes an agent out of RONA (AgentMachine.apply and routing_changes_presence_anyhow).
         _, agents, _ = before
         for agent_id, agent in agents.items():
             if agent.presence == Presence.RONA and self.agents[agent_id].presence != Presence.RONA:
@@ -93,27 +97,30 @@ class RoutingMachine(RuleBasedStateMachine):
                 assert event.previous != Presence.RONA or not event.automatic, event
                 self.seen_presence[event.agent_id] = event.presence
             elif isinstance(event, ev.OfferMade):
-                # 4. Offers only go to agents available at that moment.
+                # 4. Offers only go to agents available at that moment (Agent.can_take: AgentMachine; the
+                # queue's choice among members: test_work_goes_only_to_a_member_who_can_take_it...).
                 assert self.seen_presence.get(event.agent_id) == Presence.AVAILABLE, event
-                assert event.conversation_id not in self.seen_offers
+                assert event.conversation_id not in self.seen_offers  # one at a time: WorkItemMachine.offer
                 self.seen_offers[event.conversation_id] = event.offer_id
             elif isinstance(event, ev.OfferAccepted | ev.OfferDeclined | ev.OfferExpired | ev.OfferWithdrawn):
                 assert self.seen_offers.pop(event.conversation_id) == event.offer_id
-        # The event stream alone tells presence and open offers exactly.
+        # The event stream alone tells presence and open offers exactly (PresenceChanged: AgentMachine.apply).
         assert {a: p for a, p in self.seen_presence.items() if p != Presence.OFFLINE} == {
             a.agent_id: a.presence for a in self.agents.values() if a.presence != Presence.OFFLINE
         }
         assert self.seen_offers == {i.conversation_id: i.offer.offer_id for i in self.items.values() if i.offer}
 
     def check_work_conserving(self):
-        # 5. After every use case, no queued item has an agent who could be offered it.
+        # 5. After every use case, no queued item has an agent who could be offered it (one queue and item:
+        # test_work_goes_only_to_a_member_who_can_take_it_and_always_when_one_can).
         for item in self.items.values():
             if item.state == ItemState.QUEUED and item.queue_id in self.queues:
                 assert choose_agent(item, self.queues[item.queue_id], self.agents) is None, item
 
     @invariant()
     def load_matches_the_work_held(self):
-        # 1. Load is exactly the offers, assignments and conference seats an agent holds.
+        # 1. Load is exactly the offers, assignments and conference seats an agent holds (each side alone:
+        # AgentMachine.load_is_what_callers_hold..., WorkItemMachine.holders_are_exactly_the_seats_held).
         held = Counter()
         for item in self.items.values():
             if item.state not in (ItemState.ENDED, ItemState.WAITING):
@@ -125,7 +132,8 @@ class RoutingMachine(RuleBasedStateMachine):
 
     @invariant()
     def each_item_has_one_owner_at_most(self):
-        # 3. Offered: one offer, no assignee; assigned: one assignee, no offer; otherwise neither.
+        # 3. Offered: one offer, no assignee; assigned: one assignee, no offer; otherwise neither
+        # (WorkItemMachine.one_owner_at_most, a_named_target_only_while_offered_to_it).
         for item in self.items.values():
             if item.state == ItemState.OFFERED:
                 assert item.offer is not None and item.assigned_agent_id is None

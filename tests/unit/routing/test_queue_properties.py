@@ -3,6 +3,7 @@ only to members who can take it (and always, when one can), and queue order is p
 queue (the queue's share of the invariants test_invariants_property.py checks across the Router)."""
 
 import copy
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,60 +27,57 @@ agent_ids = st.sampled_from(AGENTS)
 skill_sets = st.dictionaries(st.sampled_from(["billing", "tech"]), st.integers(1, 10), max_size=2)
 
 
-def mostly(valid, invalid):
-    """Nine times in ten a value that keeps the rule, so that whole configurations are often valid too."""
-    return st.integers(0, 9).flatmap(lambda n: invalid if n == 9 else valid)
-
-
-configs = st.builds(
-    QueueConfig, queue_id=mostly(st.sampled_from(QUEUE_IDS), st.just("")), name=st.just("Q"),
-    level=mostly(st.sampled_from([1, 2]), st.sampled_from([0, 3])),
-    method=mostly(st.sampled_from(list(AssignmentMethod)), st.just("bogus")),
-    members=st.dictionaries(agent_ids, mostly(st.integers(1, 3), st.sampled_from([0, -1, True, 1.5])), max_size=4),
-    offer_timeout_s=mostly(st.integers(1, 60), st.sampled_from([0, -5])),
-    max_declines=mostly(st.integers(1, 3), st.just(0)),
-    overflow_queue_id=mostly(st.none() | st.sampled_from(QUEUE_IDS), st.just("gone")),
-    max_wait_s=st.none() | mostly(st.integers(1, 600), st.just(0)),
-    second_level_queue_id=mostly(st.none() | st.sampled_from(QUEUE_IDS), st.just("gone")),
-    persistent_waiting_days=mostly(st.integers(1, 28), st.just(0)), rr_cursor=st.none() | agent_ids,
-    version=st.integers(0, 3))
 existing_queues = st.lists(st.sampled_from(QUEUE_IDS), unique=True).map(
     lambda ids: {q: QueueConfig(q, q.upper(), rr_cursor="a2", version=7) for q in ids})
 
 
-def broken_rules(config: QueueConfig, existing: dict) -> list[str]:
-    """The rules a queue configuration must keep, written out independently of QueueConfig.validated."""
-    broken = []
-    if not config.queue_id:
-        broken.append("id")
-    if config.method not in list(AssignmentMethod):
-        broken.append("method")
-    if config.level not in (1, 2):
-        broken.append("level")
-    if any(type(p) is not int or p < 1 for p in config.members.values()):
-        broken.append("priorities")
-    if config.offer_timeout_s <= 0 or config.persistent_waiting_days <= 0 or config.max_declines < 1:
-        broken.append("limits")
-    if config.max_wait_s is not None and config.max_wait_s <= 0:
-        broken.append("max wait")
-    for target in (config.overflow_queue_id, config.second_level_queue_id):
-        if target is not None and (target == config.queue_id or target not in existing):
-            broken.append("reference")
-    return broken
+@st.composite
+def valid_configs(draw, existing):
+    """A configuration that keeps every rule, given the queues that exist."""
+    queue_id = draw(st.sampled_from(QUEUE_IDS))
+    others = st.none() | st.sampled_from(sorted(set(existing) - {queue_id}) or [None])
+    return QueueConfig(
+        queue_id, "Q", level=draw(st.sampled_from([1, 2])), method=draw(st.sampled_from(list(AssignmentMethod))),
+        members=draw(st.dictionaries(agent_ids, st.integers(1, 3), max_size=4)),
+        offer_timeout_s=draw(st.integers(1, 60)), max_declines=draw(st.integers(1, 3)),
+        overflow_queue_id=draw(others), max_wait_s=draw(st.none() | st.integers(1, 600)),
+        second_level_queue_id=draw(others), persistent_waiting_days=draw(st.integers(1, 28)),
+        rr_cursor=draw(st.none() | agent_ids), version=draw(st.integers(0, 3)))
+
+
+# One way to break each rule of a queue's configuration (see QueueConfig.validated).
+BREAK = {
+    "empty id": lambda c: replace(c, queue_id=""),
+    "unknown method": lambda c: replace(c, method="bogus"),
+    "level": lambda c: replace(c, level=3),
+    "member priority below 1": lambda c: replace(c, members={**c.members, "a9": 0}),
+    "member priority not an integer": lambda c: replace(c, members={**c.members, "a9": True}),
+    "offer timeout": lambda c: replace(c, offer_timeout_s=0),
+    "waiting period": lambda c: replace(c, persistent_waiting_days=0),
+    "max declines": lambda c: replace(c, max_declines=0),
+    "max wait": lambda c: replace(c, max_wait_s=0),
+    "overflow to itself": lambda c: replace(c, overflow_queue_id=c.queue_id),
+    "second line to itself": lambda c: replace(c, second_level_queue_id=c.queue_id),
+    "overflow to a missing queue": lambda c: replace(c, overflow_queue_id="gone"),
+    "second line to a missing queue": lambda c: replace(c, second_level_queue_id="gone"),
+}
 
 
 @settings(max_examples=400)
-@given(config=configs, existing=existing_queues)
-def test_a_configuration_is_accepted_only_when_it_keeps_every_rule(config, existing):
+@given(data=st.data(), existing=existing_queues, broken=st.lists(st.sampled_from(sorted(BREAK)), unique=True,
+                                                                 max_size=2))
+def test_a_configuration_is_accepted_only_when_it_keeps_every_rule(data, existing, broken):
+    config = data.draw(valid_configs(existing))
+    for rule in broken:
+        config = BREAK[rule](config)
     original, before = copy.deepcopy(config), copy.deepcopy(existing)
-    broken = broken_rules(config, existing)
     try:
         checked = config.validated(existing)
     except RoutingError as refused:
-        assert refused.code == "invalid_config" and broken
+        assert refused.code == "invalid_config" and broken, refused
         assert (config, existing) == (original, before)  # a refusal changes nothing
         return
-    assert not broken
+    assert not broken, f"accepted with {broken}"
     assert (config, existing) == (original, before)
     assert isinstance(checked.method, AssignmentMethod)
     assert checked.members == config.members and checked.members is not config.members  # never aliased

@@ -11,17 +11,18 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, create_model
 from pymongo.errors import DuplicateKeyError
+from shared.contracts import chat, routing
+from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS
+from shared.contracts.envelope import Identifier
 
 from services.gateway.adapters.store import CONVERSATIONS, USERS, agent_stream, append
-from services.gateway.api_staff import ANSWERS, revoke_sessions
+from services.gateway.api_sessions import revoke_sessions
+from services.gateway.api_staff import ANSWERS
 from services.gateway.api_widget import TENANTS
 from services.gateway.auth.customers import new_identity_secret
 from services.gateway.auth.passwords import PasswordTooShort, hash_password_async
 from services.gateway.auth.permissions import Action, Role, refusal
 from services.gateway.identity import Staff, raise_refusal, require_staff
-from shared.contracts import chat, routing
-from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS
-from shared.contracts.envelope import Identifier
 
 router = APIRouter(tags=["admin"])
 

@@ -12,6 +12,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pymongo import ReturnDocument
+from shared.contracts import chat
+from shared.contracts.catalogue import CHAT_COMMANDS
+from shared.contracts.chat.reads import MessagePage
+from shared.contracts.envelope import Identifier
+from shared.logging import get_logger
 
 from services.gateway.adapters.store import CONVERSATIONS
 from services.gateway.api_staff import ANSWERS, IdempotencyKey, NewMessage, ReadUpTo
@@ -27,11 +32,6 @@ from services.gateway.auth.permissions import NOT_SIGNED_IN
 from services.gateway.commands import request_id_for
 from services.gateway.identity import Customer, authorise_customer, require_customer
 from services.gateway.reads import chat_read, push_typing
-from shared.contracts import chat
-from shared.contracts.catalogue import CHAT_COMMANDS
-from shared.contracts.chat.reads import MessagePage
-from shared.contracts.envelope import Identifier
-from shared.logging import get_logger
 
 router = APIRouter(tags=["widget"])
 log = get_logger(__name__)

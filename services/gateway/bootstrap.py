@@ -4,6 +4,13 @@ the command bus, the public FastAPI app, and chat's read API client."""
 from __future__ import annotations
 
 import httpx
+from shared.contracts.catalogue import (
+    CHAT_COMMANDS,
+    CHAT_EVENTS,
+    ROUTING_COMMANDS,
+    ROUTING_EVENTS,
+)
+from shared.runtime import ServiceRuntime
 
 from services.gateway.adapters.store import ensure_indexes
 from services.gateway.app import Gateway, create_app
@@ -13,13 +20,6 @@ from services.gateway.commands import CommandBus
 from services.gateway.handlers import GatewayHandlers, handlers_for
 from services.gateway.live import Hub
 from services.gateway.settings import GatewaySettings
-from shared.contracts.catalogue import (
-    CHAT_COMMANDS,
-    CHAT_EVENTS,
-    ROUTING_COMMANDS,
-    ROUTING_EVENTS,
-)
-from shared.runtime import ServiceRuntime
 
 
 def bootstrap(settings: GatewaySettings | None = None) -> ServiceRuntime:

@@ -14,14 +14,14 @@ from uuid import uuid4
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-
-from services.gateway.adapters.store import ANSWERS_SEEN
-from services.gateway.live import Hub
 from shared.commands import key_of
 from shared.contracts.answers import CommandAccepted, http_status
 from shared.contracts.catalogue import Topic
 from shared.contracts.envelope import Actor, Command, wrap
 from shared.mongo import MongoUnitOfWork, Transaction
+
+from services.gateway.adapters.store import ANSWERS_SEEN
+from services.gateway.live import Hub
 
 
 class Answer(BaseModel):

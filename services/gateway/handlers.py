@@ -7,6 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.contracts import chat, routing
+from shared.contracts.answers import CommandAccepted, CommandRejected
+from shared.contracts.envelope import Envelope
+from shared.mongo import MongoUnitOfWork, Transaction
+
 from services.gateway.adapters.store import (
     ANSWERS_SEEN,
     CONVERSATIONS,
@@ -16,10 +21,6 @@ from services.gateway.adapters.store import (
     customer_stream,
 )
 from services.gateway.projection import project
-from shared.contracts import chat, routing
-from shared.contracts.answers import CommandAccepted, CommandRejected
-from shared.contracts.envelope import Envelope
-from shared.mongo import MongoUnitOfWork, Transaction
 
 
 class GatewayHandlers:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException, Request
-
 from shared.contracts.envelope import Actor
 from shared.logging import get_logger
 

@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from shared.logging import get_logger
 
 from services.gateway.adapters.store import ANSWERS_SEEN, STREAM, head_position, replay
-from shared.logging import get_logger
 
 log = get_logger(__name__)
 Doc = dict[str, Any]

@@ -1,7 +1,6 @@
 """Settings of the gateway service (environment variables, local defaults)."""
 
 from pydantic import Field
-
 from shared.registry import service
 from shared.settings import ServiceSettings
 

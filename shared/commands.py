@@ -3,8 +3,8 @@
 `answer_command` runs the use case in a unit of work and publishes, on the owner's events topic, what it
 emitted followed by `CommandAccepted`; if the use case raises `Rejected`, nothing it did is kept and only
 `CommandRejected` is published. The answer is stored under the command's request id, in the same
-transaction: the same request id sent again (a client's retry, with a new envelope) changes nothing and
-gets the first answer published again, so a sender waiting for it is not left without one."""
+transaction: the same request id sent again (a redelivery, or a client's retry with a new envelope) changes
+nothing and gets the first answer published again, so a sender waiting for it is not left without one."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from shared.contracts.answers import Answer, CommandAccepted, CommandRejected, Rejected
 from shared.contracts.envelope import Command, Envelope, Event, Message, wrap
-from shared.mongo import ANSWERS
+from shared.mongo import ANSWERS, DuplicateRecord
 
 
 class Tx(Protocol):
@@ -55,7 +55,12 @@ class Publisher:
 
 async def answer_command(uow: UnitOfWork, env: Envelope[Command], execute: Callable[[Any], Awaitable[Done]], *,
                          publisher: Publisher) -> Answer:
-    """Carry out `env`'s command with `execute(tx)` and answer it (see the module's text)."""
+    """Carry out `env`'s command with `execute(tx)` and answer it (see the module's text).
+
+    The stored answer is the command's idempotency record (instead of the envelope id the consumer records for
+    other messages): it is inserted last in the transaction, so a repeat (a redelivery or a client's retry) runs
+    into it, the transaction is abandoned with whatever it did, and the first answer is published again. One
+    insert per command, and no read before it."""
     cmd = env.payload
     request_key = f"{env.tenant_id}:{cmd.request_id}"
     about = dict(request_id=cmd.request_id, command_id=env.event_id, command_type=env.type, command_key=env.key)
@@ -67,17 +72,23 @@ async def answer_command(uow: UnitOfWork, env: Envelope[Command], execute: Calla
         return answer
 
     async def carry_out(tx: Tx) -> Answer:
-        first = await tx.load(ANSWERS, request_key)
-        if first is not None:  # a retry of a request already answered: the first answer again, nothing else
-            answer_type = CommandAccepted if first["type"] == CommandAccepted.TYPE else CommandRejected
-            answer = answer_type.model_validate(first["answer"])
-            publisher.emit(tx, env.tenant_id, [answer], env)
-            return answer
         done = await execute(tx)
         return await finish(tx, CommandAccepted(**about, result_id=done.result_id), done.events)
 
+    async def repeat(tx: Tx) -> Answer:
+        first = await tx.load(ANSWERS, request_key)
+        if first is None:  # the answer expired (kept 7 days) while the same request came again
+            raise AssertionError(f"answer {request_key} vanished between two reads")
+        answer_type = CommandAccepted if first["type"] == CommandAccepted.TYPE else CommandRejected
+        answer = answer_type.model_validate(first["answer"])
+        publisher.emit(tx, env.tenant_id, [answer], env)
+        return answer
+
     try:
-        return await uow.run(carry_out)
-    except Rejected as refused:  # the transaction was abandoned: record the rejection alone
-        rejected = CommandRejected(**about, code=refused.code, reason=refused.reason)
-        return await uow.run(lambda tx: finish(tx, rejected))
+        try:
+            return await uow.run(carry_out, message_id=None)
+        except Rejected as refused:  # the transaction was abandoned: record the rejection alone
+            rejected = CommandRejected(**about, code=refused.code, reason=refused.reason)
+            return await uow.run(lambda tx: finish(tx, rejected), message_id=None)
+    except DuplicateRecord:  # answered before: nothing this attempt did is kept; the first answer again
+        return await uow.run(repeat, message_id=None)

@@ -63,6 +63,10 @@ class ConcurrencyConflict(Exception):
     """A document changed since it was read (version check failed); the unit of work runs again."""
 
 
+class DuplicateRecord(Exception):
+    """A document with this `_id` exists already (Transaction.store); the transaction is abandoned."""
+
+
 class AlreadyProcessed(Exception):
     """The message was handled before; the transaction is abandoned and nothing changes."""
 
@@ -83,8 +87,11 @@ class Transaction:
         return await self.db[collection].find_one({"_id": doc_id}, session=self.session)
 
     async def store(self, collection: str, doc: dict[str, Any]) -> None:
-        """Insert one document (with its `_id`) in this transaction."""
-        await self.db[collection].insert_one(doc, session=self.session)
+        """Insert one document (with its `_id`) in this transaction; DuplicateRecord if that id exists."""
+        try:
+            await self.db[collection].insert_one(doc, session=self.session)
+        except DuplicateKeyError:
+            raise DuplicateRecord(f"{collection}/{doc['_id']}") from None
 
 
 class MongoUnitOfWork:

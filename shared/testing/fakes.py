@@ -18,6 +18,7 @@ from shared.contracts.envelope import Envelope
 from shared.mongo import (
     CONSUMED_MESSAGE,
     AlreadyProcessed,
+    DuplicateRecord,
     ConcurrencyConflict,
     consumed_message_id,
 )
@@ -46,7 +47,7 @@ class FakeTransaction:
     async def store(self, collection: str, doc: dict[str, Any]) -> None:
         docs = self.collection(collection)
         if doc["_id"] in docs:
-            raise KeyError(f"duplicate _id {doc['_id']!r} in {collection}")
+            raise DuplicateRecord(f"{collection}/{doc['_id']}")
         docs[doc["_id"]] = copy.deepcopy(doc)
 
 

@@ -48,6 +48,41 @@ async def ensure_indexes(db: AsyncDatabase[Doc], *, replay_window_s: int) -> Non
                                           ("state", ASCENDING), ("updated_at", DESCENDING)], name="closed_list")
 
 
+class Views:
+    """The projection's reads and writes inside one consumer transaction (handlers never touch the driver)."""
+
+    def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession, tenant_id: str) -> None:
+        self.db, self.session, self.tenant_id = db, session, tenant_id
+
+    async def conversation(self, conversation_id: str) -> Doc | None:
+        return await self.db[CONVERSATIONS].find_one({"_id": f"{self.tenant_id}:{conversation_id}"},
+                                                     session=self.session)
+
+    async def save_conversation(self, view: Doc) -> None:
+        await self.db[CONVERSATIONS].replace_one({"_id": view["_id"]}, view, upsert=True, session=self.session)
+
+    async def queue_members(self, queue_id: str) -> list[str]:
+        queue = await self.db[QUEUES].find_one({"_id": f"{self.tenant_id}:{queue_id}"}, session=self.session)
+        return queue["members"] if queue else []
+
+    async def save_queue(self, queue_id: str, name: str, members: list[str]) -> None:
+        await self.db[QUEUES].replace_one(
+            {"_id": f"{self.tenant_id}:{queue_id}"},
+            {"tenant_id": self.tenant_id, "queue_id": queue_id, "name": name, "members": sorted(members)},
+            upsert=True, session=self.session)
+
+    async def push(self, frames: list[tuple[str, Doc]]) -> None:
+        await append(self.db, self.session, frames)
+
+
+async def keep_answer(db: AsyncDatabase[Doc], tenant_id: str, request_id: str, answer_type: str,
+                      answer: Doc) -> None:
+    """The first answer to a request id, kept (a repeat changes nothing)."""
+    await db[ANSWERS_SEEN].update_one(
+        {"_id": f"{tenant_id}:{request_id}"},
+        {"$setOnInsert": {"type": answer_type, "answer": answer, "at": datetime.now(UTC)}}, upsert=True)
+
+
 def agent_stream(tenant_id: str, user_id: str) -> str:
     return f"agent:{tenant_id}:{user_id}"
 

@@ -19,9 +19,10 @@ from services.gateway.adapters.store import (
     CONVERSATIONS,
     QUEUES,
 )
-from services.gateway.auth.permissions import Action, allowed, refusal
+from services.gateway.auth.permissions import NOT_SIGNED_IN, Action, allowed, refusal
 from services.gateway.commands import Answer, answer_response, request_id_for
-from services.gateway.identity import Staff, authorise, raise_refusal, require_staff
+from services.gateway.identity import (Staff, authorise, bearer, customer_from_token, raise_refusal, require_staff,
+                                      staff_from_token)
 from services.gateway.reads import chat_read, push_typing
 
 router = APIRouter()
@@ -297,10 +298,17 @@ async def read_messages(conversation_id: Identifier, request: Request, staff: St
 
 
 @router.get("/v1/requests/{request_id}", tags=["commands"], responses=ANSWERS)
-async def request_answer(request_id: Identifier, request: Request, staff: Staff = Depends(require_staff)
-                         ) -> JSONResponse:
-    """The answer to a command that timed out with 504 earlier (pending: not yet)."""
-    stored = await request.app.state.gateway.bus.stored_answer(staff.tenant_id, request_id)
+async def request_answer(request_id: Identifier, request: Request) -> JSONResponse:
+    """The answer to a command that timed out with 504 earlier (pending: not yet), for staff and customers
+    alike (the tenant comes from the caller's token; request ids are random)."""
+    gw = request.app.state.gateway
+    token = bearer(request)
+    staff = await staff_from_token(gw.db, gw.tokens, token)
+    customer = customer_from_token(gw.tokens, token) if staff is None else None
+    caller = staff or customer
+    if caller is None:
+        raise_refusal(NOT_SIGNED_IN)
+    stored = await gw.bus.stored_answer(caller.tenant_id, request_id)
     if stored is None:
         return JSONResponse(Answer(status="pending", request_id=request_id,
                                    answer_url=f"/v1/requests/{request_id}").model_dump(), status_code=202)

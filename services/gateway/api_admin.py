@@ -15,7 +15,7 @@ from shared.contracts import chat, routing
 from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS
 from shared.contracts.envelope import Identifier
 
-from services.gateway.adapters.store import CONVERSATIONS, USERS, agent_stream, append
+from services.gateway.adapters.store import CONVERSATIONS, USERS, agent_stream, push
 from services.gateway.api_sessions import revoke_sessions
 from services.gateway.api_staff import ANSWERS
 from services.gateway.api_widget import TENANTS
@@ -111,8 +111,7 @@ async def deactivate(user_id: Identifier, request: Request,
     if found is None:
         raise HTTPException(404, detail={"error": "not_found", "detail": "Not found."})
     await revoke_sessions(gw, staff.tenant_id, user_id)
-    async with gw.db.client.start_session() as session, await session.start_transaction():
-        await append(gw.db, session, [(agent_stream(staff.tenant_id, user_id), {"type": "deactivated"})])
+    await push(gw.db, [(agent_stream(staff.tenant_id, user_id), {"type": "deactivated"})])
     held = gw.db[CONVERSATIONS].find({"tenant_id": staff.tenant_id, "agents.0": user_id,
                                       "state": {"$in": ["active", "offered"]}})
     async for view in held:

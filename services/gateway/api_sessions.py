@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from shared.contracts.envelope import Identifier
 
-from services.gateway.adapters.store import SESSIONS, USERS, agent_stream, append
+from services.gateway.adapters.store import SESSIONS, USERS, agent_stream, push
 from services.gateway.auth.passwords import (
     PasswordTooShort,
     check_password_async,
@@ -132,7 +132,6 @@ async def revoke_sessions(gw: Any, tenant_id: str, user_id: str, *, family: str 
     families = sorted({s.get("family", s["_id"]) async for s in gw.db[SESSIONS].find(query, {"family": 1})})
     await gw.db[SESSIONS].update_many({**query, "revoked_at": None}, {"$set": {"revoked_at": datetime.now(UTC)}})
     frames = [(agent_stream(tenant_id, user_id), {"type": "session_revoked", "session_id": f}) for f in families]
-    async with gw.db.client.start_session() as session, await session.start_transaction():
-        await append(gw.db, session, frames)
+    await push(gw.db, frames)
 
 

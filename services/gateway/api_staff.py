@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 from uuid import uuid4
@@ -20,7 +19,7 @@ from services.gateway.adapters.store import (
     QUEUES,
 )
 from services.gateway.auth.permissions import NOT_SIGNED_IN, Action, allowed, refusal
-from services.gateway.commands import Answer, answer_response, request_id_for
+from services.gateway.commands import Answer, answer_response, request_id_for, result_id
 from services.gateway.identity import (Staff, authorise, bearer, customer_from_token, raise_refusal, require_staff,
                                       staff_from_token)
 from services.gateway.reads import chat_read, push_typing
@@ -173,7 +172,7 @@ async def start_proactive(body: Proactive, request: Request, staff: Staff = Depe
         request_id=request_id_for(staff.tenant_id, staff.user_id, key)))
     if answer.status_code != 200:
         return answer
-    conversation_id = json.loads(bytes(answer.body)).get("result_id") or conversation_id
+    conversation_id = result_id(answer) or conversation_id
     return ProactiveStarted(status="accepted", conversation_id=conversation_id, customer_token=gw.tokens.issue_customer(
         customer_id=body.customer.customer_id, tenant_id=staff.tenant_id, conversation_id=conversation_id))
 

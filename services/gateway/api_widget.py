@@ -3,7 +3,6 @@ authenticated user proven by the tenant site's expiring HMAC), send and read mes
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -29,7 +28,7 @@ from services.gateway.auth.customers import (
     verify_visitor,
 )
 from services.gateway.auth.permissions import NOT_SIGNED_IN
-from services.gateway.commands import request_id_for
+from services.gateway.commands import request_id_for, result_id
 from services.gateway.identity import Customer, authorise_customer, require_customer
 from services.gateway.reads import chat_read, push_typing
 
@@ -123,7 +122,7 @@ async def _start(gw: Any, tenant_id: str, customer: chat.Customer, visitor_token
                                              actor=Customer(tenant_id, customer.customer_id, command.conversation_id).actor)
     if answer.status_code != 200:
         return answer
-    conversation_id = _json(answer).get("result_id") or command.conversation_id  # a retry: the first conversation
+    conversation_id = result_id(answer) or command.conversation_id  # a retry: the first conversation
     token = gw.tokens.issue_customer(customer_id=customer.customer_id, tenant_id=tenant_id,
                                      conversation_id=conversation_id)
     return Started(status="accepted", conversation_id=conversation_id, customer_id=customer.customer_id,
@@ -183,10 +182,6 @@ async def appeal_message(tenant_id: Identifier, body: AppealMessage, request: Re
                   customer_name=customer.name, visitor_token=visitor_token, opened=False,
                   conversation_token=gw.tokens.issue_customer(customer_id=customer.customer_id, tenant_id=tenant_id,
                                                               conversation_id=cid))
-
-
-def _json(response: JSONResponse) -> dict[str, Any]:
-    return json.loads(bytes(response.body))
 
 
 W = "/v1/widget/conversations/{conversation_id}"

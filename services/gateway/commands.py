@@ -9,6 +9,7 @@ same key from the same user gets the first answer, and the owner does the work o
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 from uuid import uuid4
 
@@ -43,6 +44,11 @@ def request_id_for(tenant_id: str, user_id: str, idempotency_key: str | None) ->
     return KEYED + hashlib.sha256(f"{tenant_id}\0{user_id}\0{idempotency_key}".encode()).hexdigest()[:32]
 
 
+def result_id(response: JSONResponse) -> str | None:
+    """The id of what an accepted command created, from its answer response."""
+    return json.loads(bytes(response.body)).get("result_id")
+
+
 def answer_response(request_id: str, stored: dict[str, Any] | None) -> JSONResponse:
     if stored is None:
         body = Answer(status="pending", request_id=request_id, answer_url=f"/v1/requests/{request_id}")
@@ -69,16 +75,14 @@ class CommandBus:
             stored = await self.uow.db[ANSWERS_SEEN].find_one({"_id": key})
             if stored is not None:  # a retry of an answered request: the first answer, nothing sent again
                 return answer_response(command.request_id, stored)
-        env = wrap(command, tenant_id=tenant_id, key=key_of(command), producer=self.producer)
-
-        async def work(tx: Transaction) -> None:
-            tx.emit(topic.name, env)
-        await self.uow.run(work, message_id=None)
+        await self._emit(topic, command, tenant_id)
         return answer_response(command.request_id, await self.hub.wait_answer(key, self.timeout_s))
 
     async def fire(self, topic: Topic, command: Command, *, tenant_id: str, actor: Actor) -> None:
         """Send without waiting (setup steps whose answers nobody reads at once)."""
-        command = command.model_copy(update={"actor": actor})
+        await self._emit(topic, command.model_copy(update={"actor": actor}), tenant_id)
+
+    async def _emit(self, topic: Topic, command: Command, tenant_id: str) -> None:
         env = wrap(command, tenant_id=tenant_id, key=key_of(command), producer=self.producer)
 
         async def work(tx: Transaction) -> None:

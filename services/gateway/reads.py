@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from fastapi import HTTPException
 
-from services.gateway.adapters.store import agent_stream, append, customer_stream
+from services.gateway.adapters.store import agent_stream, customer_stream, push
 
 
 async def chat_read(gw: Any, path: str, **params: Any) -> Any:
@@ -33,5 +33,4 @@ async def push_typing(gw: Any, tenant_id: str, conversation_id: str, view: dict[
     recipients = [agent_stream(tenant_id, a) for a in view.get("agents", []) if a != who["id"]]
     if who["kind"] != "customer":
         recipients.append(customer_stream(tenant_id, conversation_id))
-    async with gw.db.client.start_session() as session, await session.start_transaction():
-        await append(gw.db, session, [(r, frame) for r in recipients])
+    await push(gw.db, [(r, frame) for r in recipients])

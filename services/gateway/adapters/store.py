@@ -111,6 +111,12 @@ async def append(db: AsyncDatabase[Doc], session: AsyncClientSession, frames: li
         await db[STREAM].insert_many(rows, session=session)
 
 
+async def push(db: AsyncDatabase[Doc], frames: list[tuple[str, Doc]]) -> None:
+    """Append frames in a transaction of their own (typing, sign-out: nothing else to commit with them)."""
+    async with db.client.start_session() as session, await session.start_transaction():
+        await append(db, session, frames)
+
+
 async def replay(db: AsyncDatabase[Doc], recipient: str, after: int, *, window_s: int,
                  limit: int = 1000) -> list[Doc] | None:
     """Frames after `after`, oldest first; None when the client must resync (what it missed is older than the

@@ -14,7 +14,7 @@ from services.chat.context import UseCaseContext
 from services.chat.domain.access import check_admin, check_may_act, check_may_start, sender_of
 from services.chat.domain.conversation import Conversation
 from services.chat.domain.lifecycle import State
-from services.chat.domain.settings import QueueChatSettings, check_reason_list
+from services.chat.domain.settings import QueueChatSettings, check_open, check_reason_list
 from shared.contracts import chat as c
 from shared.contracts import routing as r
 from shared.contracts.answers import CommandRejected, Rejected
@@ -43,6 +43,8 @@ async def start_conversation(ctx: UseCaseContext, cmd: c.StartConversation) -> s
     check_may_start(ctx.actor, customer=cmd.customer, proactive=cmd.proactive)
     if await ctx.repos.conversations.get(cmd.conversation_id) is not None:
         raise Rejected("conflict", f"conversation {cmd.conversation_id} already exists")
+    if not cmd.proactive:  # the business may reach out at any hour
+        check_open(await ctx.repos.settings.queue(cmd.queue_id), ctx.now)
     newest_first = sorted(cmd.context.trail, key=lambda step: step.at, reverse=True)
     conversation = Conversation(
         conversation_id=cmd.conversation_id, queue_id=cmd.queue_id, customer=cmd.customer, started_at=ctx.now,
@@ -67,6 +69,23 @@ async def send_message(ctx: UseCaseContext, cmd: c.SendMessage) -> str:
                                                    client_message_id=cmd.client_message_id,
                                                    message_id=message_id, now=ctx.now))
     return message_id
+
+
+@use_case(c.LeaveOfflineMessage)
+async def leave_offline_message(ctx: UseCaseContext, cmd: c.LeaveOfflineMessage) -> str:
+    """Keep a customer's message left while the queue was closed or unattended: a conversation closed at once."""
+    check_may_start(ctx.actor, customer=cmd.customer, proactive=False)
+    if await ctx.repos.conversations.get(cmd.conversation_id) is not None:
+        raise Rejected("conflict", f"conversation {cmd.conversation_id} already exists")
+    settings = await ctx.repos.settings.queue(cmd.queue_id)
+    if not settings.offline_messages:
+        raise Rejected("not_allowed", f"queue {cmd.queue_id} does not take offline messages")
+    newest_first = sorted(cmd.context.trail, key=lambda step: step.at, reverse=True)
+    conversation = Conversation(
+        conversation_id=cmd.conversation_id, queue_id=cmd.queue_id, customer=cmd.customer, started_at=ctx.now,
+        context=cmd.context.model_copy(update={"trail": newest_first}), updated_at=ctx.now)
+    await ctx.save(conversation, conversation.leave_offline(text=cmd.text, message_id=ctx.new_id()))
+    return cmd.conversation_id
 
 
 @use_case(c.MarkRead)
@@ -112,10 +131,12 @@ async def close_to_waiting(ctx: UseCaseContext, cmd: c.CloseToWaiting) -> None:
 async def configure_queue_chat(ctx: UseCaseContext, cmd: c.ConfigureQueueChat) -> str:
     """Replace a queue's chat settings (admin)."""
     check_admin(ctx.actor, action="configure a queue's chat")
-    await ctx.repos.settings.save_queue(QueueChatSettings(queue_id=cmd.queue_id, wrap_up_required=cmd.wrap_up_required,
-                                                          persistent=cmd.persistent, configured=True))
+    await ctx.repos.settings.save_queue(QueueChatSettings(
+        queue_id=cmd.queue_id, wrap_up_required=cmd.wrap_up_required, persistent=cmd.persistent, configured=True,
+        operating_hours=cmd.operating_hours, offline_messages=cmd.offline_messages))
     ctx.outcome.append(c.QueueChatConfigured(queue_id=cmd.queue_id, wrap_up_required=cmd.wrap_up_required,
-                                             persistent=cmd.persistent))
+                                             persistent=cmd.persistent, operating_hours=cmd.operating_hours,
+                                             offline_messages=cmd.offline_messages))
     return cmd.queue_id
 
 

@@ -122,12 +122,15 @@ async def deactivate(user_id: Identifier, request: Request,
                              tenant_id=staff.tenant_id, actor=staff.actor)
 
 
-_ROUTING_QUEUE = {name: (field.annotation, field) for name, field in routing.ConfigureQueue.model_fields.items()
-                  if name not in ("queue_id", "request_id", "actor")}
+def _settings_of(command: type[Any]) -> dict[str, Any]:
+    return {name: (field.annotation, field) for name, field in command.model_fields.items()
+            if name not in ("queue_id", "request_id", "actor")}
+
+
+_ROUTING_QUEUE, _CHAT_QUEUE = _settings_of(routing.ConfigureQueue), _settings_of(chat.ConfigureQueueChat)
+assert not _ROUTING_QUEUE.keys() & _CHAT_QUEUE.keys(), "a queue setting both routing and chat would take"
 QueueSetup = create_model(  # routing's queue settings, plus chat's settings for the same queue
-    "QueueSetup", **_ROUTING_QUEUE,
-    wrap_up_required=(bool, Field(False, description="Closing needs a wrap-up reason (chat).")),
-    persistent=(bool, Field(False, description="Persistent chat: agents close into waiting (chat).")))
+    "QueueSetup", **_ROUTING_QUEUE, **_CHAT_QUEUE)
 
 
 @router.put("/v1/admin/queues/{queue_id}", responses=ANSWERS)
@@ -136,7 +139,7 @@ async def configure_queue(queue_id: Identifier, body: QueueSetup, request: Reque
     """Routing's answer if it refused, else chat's answer to the queue's chat settings."""
     gw = request.app.state.gateway
     values = body.model_dump()  # type: ignore[attr-defined]
-    chat_settings = {k: values.pop(k) for k in ("wrap_up_required", "persistent")}
+    chat_settings = {k: values.pop(k) for k in _CHAT_QUEUE}
     answer = await gw.bus.send(ROUTING_COMMANDS, routing.ConfigureQueue(queue_id=queue_id, **values),
                                tenant_id=staff.tenant_id, actor=staff.actor)
     if answer.status_code != 200:

@@ -62,7 +62,8 @@ class WorkItem(BaseModel):
 class WorkLists(BaseModel):
     my: list[WorkItem] = Field(description="Offered to, assigned to, or in conference with me (not closed).")
     open: list[WorkItem] = Field(description="Waiting in my queues: metadata and preview only.")
-    closed: list[WorkItem] = Field(description="Closed conversations I served, newest first.")
+    closed: list[WorkItem] = Field(description="Closed conversations I served, and offline messages left in my "
+                                               "queues, newest first.")
 
 
 def _item(v: dict[str, Any], me: str, *, open_list: bool = False) -> WorkItem:
@@ -83,7 +84,8 @@ async def work_lists(request: Request, staff: Staff = Depends(require_staff),
     opened = await db[CONVERSATIONS].find({"tenant_id": t, "queue_id": {"$in": queues},
                                            "state": {"$in": ["queued", "requested"]}}).sort(
         "updated_at", 1).limit(limit).to_list()
-    closed = await db[CONVERSATIONS].find({"tenant_id": t, "served_by": me, "state": "closed"}).sort(
+    closed = await db[CONVERSATIONS].find({"tenant_id": t, "state": "closed", "$or": [
+        {"served_by": me}, {"offline": True, "queue_id": {"$in": queues}}]}).sort(
         "updated_at", -1).limit(limit).to_list()
     return WorkLists(my=[_item(v, me) for v in my], open=[_item(v, me, open_list=True) for v in opened],
                      closed=[_item(v, me) for v in closed])

@@ -95,7 +95,8 @@ async def _visitor(gw: Any, tenant_id: str, token: str | None) -> tuple[str, str
     return f"visitor-{n}", f"Visitor {n}", sign_visitor(gw.settings.token_secret, tenant_id, visitor_id)
 
 
-async def identify(gw: Any, tenant_id: str, body: StartChat | AppealMessage) -> tuple[chat.Customer, str | None]:
+async def identify(gw: Any, tenant_id: str, body: StartChat | AppealMessage | OfflineMessage
+                   ) -> tuple[chat.Customer, str | None]:
     """The customer behind a widget request, and a (new or same) visitor token for an anonymous one."""
     tenant = await _tenant(gw, tenant_id)
     if body.identity is None:
@@ -117,7 +118,7 @@ async def identify(gw: Any, tenant_id: str, body: StartChat | AppealMessage) -> 
 
 
 async def _start(gw: Any, tenant_id: str, customer: chat.Customer, visitor_token: str | None,
-                 command: chat.StartConversation) -> Any:
+                 command: chat.StartConversation | chat.LeaveOfflineMessage) -> Any:
     answer: JSONResponse = await gw.bus.send(CHAT_COMMANDS, command, tenant_id=tenant_id,
                                              actor=Customer(tenant_id, customer.customer_id, command.conversation_id).actor)
     if answer.status_code != 200:
@@ -139,6 +140,33 @@ async def start_chat(tenant_id: Identifier, body: StartChat, request: Request,
         context=chat.Context(prechat=body.prechat, visitor=body.visitor,
                              trail=sorted(body.trail, key=lambda s: s.at, reverse=True), variables=body.variables),
         first_message=body.message, request_id=request_id_for(tenant_id, customer.customer_id, key))
+    return await _start(gw, tenant_id, customer, visitor_token, command)
+
+
+class OfflineMessage(BaseModel):
+    """A message left while the queue is closed or nobody is online (the status route says which)."""
+    queue_id: Identifier = Field(description="The queue the customer tried to reach.")
+    text: str = Field(min_length=1, max_length=4000)
+    visitor_token: str | None = Field(None, max_length=300)
+    identity: Identity | None = None
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320, description="Where the answer can go.")
+    prechat: dict[str, str] = Field(default_factory=dict)
+    visitor: chat.Visitor = Field(default_factory=chat.Visitor)
+    variables: dict[str, str] = Field(default_factory=dict)
+
+
+@router.post("/v1/widget/{tenant_id}/offline-messages", response_model=Started, responses=ANSWERS)
+async def offline_message(tenant_id: Identifier, body: OfflineMessage, request: Request,
+                          key: str | None = IdempotencyKey) -> Any:
+    """Kept as a conversation closed at once, which the queue's members see in their Closed list; the token
+    lets the customer read it again (and the transcript)."""
+    gw = request.app.state.gateway
+    customer, visitor_token = await identify(gw, tenant_id, body)
+    command = chat.LeaveOfflineMessage(
+        conversation_id=uuid4().hex, queue_id=body.queue_id, customer=customer, text=body.text,
+        context=chat.Context(prechat=body.prechat, visitor=body.visitor, variables=body.variables),
+        request_id=request_id_for(tenant_id, customer.customer_id, key))
     return await _start(gw, tenant_id, customer, visitor_token, command)
 
 

@@ -36,7 +36,8 @@ class GatewayHandlers:
             cid = getattr(ev, "conversation_id", None)
             view = await views.conversation(cid) if cid is not None else None
             members: list[str] = []
-            if isinstance(ev, chat.ConversationStateChanged) and ev.state == "queued":
+            if (isinstance(ev, chat.ConversationStateChanged) and ev.state == "queued"
+                    or isinstance(ev, chat.ConversationClosed) and (view or {}).get("offline")):
                 members = await views.queue_members(ev.queue_id)
             out = project(env, view, members)
             if out.view is not None:

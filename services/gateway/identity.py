@@ -133,10 +133,11 @@ async def conversation_access(db: Any, staff: Staff, conversation_id: str) -> Co
     if view.get("queue_id"):
         if view["queue_id"] in staff.queues:
             rel.add(Relation.SUPERVISOR_OF_QUEUE)
-        if view["state"] in ("queued", "offered", "requested"):
+        offline_message = view["state"] == "closed" and view.get("offline")
+        if view["state"] in ("queued", "offered", "requested") or offline_message:
             queue = await db[QUEUES].find_one({"_id": f"{staff.tenant_id}:{view['queue_id']}"})
             if queue and staff.user_id in queue["members"]:
-                rel.add(Relation.QUEUE_MEMBER)
+                rel.add(Relation.OFFLINE_INBOX if offline_message else Relation.QUEUE_MEMBER)
     return ConversationAccess(view, rel)
 
 

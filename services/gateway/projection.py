@@ -50,7 +50,7 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
         # --- chat: the conversation and its messages -----------------------------------------------------
         case chat.ConversationStarted():
             v.update(queue_id=ev.queue_id, customer_id=ev.customer.customer_id, customer_name=ev.customer.name,
-                     started_at=ev.started_at)
+                     started_at=ev.started_at, offline=ev.offline)
             out.to_customer.append(_frame("conversation_started", env, conversation_id=cid, queue_id=ev.queue_id))
         case chat.ConversationStateChanged():
             before = list(v["agents"])
@@ -88,6 +88,10 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
             out.to_agents += [(a, frame) for a in dict.fromkeys([*(view or {}).get("agents", []),
                                                                  *([ev.agent_id] if ev.agent_id else [])])]
             out.to_customer.append(_frame("conversation_closed", env, conversation_id=cid, ended_by=ev.ended_by))
+            if v.get("offline"):  # nobody was offered it: the queue's members hear of it once, for the Closed list
+                left = _frame("offline_message", env, conversation_id=cid, queue_id=ev.queue_id,
+                              customer_name=v["customer_name"], preview=v["preview"])
+                out.to_agents += [(m, left) for m in queue_members]
         # --- routing: offers, assignment, conference -----------------------------------------------------
         case routing.OfferMade():
             v["offered"] = sorted({*v["offered"], ev.agent_id})

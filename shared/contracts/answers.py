@@ -19,7 +19,7 @@ RejectionCode = Literal[
     "forbidden", "not_member", "not_allowed", "not_participant",
     # the current state does not allow it (now)
     "conflict", "invalid_state", "version_conflict", "no_capacity", "agent_unavailable", "not_offered_to_agent",
-    "offer_expired",
+    "offer_expired", "closed",
     # the command itself is wrong
     "invalid", "invalid_config", "invalid_argument", "invalid_text", "reason_required",
 ]
@@ -29,7 +29,7 @@ REJECTION_STATUS: dict[str, int] = {
     "unknown_reason": 422,
     "forbidden": 403, "not_member": 403, "not_allowed": 403, "not_participant": 403,
     "conflict": 409, "invalid_state": 409, "version_conflict": 409, "no_capacity": 409, "agent_unavailable": 409,
-    "not_offered_to_agent": 409, "offer_expired": 409,
+    "not_offered_to_agent": 409, "offer_expired": 409, "closed": 409,
     "invalid": 422, "invalid_config": 422, "invalid_argument": 422, "invalid_text": 422, "reason_required": 422,
 }
 assert set(REJECTION_STATUS) == set(get_args(RejectionCode)), "every rejection code needs an HTTP status"

@@ -10,7 +10,7 @@ from services.chat.domain.conversation import Conversation
 from services.chat.domain.lifecycle import State
 from services.chat.domain.messages import Message
 from services.chat.domain.settings import QueueChatSettings
-from shared.contracts.chat.common import Context, Customer, Sender, WrapUpReason
+from shared.contracts.chat.common import Context, Customer, OperatingHours, Sender, WrapUpReason
 
 CONVERSATIONS, MESSAGES, QUEUE_SETTINGS, WRAP_UP_REASONS = "conversations", "messages", "queue_settings", \
     "wrap_up_reasons"
@@ -50,14 +50,19 @@ def message_from_doc(doc: dict[str, Any]) -> Message:
 
 def queue_settings_to_doc(tenant_id: str, s: QueueChatSettings) -> dict[str, Any]:
     return {"_id": doc_id(tenant_id, s.queue_id), "tenant_id": tenant_id, "queue_id": s.queue_id,
-            "wrap_up_required": s.wrap_up_required, "persistent": s.persistent}
+            "wrap_up_required": s.wrap_up_required, "persistent": s.persistent,
+            "operating_hours": s.operating_hours.model_dump(mode="json") if s.operating_hours else None,
+            "offline_messages": s.offline_messages}
 
 
 def queue_settings_from_doc(queue_id: str, doc: dict[str, Any] | None) -> QueueChatSettings:
     if doc is None:
         return QueueChatSettings(queue_id=queue_id)
     return QueueChatSettings(queue_id=queue_id, wrap_up_required=doc["wrap_up_required"],
-                             persistent=doc["persistent"], configured=True)
+                             persistent=doc["persistent"], configured=True,
+                             operating_hours=OperatingHours.model_validate(doc["operating_hours"])
+                             if doc.get("operating_hours") else None,
+                             offline_messages=doc.get("offline_messages", True))
 
 
 def reasons_to_doc(tenant_id: str, reasons: list[WrapUpReason]) -> dict[str, Any]:

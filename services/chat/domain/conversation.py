@@ -37,6 +37,7 @@ class Conversation(Messaging):
     skills: dict[str, int] = field(default_factory=dict)
     priority: int = 0
     proactive: bool = False
+    offline: bool = False  # an offline message: closed at once, never routed
     state: State = State.REQUESTED
     assignee: str | None = None  # holds it (active, wrap-up, waiting); kept when closed, for "closed by"
     members: list[str] = field(default_factory=list)  # conference members, in the order they joined
@@ -111,6 +112,20 @@ class Conversation(Messaging):
                 channel=self.context.channel, customer_id=self.customer.customer_id, customer_name=self.customer.name))
         else:
             outcome.append(self.route_command(preview_text=first_message))
+        return outcome
+
+    def leave_offline(self, *, text: str, message_id: str) -> Outcome:
+        """An offline message: the conversation is announced, holds the customer's message and is closed at
+        once, by the customer, without asking routing (nobody is offered it; queue members find it closed)."""
+        self.offline = True
+        by = self.customer_sender
+        outcome: Outcome = [ev.ConversationStarted(
+            conversation_id=self.conversation_id, queue_id=self.queue_id, customer=self.customer,
+            context=self.context, proactive=False, started_at=self.started_at, offline=True)]
+        outcome += self.post(sender=by, text=text, message_id=message_id, now=self.started_at, opening=True)
+        self.ended_by = "customer"
+        outcome += self._change(state=State.CLOSED, why="offline message", now=self.started_at)
+        outcome.append(self._closed(agent_id=None, now=self.started_at))
         return outcome
 
     # --- routing's decisions (R5-R9) --------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+from services.chat.domain.hours import is_open, next_opening
 from shared.contracts.answers import Rejected
-from shared.contracts.chat.common import WrapUpReason
+from shared.contracts.chat.common import OperatingHours, WrapUpReason
 
 
 @dataclass
@@ -17,6 +19,8 @@ class QueueChatSettings:
     wrap_up_required: bool = False
     persistent: bool = False
     configured: bool = False
+    operating_hours: OperatingHours | None = None  # None: always open
+    offline_messages: bool = True
 
 
 def check_reason_list(reasons: Sequence[WrapUpReason]) -> None:
@@ -34,3 +38,13 @@ def check_wrap_up_reason(reason_code: str | None, *, settings: QueueChatSettings
         return
     if reason_code not in {r.code for r in reasons}:
         raise Rejected("unknown_reason", f"{reason_code} is not one of the tenant's wrap-up reasons")
+
+
+def check_open(settings: QueueChatSettings, now: datetime) -> None:
+    """A customer starts a chat only inside the queue's operating hours."""
+    if is_open(settings.operating_hours, now):
+        return
+    opens = next_opening(settings.operating_hours, now)
+    when = f"; it opens {opens.strftime('%a %Y-%m-%d %H:%M')} ({opens.tzinfo})" if opens else ""
+    offline = "; leave an offline message instead" if settings.offline_messages else ""
+    raise Rejected("closed", f"queue {settings.queue_id} is outside its operating hours{when}{offline}")

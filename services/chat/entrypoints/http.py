@@ -74,7 +74,7 @@ def read_api(queries: ChatQueries, *, clock: Callable[[], datetime] = lambda: da
     @api.get("/queues/{queue_id}/chat-settings")
     async def get_queue_chat_settings(tenant: str, queue_id: str) -> QueueChatSettingsView:
         """A queue's chat settings (the defaults, configured=false, for a queue nobody configured)."""
-        return settings_view(queue_id, await queries.queue_settings(tenant, queue_id))
+        return settings_view(queue_id, await queries.queue_settings(tenant, queue_id), now=clock())
 
     app = FastAPI(title="chat internal read API", version="0.1.0",
                   description="Conversations, messages and chat settings, for the gateway. Not public.")

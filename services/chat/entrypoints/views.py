@@ -12,6 +12,7 @@ from services.chat.adapters.documents import (
     queue_settings_from_doc,
     reasons_from_doc,
 )
+from services.chat.domain.hours import is_open, next_opening
 from shared.contracts.chat.reads import (
     ConversationView,
     MessageView,
@@ -26,7 +27,8 @@ def conversation_view(doc: dict[str, Any], *, now: datetime) -> ConversationView
     return ConversationView(
         conversation_id=c.conversation_id, tenant_id=doc["tenant_id"], state=c.state.value, queue_id=c.queue_id,
         customer=c.customer, context=c.context, skills=c.skills, priority=c.priority, proactive=c.proactive,
-        agents=c.agents, assignee=c.assignee, offered_to=c.offered_to, last_agent_id=c.last_agent_id,
+        offline=c.offline, agents=c.agents, assignee=c.assignee, offered_to=c.offered_to,
+        last_agent_id=c.last_agent_id,
         started_at=c.started_at, first_assigned_at=c.first_assigned_at,
         wait_s=max(0.0, (waited_until - c.started_at).total_seconds()), waiting_until=c.waiting_until,
         ended_by=c.ended_by, wrap_up_reason=c.wrap_up_reason, wrap_up_note=c.wrap_up_note, closed_at=c.closed_at,
@@ -41,10 +43,12 @@ def message_view(doc: dict[str, Any]) -> MessageView:
                        sent_at=m.sent_at)
 
 
-def settings_view(queue_id: str, doc: dict[str, Any] | None) -> QueueChatSettingsView:
+def settings_view(queue_id: str, doc: dict[str, Any] | None, *, now: datetime) -> QueueChatSettingsView:
     s = queue_settings_from_doc(queue_id, doc)
     return QueueChatSettingsView(queue_id=queue_id, wrap_up_required=s.wrap_up_required, persistent=s.persistent,
-                                 configured=s.configured)
+                                 configured=s.configured, operating_hours=s.operating_hours,
+                                 offline_messages=s.offline_messages, open_now=is_open(s.operating_hours, now),
+                                 opens_at=next_opening(s.operating_hours, now))
 
 
 def reasons_view(doc: dict[str, Any] | None) -> WrapUpReasonList:

@@ -30,6 +30,7 @@ class Relation(StrEnum):
     ASSIGNED = "assigned"
     CONFERENCE_MEMBER = "conference_member"
     QUEUE_MEMBER = "queue_member"
+    OFFLINE_INBOX = "offline_inbox"
     SUPERVISOR_OF_QUEUE = "supervisor_of_queue"
     OWN = "own"
     NONE = "none"
@@ -41,6 +42,8 @@ RELATION_MEANINGS: Mapping[Relation, str] = MappingProxyType({
                        "the agent who had it last: the Closed list)",
     Relation.CONFERENCE_MEMBER: "the actor joined the conversation's conference (invited and accepted)",
     Relation.QUEUE_MEMBER: "the conversation waits in a queue the actor is a member of (the Open list, to take)",
+    Relation.OFFLINE_INBOX: "the conversation is an offline message left in a queue the actor is a member of "
+                            "(the Closed list)",
     Relation.SUPERVISOR_OF_QUEUE: "the conversation is in a queue the actor is a named supervisor of",
     Relation.OWN: "the customer's own conversation (the `cid` of the customer token)",
     Relation.NONE: "none of the above; also what an empty set of relations means",
@@ -120,11 +123,11 @@ _SEEING = (Relation.OFFERED, *_WORKING, Relation.QUEUE_MEMBER)
 
 PERMISSIONS: tuple[Rule, ...] = (
     _conversation_rule(Action.READ_CONVERSATION, "metadata: customer name, queue, state, wait time, context",
-                       work=_SEEING, supervises=True, own=True),
+                       work=(*_SEEING, Relation.OFFLINE_INBOX), supervises=True, own=True),
     _conversation_rule(Action.READ_PREVIEW, "the preview of the last customer message (offers, Open list)",
                        work=_SEEING, supervises=True),
     _conversation_rule(Action.READ_MESSAGES, "the transcript (customer, agent, bot and system messages)",
-                       work=_WORKING, supervises=True, own=True),
+                       work=(*_WORKING, Relation.OFFLINE_INBOX), supervises=True, own=True),
     _conversation_rule(Action.SEND_MESSAGE, "write to the customer", work=_WORKING, own=True),
     _conversation_rule(Action.SEND_PRIVATE_NOTE, "write a note only staff see", work=_WORKING, supervises=True),
     _conversation_rule(Action.READ_PRIVATE_NOTES, "read the notes only staff see", work=_WORKING, supervises=True),

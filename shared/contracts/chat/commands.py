@@ -13,6 +13,7 @@ from shared.contracts.chat.common import (
     MAX_CUSTOMER_TEXT,
     Context,
     Customer,
+    OperatingHours,
     WrapUpReason,
 )
 from shared.contracts.envelope import Command, Identifier
@@ -47,6 +48,17 @@ class SendMessage(ChatCommand):
     text: str = Field(min_length=1, max_length=MAX_CUSTOMER_TEXT,
                       description="Message text; line breaks are kept. Agents: at most 1000 characters, no < or >.")
     private: bool = Field(False, description="A private note: agents only, never shown to the customer.")
+
+
+class LeaveOfflineMessage(ChatCommand):
+    """A customer leaves a message while the queue is closed or nobody is online: it is kept as a conversation
+    that is closed at once (the queue's members find it in their Closed list), and nobody is offered it."""
+    TYPE: ClassVar[str] = "chat.LeaveOfflineMessage"
+    conversation_id: Identifier = CONVERSATION
+    queue_id: Identifier = Field(description="The queue the customer tried to reach.")
+    customer: Customer = Field(description="Who the customer is (an e-mail to answer to, if they gave one).")
+    context: Context = Field(default_factory=Context, description="Pre-chat answers, visitor details, trail...")
+    text: str = Field(min_length=1, max_length=MAX_CUSTOMER_TEXT, description="The customer's message.")
 
 
 class MarkRead(ChatCommand):
@@ -85,6 +97,11 @@ class ConfigureQueueChat(ChatCommand):
     queue_id: Identifier = Field(description="Queue id (the same as routing's).")
     wrap_up_required: bool = Field(False, description="Whether closing needs a wrap-up reason.")
     persistent: bool = Field(False, description="Persistent chat: the agent closes into waiting.")
+    operating_hours: OperatingHours | None = Field(
+        None, description="When the queue takes chats (None: always); outside them customers cannot start a "
+                          "chat and the widget offers an offline message.")
+    offline_messages: bool = Field(True, description="Whether the widget offers an offline message when the "
+                                                     "queue is closed or no agent is online.")
 
 
 class ConfigureWrapUpReasons(ChatCommand):

@@ -1,9 +1,10 @@
 """Field types and descriptions chat's commands and events share."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.contracts.envelope import Identifier
 
@@ -63,3 +64,35 @@ class WrapUpReason(_Part):
     """One disposition of the tenant's list (C1)."""
     code: Identifier = Field(description="Stable code, e.g. 'resolved'.")
     label: str = Field(max_length=200, description="What agents see, e.g. 'Resolved on first contact'.")
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class OpenInterval(_Part):
+    """One opening of a day, wall clock in the queue's time zone."""
+    start: str = Field(pattern=CLOCK, description="Opens at HH:MM.", examples=["09:00"])
+    end: str = Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+                     description="Closes at HH:MM; not after the start (or 24:00) means it runs past midnight "
+                                 "into the next day.", examples=["18:00", "06:00"])
+
+
+class OperatingHours(_Part):
+    """When a queue takes chats (outside them the widget offers an offline message)."""
+    timezone: str = Field(description="IANA time zone of the calendar.", examples=["Europe/Riga"])
+    weekly: dict[Weekday, list[OpenInterval]] = Field(
+        default_factory=dict, description="Openings per weekday; a day not listed is closed.")
+    holidays: list[date] = Field(default_factory=list, max_length=400,
+                                 description="Local dates closed all day (an overnight opening from the evening "
+                                             "before still runs into them).")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Riga)") from None
+        return value

@@ -11,6 +11,7 @@ from shared.contracts.chat.common import (
     Context,
     ConversationState,
     Customer,
+    OperatingHours,
     Sender,
     WrapUpReason,
 )
@@ -30,6 +31,8 @@ class ConversationStarted(ChatEvent):
     context: Context = Field(description="Pre-chat answers, visitor details, trail, variables (C7).")
     proactive: bool = Field(description="Started by the business (C8).")
     started_at: datetime = Field(description="When (UTC).")
+    offline: bool = Field(False, description="An offline message: closed at once, never routed (the queue was "
+                                             "closed or nobody was online).")
 
 
 class ConversationStateChanged(ChatEvent):
@@ -96,6 +99,8 @@ class QueueChatConfigured(ChatEvent):
     queue_id: str = Field(description="Queue id.")
     wrap_up_required: bool = Field(description="Whether closing needs a wrap-up reason.")
     persistent: bool = Field(description="Persistent chat.")
+    operating_hours: OperatingHours | None = Field(None, description="When it takes chats (None: always).")
+    offline_messages: bool = Field(True, description="Whether the widget offers offline messages.")
 
 
 class WrapUpReasonsConfigured(ChatEvent):

@@ -11,6 +11,7 @@ from shared.contracts.chat.common import (
     Context,
     ConversationState,
     Customer,
+    OperatingHours,
     Sender,
     WrapUpReason,
 )
@@ -28,6 +29,7 @@ class ConversationView(BaseModel):
     skills: dict[str, int] = Field(description="Required skill -> minimum level, as started.")
     priority: int
     proactive: bool = Field(description="Started by the business (C8).")
+    offline: bool = Field(False, description="An offline message (closed at once, never routed).")
     agents: list[str] = Field(description="Who may work it now: the assignee first, then conference members.")
     assignee: str | None = Field(description="The agent holding it (active, wrap-up, waiting); for a closed "
                                              "conversation, the agent who held it last.")
@@ -81,3 +83,8 @@ class QueueChatSettingsView(BaseModel):
     wrap_up_required: bool = Field(description="Closing needs a wrap-up reason.")
     persistent: bool = Field(description="Agents close into waiting (persistent chat).")
     configured: bool = Field(description="False: nobody configured this queue, these are the defaults.")
+    operating_hours: OperatingHours | None = Field(None, description="When it takes chats (None: always).")
+    offline_messages: bool = Field(True, description="Whether the widget offers offline messages.")
+    open_now: bool = Field(True, description="Inside its operating hours at the time of the read.")
+    opens_at: datetime | None = Field(None, description="When it opens next (now if open; None: never within "
+                                                        "the next 400 days).")

@@ -115,12 +115,15 @@ async def test_work_lists_by_agent_state_and_customer(chat, http):
 
 async def test_settings_and_wrap_up_reasons(chat, http):
     default = (await http.get(f"{BASE}/queues/q1/chat-settings")).json()
-    assert default == {"queue_id": "q1", "wrap_up_required": False, "persistent": False, "configured": False}
+    assert default.pop("opens_at")  # now: no calendar means always open
+    assert default == {"queue_id": "q1", "wrap_up_required": False, "persistent": False, "configured": False,
+                       "operating_hours": None, "offline_messages": True, "open_now": True}
     assert (await http.get(f"{BASE}/wrap-up-reasons")).json() == {"reasons": []}
     await chat.accepted(c.ConfigureQueueChat(queue_id="q1", wrap_up_required=True, actor=ADMIN))
     reasons = [c.WrapUpReason(code="resolved", label="Resolved"), c.WrapUpReason(code="spam", label="Spam")]
     await chat.accepted(c.ConfigureWrapUpReasons(reasons=reasons, actor=ADMIN))
-    assert (await http.get(f"{BASE}/queues/q1/chat-settings")).json() == {
+    configured = (await http.get(f"{BASE}/queues/q1/chat-settings")).json()
+    assert {k: configured[k] for k in ("queue_id", "wrap_up_required", "persistent", "configured")} == {
         "queue_id": "q1", "wrap_up_required": True, "persistent": False, "configured": True}
     assert (await http.get(f"{BASE}/wrap-up-reasons")).json() == {"reasons": [r.model_dump() for r in reasons]}
     assert (await http.get("/internal/tenants/t2/wrap-up-reasons")).json() == {"reasons": []}

@@ -86,12 +86,31 @@ class Transaction:
         """One document by id, read in this transaction (for shared runtime records such as answers)."""
         return await self.db[collection].find_one({"_id": doc_id}, session=self.session)
 
+    async def find_one(self, collection: str, equal: dict[str, Any]) -> dict[str, Any] | None:
+        """The first document whose fields equal these values (back it with an index), in this transaction."""
+        return await self.db[collection].find_one(equal, session=self.session)
+
     async def store(self, collection: str, doc: dict[str, Any]) -> None:
         """Insert one document (with its `_id`) in this transaction; DuplicateRecord if that id exists."""
         try:
             await self.db[collection].insert_one(doc, session=self.session)
         except DuplicateKeyError:
             raise DuplicateRecord(f"{collection}/{doc['_id']}") from None
+
+    async def put(self, collection: str, doc: dict[str, Any], *, read_version: int | None) -> None:
+        """Write a versioned document: insert it when `read_version` is None (it did not exist when read),
+        else replace it only if its `version` is still `read_version`. Either way a document changed or
+        created meanwhile raises ConcurrencyConflict, and the unit of work runs again on fresh state."""
+        try:
+            if read_version is None:
+                await self.db[collection].insert_one(doc, session=self.session)
+                return
+            done = await self.db[collection].replace_one({"_id": doc["_id"], "version": read_version}, doc,
+                                                         session=self.session)
+        except DuplicateKeyError:
+            raise ConcurrencyConflict(f"{collection}/{doc['_id']}: created concurrently") from None
+        if done.matched_count == 0:
+            raise ConcurrencyConflict(f"{collection}/{doc['_id']}: changed since it was read")
 
 
 class MongoUnitOfWork:

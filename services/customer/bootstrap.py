@@ -1,8 +1,30 @@
-"""Wires the customer service: settings, runtime (broker, MongoDB, outbox relay, health)."""
+"""Wires the customer service: settings, runtime, indexes, handlers, its Kafka subscribers and read API."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from services.customer.adapters.queries import CustomerQueries
+from services.customer.adapters.store import ensure_indexes
+from services.customer.entrypoints import kafka
+from services.customer.entrypoints.http import read_api
+from services.customer.handlers import CustomerHandlers
 from services.customer.settings import CustomerSettings
 from shared.runtime import ServiceRuntime
 
 
 def bootstrap(settings: CustomerSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or CustomerSettings(), title="customer service", description="Customer profiles and client lists.")
+    return build(settings)[0]
+
+
+def build(settings: CustomerSettings | None = None, *, uow: Any = None,
+          **handler_options: Any) -> tuple[ServiceRuntime, CustomerHandlers]:
+    """The runtime and, for tests, the handlers it drives (a FakeUnitOfWork and a clock may be handed in)."""
+    settings = settings or CustomerSettings()
+    runtime = ServiceRuntime(settings, title="customer service", uow=uow,
+                             description="Contacts and accounts (U1) and search (U2).")
+    handlers = CustomerHandlers(runtime.uow, producer=settings.service_name, **handler_options)
+    runtime.on_startup(lambda: ensure_indexes(runtime.db))
+    kafka.register(runtime, handlers)
+    runtime.serve_http(read_api(CustomerQueries(runtime.db)))
+    return runtime, handlers

@@ -4,7 +4,7 @@
 
 from dataclasses import dataclass, field
 
-from shared.contracts import answers, chat, deadletter, routing
+from shared.contracts import answers, chat, customer, deadletter, routing
 from shared.contracts.envelope import Message
 
 
@@ -51,6 +51,20 @@ CHAT_EVENTS = Topic(
                 "closed conversations with their wrap-up, chat settings, command answers.",
     messages=(*chat.EVENTS, *answers.ANSWERS),
 )
+CUSTOMER_COMMANDS = Topic(
+    name="customer.commands", partitions=8, key="contact_id (contacts), account_id (accounts)",
+    producer="gateway", consumers=("customer",),
+    description="Commands to the customer service; each is answered on customer.events by "
+                "platform.CommandAccepted or platform.CommandRejected.",
+    messages=customer.COMMANDS,
+)
+CUSTOMER_EVENTS = Topic(
+    name="customer.events", partitions=8, key="contact_id (contacts), account_id (accounts)",
+    producer="customer", consumers=("gateway", "analysts"),
+    description="Contacts and accounts created and edited (names and links, never e-mail or phone), command "
+                "answers.",
+    messages=(*customer.EVENTS, *answers.ANSWERS),
+)
 DEAD_LETTERS = Topic(
     name="platform.deadletter", partitions=1, key="original record key",
     producer="any consumer", consumers=("operators",),
@@ -58,7 +72,8 @@ DEAD_LETTERS = Topic(
     messages=(deadletter.MessageDeadLettered,),
 )
 
-TOPICS: tuple[Topic, ...] = (ROUTING_COMMANDS, ROUTING_EVENTS, CHAT_COMMANDS, CHAT_EVENTS, DEAD_LETTERS)
+TOPICS: tuple[Topic, ...] = (ROUTING_COMMANDS, ROUTING_EVENTS, CHAT_COMMANDS, CHAT_EVENTS, CUSTOMER_COMMANDS,
+                              CUSTOMER_EVENTS, DEAD_LETTERS)
 
 
 def topic(name: str) -> Topic:

@@ -44,10 +44,22 @@ class FakeTransaction:
         found = self.collection(collection).get(doc_id)
         return copy.deepcopy(found) if found is not None else None
 
+    async def find_one(self, collection: str, equal: dict[str, Any]) -> dict[str, Any] | None:
+        found = next((d for d in self.collection(collection).values()
+                      if all(d.get(k) == v for k, v in equal.items())), None)
+        return copy.deepcopy(found) if found is not None else None
+
     async def store(self, collection: str, doc: dict[str, Any]) -> None:
         docs = self.collection(collection)
         if doc["_id"] in docs:
             raise DuplicateRecord(f"{collection}/{doc['_id']}")
+        docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def put(self, collection: str, doc: dict[str, Any], *, read_version: int | None) -> None:
+        docs = self.collection(collection)
+        stored = docs.get(doc["_id"])
+        if (stored["version"] if stored is not None else None) != read_version:
+            raise ConcurrencyConflict(f"{collection}/{doc['_id']}: changed since it was read")
         docs[doc["_id"]] = copy.deepcopy(doc)
 
 

@@ -117,3 +117,35 @@ async def test_a_version_conflict_runs_the_work_again_on_fresh_state(backend):
     assert await backend.stored() == {"a": 2}
     assert await backend.emitted() == ["a"]  # the first attempt's event was never committed
     assert backend.uow.stats["conflicts"] == 1
+
+
+async def test_a_versioned_put_inserts_once_and_replaces_only_the_version_it_read(backend):
+    async def put(doc: dict[str, Any], read_version: int | None) -> None:
+        async def work(tx: Any) -> None:
+            await tx.put("versioned", doc, read_version=read_version)
+        await backend.uow.run(work, max_conflicts=1)
+
+    async def stored() -> dict[str, Any] | None:
+        async def work(tx: Any) -> dict[str, Any] | None:
+            return await tx.load("versioned", "x")
+        return await backend.uow.run(work)
+
+    await put({"_id": "x", "version": 1, "v": "first"}, None)
+    with pytest.raises(ConcurrencyConflict, match="changed since it was read|created concurrently"):
+        await put({"_id": "x", "version": 1, "v": "again"}, None)  # it exists now
+    await put({"_id": "x", "version": 2, "v": "second"}, 1)
+    with pytest.raises(ConcurrencyConflict, match="changed since it was read"):
+        await put({"_id": "x", "version": 2, "v": "stale"}, 1)  # read before the second write
+    assert await stored() == {"_id": "x", "version": 2, "v": "second"}
+
+
+async def test_find_one_matches_on_equal_fields(backend):
+    async def work(tx: Any) -> list[Any]:
+        await tx.put("people", {"_id": "a", "tenant_id": "t1", "email": "x@example.com", "version": 1},
+                     read_version=None)
+        await tx.put("people", {"_id": "b", "tenant_id": "t2", "email": "x@example.com", "version": 1},
+                     read_version=None)
+        return [await tx.find_one("people", {"tenant_id": "t2", "email": "x@example.com"}),
+                await tx.find_one("people", {"tenant_id": "t3", "email": "x@example.com"})]
+    found, missing = await backend.uow.run(work)
+    assert found["_id"] == "b" and missing is None

@@ -1,0 +1,40 @@
+"""Runs customer's use cases: each command in one transaction with its state, its events (customer.events,
+through the outbox) and its answer (shared.commands: a repeated request id gets the first answer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from services.customer.adapters.store import Profiles
+from services.customer.use_cases import USE_CASES, Context
+from shared.commands import Done, Publisher, answer_command
+from shared.contracts.catalogue import CUSTOMER_EVENTS
+from shared.contracts.envelope import Envelope
+
+
+def millisecond_clock() -> datetime:
+    """Now, to the millisecond MongoDB keeps, so a time reads back exactly as it was published."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class CustomerHandlers:
+    """Wired by the bootstrap with the MongoDB unit of work; use-case tests hand in FakeUnitOfWork."""
+
+    def __init__(self, uow: Any, *, clock: Callable[[], datetime] = millisecond_clock,
+                 producer: str = "customer") -> None:
+        self.uow = uow
+        self.clock = clock
+        self.events = Publisher(CUSTOMER_EVENTS.name, producer)
+
+    async def handle_command(self, env: Envelope[Any]) -> None:
+        cmd = env.payload
+
+        async def execute(tx: Any) -> Done:
+            ctx = Context(Profiles(tx, env.tenant_id), actor=cmd.actor, now=self.clock())
+            result_id = await USE_CASES[type(cmd)](ctx, cmd)
+            return Done(ctx.events, result_id)
+
+        await answer_command(self.uow, env, execute, publisher=self.events)

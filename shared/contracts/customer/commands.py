@@ -1,0 +1,60 @@
+"""The commands customer accepts on customer.commands: its input API, owned by the customer service.
+
+Keyed by the contact or account id; answered on customer.events by the shared CommandAccepted (result_id:
+the contact or account id) or CommandRejected."""
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.contracts.customer.common import (
+    ACCOUNT,
+    CONTACT,
+    VERSION,
+    AccountField,
+    AccountFields,
+    ContactField,
+    ContactFields,
+)
+from shared.contracts.envelope import Command, Identifier
+
+
+class CustomerCommand(Command):
+    KEY: ClassVar[str] = "contact_id"
+
+
+class CreateContact(CustomerCommand):
+    """Create a contact (staff); `full_name` is required."""
+    TYPE: ClassVar[str] = "customer.CreateContact"
+    contact_id: Identifier = CONTACT
+    fields: ContactFields = Field(description="Its fields; full_name required.")
+
+
+class UpdateContact(CustomerCommand):
+    """Edit a contact inline: set the given fields, clear the listed ones, if `version` is still current."""
+    TYPE: ClassVar[str] = "customer.UpdateContact"
+    contact_id: Identifier = CONTACT
+    version: int = VERSION
+    changes: ContactFields = Field(default_factory=ContactFields, description="Fields to set (others unchanged).")
+    clear: list[ContactField] = Field(default_factory=list, description="Fields to empty (not full_name).")
+
+
+class CreateAccount(CustomerCommand):
+    """Create an account (company); `name` is required."""
+    TYPE: ClassVar[str] = "customer.CreateAccount"
+    KEY: ClassVar[str] = "account_id"
+    account_id: Identifier = ACCOUNT
+    fields: AccountFields = Field(description="Its fields; name required.")
+
+
+class UpdateAccount(CustomerCommand):
+    """Edit an account inline: set the given fields, clear the listed ones, if `version` is still current."""
+    TYPE: ClassVar[str] = "customer.UpdateAccount"
+    KEY: ClassVar[str] = "account_id"
+    account_id: Identifier = ACCOUNT
+    version: int = VERSION
+    changes: AccountFields = Field(default_factory=AccountFields, description="Fields to set (others unchanged).")
+    clear: list[AccountField] = Field(default_factory=list, description="Fields to empty (not name).")
+
+
+COMMANDS: tuple[type[CustomerCommand], ...] = tuple(CustomerCommand.__subclasses__())

@@ -1,0 +1,102 @@
+"""Customer's contacts, accounts and search on the real mongod: the handlers write through the MongoDB
+unit of work, the read API answers over HTTP, and every search query is served by an index."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services.customer.adapters.queries import CustomerQueries
+from services.customer.adapters.store import CONTACTS, ensure_indexes
+from services.customer.entrypoints.http import read_api
+from services.customer.handlers import CustomerHandlers
+from shared.contracts import customer as c
+from shared.contracts.envelope import Actor, wrap
+from shared.mongo import MongoUnitOfWork, consuming, make_mongo_client
+from shared.settings import ServiceSettings
+
+pytestmark = pytest.mark.integration
+
+ADMIN = Actor(user_id="root", role="admin")
+
+
+class Service:
+    def __init__(self, client: Any, db_name: str) -> None:
+        self.db = client[db_name]
+        self.handlers = CustomerHandlers(MongoUnitOfWork(client, db_name))
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=read_api(CustomerQueries(self.db))),
+                                      base_url="http://customer")
+
+    async def send(self, command: c.CustomerCommand, tenant: str = "t1") -> None:
+        env = wrap(command, tenant_id=tenant, key=getattr(command, command.KEY), producer="test")
+        with consuming(env.event_id):
+            await self.handlers.handle_command(env)
+
+    async def search(self, q: str, tenant: str = "t1") -> list[tuple[str, str, str]]:
+        response = await self.http.get(f"/internal/tenants/{tenant}/search", params={"q": q})
+        assert response.status_code == 200, response.text
+        return [(h["kind"], h["id"], h["matched"]) for h in response.json()["hits"]]
+
+
+@pytest.fixture
+async def service(infrastructure, unique) -> AsyncIterator[Service]:
+    client = make_mongo_client(ServiceSettings(mongo_url=infrastructure.mongo_url))
+    s = Service(client, f"customer-{unique}")
+    await ensure_indexes(s.db)
+    yield s
+    await s.http.aclose()
+    await client.drop_database(f"customer-{unique}")
+    await client.close()
+
+
+def person(cid: str, name: str, **fields: Any) -> c.CreateContact:
+    return c.CreateContact(contact_id=cid, actor=ADMIN, fields=c.ContactFields(full_name=name, **fields))
+
+
+async def test_search_by_each_field_ranked_exact_first_then_whole_words_then_prefixes(service):
+    await service.send(c.CreateAccount(account_id="a1", actor=ADMIN, fields=c.AccountFields(
+        name="Ābols un Partneri", tax_id="LV40003521600", country="LV")))
+    await service.send(person("k1", "Jānis Ābols", email="janis@abols.lv", phone="+371 29 123 456", login_id="jabols",
+                              account_id="a1"))
+    await service.send(person("k2", "Anna Abolina", email="anna@example.com"))
+    await service.send(person("k3", "Abo Kalns"))
+    await service.send(person("k9", "Jānis Ābols"), tenant="t2")  # another tenant's: never found
+
+    assert await service.search("janis@ABOLS.lv") == [("contact", "k1", "email")]
+    assert await service.search("+371 29123456") == [("contact", "k1", "phone")]
+    assert await service.search("jabols") == [("contact", "k1", "login_id")]
+    assert await service.search("LV 4000 3521 600") == [("account", "a1", "tax_id")]
+    assert await service.search("40003521600") == [("account", "a1", "tax_id")]
+    # Case- and accent-insensitive words; the whole word ranks before prefixes, contacts before accounts.
+    assert await service.search("ABOLS") == [("contact", "k1", "name"), ("account", "a1", "name")]
+    assert await service.search("abo") == [("contact", "k3", "name"), ("contact", "k2", "name_prefix"),
+                                           ("contact", "k1", "name_prefix"), ("account", "a1", "name_prefix")]
+    assert await service.search("jan ab") == []  # every word but the last must be whole
+    assert await service.search("janis ab") == [("contact", "k1", "name_prefix")]
+    assert await service.search("partneri") == [("account", "a1", "name")]
+    assert await service.search("nobody") == []
+    assert (await service.http.get("/internal/tenants/t1/search", params={"q": ""})).status_code == 422
+
+
+async def test_a_contact_reads_back_with_its_version_and_another_tenants_is_404(service):
+    await service.send(person("k1", "Anna Abolina", phone="29123456", region="LV"))
+    got = await service.http.get("/internal/tenants/t1/contacts/k1")
+    assert got.status_code == 200 and got.json()["phone"] == "+37129123456" and got.json()["version"] == 1
+    missing = await service.http.get("/internal/tenants/t2/contacts/k1")
+    assert missing.status_code == 404 and "does not exist in tenant t2" in missing.json()["detail"]
+
+
+async def test_every_search_query_uses_an_index(service):
+    for n in range(30):
+        await service.send(person(f"k{n}", f"Person {n} Name{n}", email=f"p{n}@example.com"))
+    plans = []
+    queries = [{"tenant_id": "t1", "email": "p3@example.com"},
+               {"tenant_id": "t1", "$and": [{"words": "person"}, {"words": {"$elemMatch": {"$gte": "name1", "$lt": "name1\U0010ffff"}}}]},
+               {"tenant_id": "t1", "$and": [{"words": {"$elemMatch": {"$gte": "pers", "$lt": "pers\U0010ffff"}}}]}]
+    for query in queries:
+        explained = await service.db[CONTACTS].find(query).sort("sort_name", 1).limit(20).explain()
+        plans.append(str(explained["queryPlanner"]["winningPlan"]))
+    assert all("IXSCAN" in p and "COLLSCAN" not in p for p in plans), plans

@@ -1,12 +1,15 @@
-"""Wires the routing service: settings, runtime, repository indexes, handlers, Kafka and timer entrypoints."""
+"""Wires the routing service: settings, runtime, repository indexes, handlers, Kafka and timer entrypoints, and
+the internal read API."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from services.routing.adapters.deadlines import RoutingDeadlines
+from services.routing.adapters.queries import MongoRoutingQueries, RoutingQueries
 from services.routing.adapters.repository import RoutingRepository, ensure_indexes
 from services.routing.entrypoints import kafka, timers
+from services.routing.entrypoints.http import read_api
 from services.routing.handlers import RoutingHandlers
 from services.routing.settings import RoutingSettings
 from shared.runtime import ServiceRuntime
@@ -20,9 +23,11 @@ def bootstrap(settings: RoutingSettings | None = None) -> ServiceRuntime:
 
 
 def build(settings: RoutingSettings | None = None, *, uow: FakeUnitOfWork | None = None,
-          deadlines: Any = None, repositories: Any = RoutingRepository) -> tuple[ServiceRuntime, RoutingHandlers]:
+          deadlines: Any = None, repositories: Any = RoutingRepository,
+          queries: RoutingQueries | None = None) -> tuple[ServiceRuntime, RoutingHandlers]:
     """The runtime and, for tests and benchmarks, the handlers it drives. Unit tests hand in in-memory fakes
-    (a unit of work, deadlines, repositories) and drive the subscribers through FastStream's TestKafkaBroker."""
+    (a unit of work, deadlines, repositories, queries) and drive the subscribers through FastStream's
+    TestKafkaBroker."""
     settings = settings or RoutingSettings()
     runtime = ServiceRuntime(settings, title="routing service", uow=uow,
                              description="Queues, presence, capacity, offers, RONA, transfer and conference (R1-R11).")
@@ -32,4 +37,5 @@ def build(settings: RoutingSettings | None = None, *, uow: FakeUnitOfWork | None
     kafka.register(runtime, handlers)
     runtime.add_loop(lambda: timers.run_timers(handlers, interval_s=settings.timer_interval_s,
                                                sweep_interval_s=settings.sweep_interval_s))
+    runtime.serve_http(read_api(queries or MongoRoutingQueries(runtime.db)))
     return runtime, handlers

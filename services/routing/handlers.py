@@ -12,6 +12,7 @@ from uuid import uuid4
 from services.routing.adapters.deadlines import RoutingDeadlines
 from services.routing.adapters.repository import RoutingRepository, Scope, Snapshot
 from services.routing.domain.router import Router
+from services.routing.domain.waiting import Place, place_changes, places
 from services.routing.use_cases import USE_CASES
 from shared.commands import Done, Publisher, answer_command
 from shared.contracts import routing as contract
@@ -67,7 +68,14 @@ class RoutingHandlers:
         repo = self.repositories(tx, tenant_id)
         snap = await repo.load(scope)
         router = Router(snap.queues, snap.agents, snap.items, now=self.clock(), new_id=self.new_id)
+
+        def waiting_places() -> dict[str, Place]:  # of the queues whose waiting line was loaded (dispatch's)
+            return places(snap.dispatch_queues, queues=router.queues, agents=router.agents,
+                          items={**snap.bystanders, **router.items}, now=router.now, known_before=snap.known_before)
+
+        before = waiting_places()
         events = apply(router)
+        events += place_changes(before, waiting_places())  # whose place or estimate the use case changed
         if events or router.changed_agents or router.changed_items or router.changed_queues or router.removed_queues:
             await repo.save(router, touch_queues=snap.dispatch_queues)
         return events

@@ -87,7 +87,7 @@ def route_conversation(router: Router, cmd: contract.RouteConversation) -> Event
         last_agent_id=cmd.last_agent_id, responsible_agent_id=cmd.responsible_agent_id)
 
 
-@use_case(contract.AcceptOffer, conversation("agent_id", dispatch=False))
+@use_case(contract.AcceptOffer, conversation("agent_id"))  # dispatch's scope: the others in line move up
 def accept_offer(router: Router, cmd: contract.AcceptOffer) -> Events:
     """The offered agent takes the conversation (its capacity was reserved by the offer)."""
     return router.accept_offer(conversation_id=cmd.conversation_id, agent_id=cmd.agent_id, offer_id=cmd.offer_id)

@@ -16,12 +16,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.routing.adapters.agents import AGENTS, MongoAgents, ensure_agent_indexes
 from services.routing.adapters.queues import QUEUES, MongoQueues, ensure_queue_indexes
 from services.routing.adapters.work_items import ITEMS, MongoWorkItems, ensure_item_indexes
-from services.routing.domain.model import Agent, QueueConfig, WorkItem
+from services.routing.domain.model import Agent, ItemState, QueueConfig, WorkItem
 from services.routing.domain.router import Router
+from services.routing.domain.waiting import OrderKey, order_key
 from shared.mongo import Transaction
 
 __all__ = ["AGENTS", "ITEMS", "QUEUES", "RoutingRepository", "Scope", "Snapshot", "ensure_indexes"]
 
+# Waiting items (queued or offered) loaded per use case, first in queue order: dispatch offers from these, and
+# live places are published for these only (further back, the read API's position is exact: a count query).
 QUEUED_ITEMS_PER_LOAD = 1000
 
 
@@ -44,6 +47,12 @@ class Snapshot:
     agents: dict[str, Agent]
     items: dict[str, WorkItem]
     dispatch_queues: set[str]
+    # Offered items of the dispatch queues not handed to the Router (the use case cannot change them): they
+    # count in the waiting customers' places (domain/waiting.py).
+    bystanders: dict[str, WorkItem] = field(default_factory=dict)
+    # The waiting items of the dispatch queues are known in queue order up to (not including) this key; None:
+    # all of them (fewer than QUEUED_ITEMS_PER_LOAD were waiting).
+    known_before: OrderKey | None = None
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], *, keep_ended_days: int = 30) -> None:
@@ -75,18 +84,26 @@ class RoutingRepository:
             queues |= await self.queues.by_ids(missing)
 
         dispatch_queues: set[str] = set()
+        bystanders: dict[str, WorkItem] = {}
+        known_before: OrderKey | None = None
         if scope.dispatch:
             dispatch_queues = (named | {q.queue_id for q in queues.values() if involved & q.members.keys()}
                                | referenced) & queues.keys()
-            queued = await self.items.queued_in(dispatch_queues, limit=QUEUED_ITEMS_PER_LOAD)
-            for cid, item in queued.items():
+            waiting = await self.items.waiting_in(dispatch_queues, limit=QUEUED_ITEMS_PER_LOAD)
+            if len(waiting) == QUEUED_ITEMS_PER_LOAD:  # more may wait behind the last one loaded
+                known_before = order_key(list(waiting.values())[-1])
+            for cid, item in waiting.items():
+                if item.state != ItemState.QUEUED:
+                    if cid not in items:
+                        bystanders[cid] = item  # offered: only its place in line matters here
+                    continue
                 items.setdefault(cid, item)
                 involved.update(a for a in (item.last_agent_id, item.responsible_agent_id, item.target_agent_id)
                                 if a)
             for qid in dispatch_queues:
                 involved.update(queues[qid].members)
         agents = await self.agents.by_ids(involved)
-        return Snapshot(queues, agents, items, dispatch_queues)
+        return Snapshot(queues, agents, items, dispatch_queues, bystanders, known_before)
 
     async def save(self, router: Router, *, touch_queues: set[str]) -> None:
         """Write what changed (and bump the scope's queues), one version-checked bulk write per aggregate."""

@@ -73,9 +73,10 @@ class MongoWorkItems:
                            "state": {"$in": [ItemState.OFFERED.value, ItemState.ASSIGNED.value]}})
         return await self._docs.find({"$or": either}) if either else {}
 
-    async def queued_in(self, queue_ids: Iterable[str], *, limit: int) -> dict[str, WorkItem]:
-        """The first `limit` queued items of these queues, in queue order."""
-        return await self._docs.find({"tenant_id": self.tenant_id, "state": ItemState.QUEUED.value,
+    async def waiting_in(self, queue_ids: Iterable[str], *, limit: int) -> dict[str, WorkItem]:
+        """The first `limit` waiting (queued or offered) items of these queues, in queue order."""
+        return await self._docs.find({"tenant_id": self.tenant_id,
+                                      "state": {"$in": [ItemState.QUEUED.value, ItemState.OFFERED.value]},
                                       "queue_id": {"$in": sorted(queue_ids)}}, sort=QUEUE_ORDER, limit=limit)
 
     async def save(self, items: Iterable[WorkItem], *, now: datetime) -> None:

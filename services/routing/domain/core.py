@@ -157,6 +157,9 @@ class RouterCore:
         """The agent now holds the item; its capacity is already reserved."""
         item.assign_to(agent.agent_id)
         self._touch(item)
+        if how in ("offer", "manual_take"):  # it waited in the queue's line: the queue's pace (waiting.py)
+            queue.record_assignment(self.now)
+            self.changed_queues.add(queue.queue_id)
         agent.last_assigned_at = self.now
         self.changed_agents.add(agent.agent_id)
         self._emit(ev.ConversationAssigned(conversation_id=item.conversation_id, agent_id=agent.agent_id,

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from services.routing.domain.agent import is_int
 from services.routing.domain.errors import RoutingError
+from services.routing.domain.waiting import remember_assignment
 from services.routing.domain.work_item import ItemState, WorkItem
 from shared.contracts.routing import events as ev
 
@@ -39,11 +40,13 @@ class QueueConfig:
     allow_agent_skill_edit: bool = True
     persistent_waiting_days: int = 28
     rr_cursor: str | None = None  # last agent chosen by round robin
+    recent_assignments: list[datetime] = field(default_factory=list)  # oldest first, for estimated waits
     version: int = 0
 
     def validated(self, existing: Mapping[str, QueueConfig]) -> QueueConfig:
         """A checked copy (the caller's object and dicts never alias routing's state), or the first rule broken.
-        Replacing a queue keeps routing's own state: the round-robin position and the stored version."""
+        Replacing a queue keeps routing's own state: the round-robin position, the recent assignments and the
+        stored version."""
         def invalid(reason: str) -> RoutingError:
             return RoutingError("invalid_config", f"queue {self.queue_id}: {reason}")
 
@@ -68,10 +71,16 @@ class QueueConfig:
                 raise invalid(f"the {role} queue cannot be the queue itself")
             if target is not None and target not in existing:
                 raise invalid(f"{role} queue {target} does not exist")
-        config = replace(self, method=method, members=dict(self.members))
+        config = replace(self, method=method, members=dict(self.members),
+                         recent_assignments=list(self.recent_assignments))
         if (previous := existing.get(self.queue_id)) is not None:
-            config = replace(config, rr_cursor=previous.rr_cursor, version=previous.version)
+            config = replace(config, rr_cursor=previous.rr_cursor, version=previous.version,
+                             recent_assignments=list(previous.recent_assignments))
         return config
+
+    def record_assignment(self, at: datetime) -> None:
+        """A conversation left this queue's line for an agent: remembered for estimated waits (waiting.py)."""
+        self.recent_assignments = remember_assignment(self.recent_assignments, at)
 
     def check_member(self, agent_id: str) -> None:
         if agent_id not in self.members:

@@ -225,6 +225,21 @@ class QueueConfigured(RoutingEvent):
     persistent_waiting_days: int = Field(description="How long a conversation closed to waiting keeps its agent.")
 
 
+class QueuePositionChanged(RoutingEvent):
+    """A waiting conversation's place in its queue or its estimated wait changed (published for each waiting
+    conversation of a queue whose place changed, in the transaction that changed it)."""
+    TYPE: ClassVar[str] = "routing.QueuePositionChanged"
+    conversation_id: str = CONVERSATION
+    queue_id: str = Field(description="Queue (line) id.")
+    position: int = Field(ge=1, description="Place among the conversations waiting for an agent in this queue "
+                                            "(queued or being offered), 1 = next, in queue order.",
+                          examples=[3])
+    estimated_wait_s: int | None = Field(
+        description="Estimated seconds until an agent takes it (0: being offered, or an agent is free); none when "
+                    "it cannot be estimated (no agent of the queue online, or no recent assignment to learn from).",
+        examples=[120])
+
+
 class QueueRemoved(RoutingEvent):
     """A queue was removed."""
     TYPE: ClassVar[str] = "routing.QueueRemoved"

@@ -7,6 +7,7 @@ everything the tenant has (a superset of any scope), which the Router must cope 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -131,3 +132,35 @@ class InMemoryDeadlines:
     async def queues_with_queued_work(self) -> list[QueueWithWork]:
         return sorted({QueueWithWork(d["tenant_id"], d["queue_id"]) for d in self._items(ItemState.QUEUED)},
                       key=lambda q: (q.tenant_id, q.queue_id))
+
+
+class InMemoryRoutingQueries:
+    """adapters/queries.py's read API queries over the fake unit of work's committed documents."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def _docs(self, name: str) -> dict[str, dict[str, Any]]:
+        return self._uow.docs.get(name, {})
+
+    async def queue(self, tenant_id: str, queue_id: str) -> QueueConfig | None:
+        doc = self._docs(QUEUES).get(doc_id(tenant_id, queue_id))
+        return queue_from_doc(doc) if doc else None
+
+    async def agents(self, tenant_id: str, agent_ids: Iterable[str]) -> dict[str, Agent]:
+        docs = (self._docs(AGENTS).get(doc_id(tenant_id, a)) for a in agent_ids)
+        return {d["agent_id"]: agent_from_doc(d) for d in docs if d}
+
+    async def item(self, tenant_id: str, conversation_id: str) -> WorkItem | None:
+        doc = self._docs(ITEMS).get(doc_id(tenant_id, conversation_id))
+        return item_from_doc(doc) if doc else None
+
+    def _waiting(self, tenant_id: str, queue_id: str) -> list[WorkItem]:
+        return [item_from_doc(d) for d in self._docs(ITEMS).values() if d["tenant_id"] == tenant_id
+                and d["queue_id"] == queue_id and d["state"] in (ItemState.QUEUED.value, ItemState.OFFERED.value)]
+
+    async def waiting(self, tenant_id: str, queue_id: str) -> dict[str, int]:
+        return dict(Counter(i.state.value for i in self._waiting(tenant_id, queue_id)))
+
+    async def waiting_ahead(self, tenant_id: str, item: WorkItem) -> dict[str, int]:
+        return dict(Counter(i.state.value for i in self._waiting(tenant_id, item.queue_id) if i.order() < item.order()))

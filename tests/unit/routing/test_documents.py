@@ -15,13 +15,14 @@ pytestmark = pytest.mark.unit
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 
 QUEUE = QueueConfig("q1", "First", method=AssignmentMethod.SKILLS, members={"a2": 2, "a1": 1}, overflow_queue_id="q2",
-                    max_wait_s=60, second_level_queue_id="q3", rr_cursor="a1", version=4)
+                    max_wait_s=60, second_level_queue_id="q3", rr_cursor="a1",
+                    recent_assignments=[T0 - timedelta(minutes=2), T0], version=4)
 QUEUE_DOC = {
     "_id": "t1|q1", "tenant_id": "t1", "queue_id": "q1", "name": "First", "level": 1, "method": "skills",
     "members": {"a2": 2, "a1": 1}, "offer_timeout_s": 30, "max_declines": 2, "overflow_queue_id": "q2",
     "max_wait_s": 60, "second_level_queue_id": "q3", "prefer_responsible_agent": True, "prefer_last_agent": True,
     "busy_when_at_capacity": True, "allow_agent_skill_edit": True, "persistent_waiting_days": 28, "rr_cursor": "a1",
-    "version": 4, "member_ids": ["a1", "a2"],
+    "recent_assignments": [T0 - timedelta(minutes=2), T0], "version": 4, "member_ids": ["a1", "a2"],
 }
 
 AGENT = Agent("a1", presence=Presence.BUSY, auto_busy=True, capacity={"chat": 2, "voice": 1}, load={"chat": 2},
@@ -61,6 +62,11 @@ OFFERED_DOC = {
 def test_a_queue_is_stored_with_its_member_ids_and_loads_back():
     assert queue_to_doc("t1", QUEUE) == QUEUE_DOC
     assert queue_from_doc(QUEUE_DOC) == QUEUE
+
+
+def test_a_queue_stored_before_it_remembered_assignments_loads_with_none():
+    older = {k: v for k, v in QUEUE_DOC.items() if k != "recent_assignments"}
+    assert queue_from_doc(older).recent_assignments == []
 
 
 def test_an_agent_is_stored_as_its_fields_and_loads_back():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from services.chat.adapters.after_chat import ensure_after_chat_indexes
 from services.chat.adapters.queries import ChatQueries, MongoChatQueries
 from services.chat.adapters.repositories import ensure_indexes, mongo_repositories
 from services.chat.context import ChatRepositories
@@ -36,6 +37,7 @@ def build(settings: ChatSettings | None = None, *, uow: FakeUnitOfWork | None = 
     handlers = ChatHandlers(runtime.uow, repositories=repositories, producer=settings.service_name,
                             **handler_options)
     runtime.on_startup(lambda: ensure_indexes(runtime.db))
+    runtime.on_startup(lambda: ensure_after_chat_indexes(runtime.db))
     kafka.register(runtime, handlers)
     runtime.serve_http(read_api(queries or MongoChatQueries(runtime.db)))
     return runtime, handlers

@@ -11,7 +11,9 @@ from typing import Protocol
 
 from services.chat.domain.conversation import Conversation, Outcome
 from services.chat.domain.messages import Message
+from services.chat.domain.quick_replies import QuickReply
 from services.chat.domain.settings import QueueChatSettings
+from services.chat.domain.survey import SurveySettings
 from shared.contracts.answers import Rejected
 from shared.contracts.chat.common import Sender, WrapUpReason
 from shared.contracts.envelope import Actor
@@ -35,11 +37,22 @@ class Settings(Protocol):
     async def save_reasons(self, reasons: list[WrapUpReason]) -> None: ...
 
 
+class AfterChat(Protocol):
+    """The tenant's survey setting and quick replies (after_chat_cases.py)."""
+    async def survey(self) -> SurveySettings: ...
+    async def save_survey(self, settings: SurveySettings) -> None: ...
+    async def reply(self, name: str, owner: str | None) -> QuickReply | None: ...
+    async def save_reply(self, reply: QuickReply) -> None: ...
+    async def remove_reply(self, name: str, owner: str | None) -> bool: ...
+
+
+
 @dataclass
 class ChatRepositories:
     conversations: Conversations
     messages: Messages
     settings: Settings
+    after_chat: AfterChat
 
 
 @dataclass

@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from services.chat.after_chat_cases import AFTER_CHAT_USE_CASES, expand_quick_reply, survey_invitation
 from services.chat.context import UseCaseContext
 from services.chat.domain.access import check_admin, check_may_act, check_may_start, sender_of
 from services.chat.domain.conversation import Conversation
@@ -64,8 +65,9 @@ async def send_message(ctx: UseCaseContext, cmd: c.SendMessage) -> str:
     if sent is not None:
         return sent.message_id
     check_may_act(conversation, ctx.actor, action="write in it")
+    text = await expand_quick_reply(ctx, conversation, cmd.text)  # an agent's '/name'
     message_id = ctx.new_id()
-    await ctx.save(conversation, conversation.post(sender=sender, text=cmd.text, private=cmd.private,
+    await ctx.save(conversation, conversation.post(sender=sender, text=text, private=cmd.private,
                                                    client_message_id=cmd.client_message_id,
                                                    message_id=message_id, now=ctx.now))
     return message_id
@@ -105,7 +107,8 @@ async def end_conversation(ctx: UseCaseContext, cmd: c.EndConversation) -> None:
     """The customer or the assigned agent ends it: to wrap-up if an agent holds it, else closed at once."""
     conversation = await ctx.conversation(cmd.conversation_id)
     check_may_act(conversation, ctx.actor, action="end it", agents="assignee")
-    await ctx.save(conversation, conversation.end(by=sender_of(ctx.actor), message_id=ctx.new_id(), now=ctx.now))
+    outcome = conversation.end(by=sender_of(ctx.actor), message_id=ctx.new_id(), now=ctx.now)
+    await ctx.save(conversation, outcome + await survey_invitation(ctx, conversation))
 
 
 @use_case(c.WrapUp)
@@ -114,9 +117,10 @@ async def wrap_up(ctx: UseCaseContext, cmd: c.WrapUp) -> None:
     conversation = await ctx.conversation(cmd.conversation_id)
     check_may_act(conversation, ctx.actor, action="wrap it up", customer=False, agents="assignee")
     settings = ctx.repos.settings
-    await ctx.save(conversation, conversation.wrap_up(
+    outcome = conversation.wrap_up(
         reason_code=cmd.reason_code, note=cmd.note, settings=await settings.queue(conversation.queue_id),
-        reasons=await settings.reasons(), now=ctx.now))
+        reasons=await settings.reasons(), now=ctx.now)
+    await ctx.save(conversation, outcome + await survey_invitation(ctx, conversation))
 
 
 @use_case(c.CloseToWaiting)
@@ -255,6 +259,9 @@ async def on_routing_refused(ctx: UseCaseContext, e: CommandRejected) -> None:
     if conversation is not None and conversation.state == State.REQUESTED:
         await ctx.save(conversation, conversation.refused_by_routing(reason=e.reason, now=ctx.now))
 
+
+for _command, _function in AFTER_CHAT_USE_CASES.items():  # survey and quick replies: after_chat_cases.py
+    use_case(_command)(_function)
 
 CHAT_COMMANDS = tuple(m for m in USE_CASES if issubclass(m, c.ChatCommand))
 ROUTING_EVENTS = tuple(m for m in USE_CASES if not issubclass(m, c.ChatCommand))

@@ -36,10 +36,11 @@ class Staff:
     session_id: str
     queues: tuple[str, ...] = ()  # queues a supervisor supervises
     sign_in: str = ""  # the session family: one sign-in and the sessions its refreshes replaced it with
+    display_name: str = ""  # as the admin set it (users.display_name); chat fills {agent_name} with it
 
     @property
     def actor(self) -> Actor:
-        return Actor(user_id=self.user_id, role=self.role.value)
+        return Actor(user_id=self.user_id, role=self.role.value, display_name=self.display_name or None)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ async def staff_from_token(db: Any, tokens: TokenService, token: str | None) -> 
     if user is None or not user.get("active", True):
         return None
     return Staff(claims.tenant_id, claims.user_id, Role(user["role"]), claims.session_id,
-                 tuple(user.get("supervises", ())), session.get("family", claims.session_id))
+                 tuple(user.get("supervises", ())), session.get("family", claims.session_id),
+                 user.get("display_name", ""))
 
 
 async def require_staff(request: Request) -> Staff:

@@ -92,6 +92,8 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
                 left = _frame("offline_message", env, conversation_id=cid, queue_id=ev.queue_id,
                               customer_name=v["customer_name"], preview=v["preview"])
                 out.to_agents += [(m, left) for m in queue_members]
+        case chat.SurveyInvited():  # the widget shows the survey's question
+            out.to_customer.append(_frame("survey_invite", env, conversation_id=cid, question=ev.question))
         # --- routing: offers, assignment, conference -----------------------------------------------------
         case routing.OfferMade():
             v["offered"] = sorted({*v["offered"], ev.agent_id})

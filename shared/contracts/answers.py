@@ -15,6 +15,7 @@ from shared.contracts.envelope import Event
 RejectionCode = Literal[
     # the thing named does not exist (in this tenant)
     "not_found", "unknown_queue", "unknown_agent", "unknown_conversation", "unknown_reason",
+    "unknown_quick_reply",
     # the actor may not do this
     "forbidden", "not_member", "not_allowed", "not_participant",
     # the current state does not allow it (now)
@@ -26,7 +27,7 @@ RejectionCode = Literal[
 
 REJECTION_STATUS: dict[str, int] = {
     "not_found": 404, "unknown_queue": 404, "unknown_agent": 404, "unknown_conversation": 404,
-    "unknown_reason": 422,
+    "unknown_reason": 422, "unknown_quick_reply": 422,
     "forbidden": 403, "not_member": 403, "not_allowed": 403, "not_participant": 403,
     "conflict": 409, "invalid_state": 409, "version_conflict": 409, "no_capacity": 409, "agent_unavailable": 409,
     "not_offered_to_agent": 409, "offer_expired": 409, "closed": 409,

@@ -48,6 +48,10 @@ class Actor(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     user_id: str = Field("system", description="Agent, supervisor, admin or customer id; 'system' for a service.")
     role: Role = Field("system", description="The role the user acted in.")
+    display_name: str | None = Field(None, max_length=200,
+                                     description="The staff member's display name, as the gateway keeps it (chat "
+                                                 "fills {agent_name} in quick replies with it); None: not known.")
+
 
 
 class Command(Message):

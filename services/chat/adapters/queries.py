@@ -8,12 +8,15 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.chat.adapters.after_chat import MongoAfterChatQueries
 from services.chat.adapters.documents import CONVERSATIONS, MESSAGES, QUEUE_SETTINGS, WRAP_UP_REASONS, doc_id
 
 Doc = dict[str, Any]
 
 
 class ChatQueries(Protocol):
+    async def survey_settings(self, tenant_id: str) -> Doc | None: ...
+    async def quick_replies(self, tenant_id: str, *, agent_id: str | None) -> list[Doc]: ...
     async def conversation(self, tenant_id: str, conversation_id: str) -> Doc | None: ...
     async def messages(self, tenant_id: str, conversation_id: str, *, after_seq: int, limit: int,
                        include_private: bool) -> list[Doc]: ...
@@ -41,7 +44,7 @@ def conversations_filter(tenant_id: str, *, agent_id: str | None, state: str | N
     return query
 
 
-class MongoChatQueries:
+class MongoChatQueries(MongoAfterChatQueries):
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._db = db
 

@@ -17,6 +17,7 @@ from services.chat.adapters.documents import (CONVERSATIONS, MESSAGES, QUEUE_SET
                                               conversation_from_doc, conversation_to_doc, doc_id, message_from_doc,
                                               message_to_doc, queue_settings_from_doc, queue_settings_to_doc,
                                               reasons_from_doc, reasons_to_doc)
+from services.chat.adapters.after_chat import MongoAfterChat
 from services.chat.context import ChatRepositories
 from services.chat.domain.conversation import Conversation
 from services.chat.domain.messages import Message
@@ -126,4 +127,4 @@ class MongoSettings:
 
 def mongo_repositories(tx: Transaction, tenant_id: str) -> ChatRepositories:
     return ChatRepositories(MongoConversations(tx, tenant_id), MongoMessages(tx, tenant_id),
-                            MongoSettings(tx, tenant_id))
+                            MongoSettings(tx, tenant_id), MongoAfterChat(tx, tenant_id))

@@ -55,6 +55,10 @@ class Conversation(Messaging):
     customer_unread: int = 0
     agent_read: dict[str, int] = field(default_factory=dict)  # every agent who ever read, by position
     unread: dict[str, int] = field(default_factory=dict)  # current agents only
+    survey_invited_at: datetime | None = None  # the customer was asked to rate it (domain/survey.py)
+    survey_rating: int | None = None  # the customer's rating, 1-5, once submitted
+    survey_comment: str = ""
+    survey_submitted_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 0
     new_messages: list[Message] = field(default_factory=list)  # posted since loaded, for the repository

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 
 from services.chat.adapters.queries import ChatQueries
+from services.chat.entrypoints.http_after_chat import after_chat_reads
 from services.chat.entrypoints.views import (
     conversation_view,
     message_view,
@@ -76,6 +77,7 @@ def read_api(queries: ChatQueries, *, clock: Callable[[], datetime] = lambda: da
         """A queue's chat settings (the defaults, configured=false, for a queue nobody configured)."""
         return settings_view(queue_id, await queries.queue_settings(tenant, queue_id), now=clock())
 
+    api.include_router(after_chat_reads(queries))  # survey setting, quick replies
     app = FastAPI(title="chat internal read API", version="0.1.0",
                   description="Conversations, messages and chat settings, for the gateway. Not public.")
     app.include_router(api)

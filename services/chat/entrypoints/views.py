@@ -12,6 +12,7 @@ from services.chat.adapters.documents import (
     queue_settings_from_doc,
     reasons_from_doc,
 )
+from services.chat.domain import survey
 from services.chat.domain.hours import is_open, next_opening
 from shared.contracts.chat.reads import (
     ConversationView,
@@ -33,7 +34,8 @@ def conversation_view(doc: dict[str, Any], *, now: datetime) -> ConversationView
         wait_s=max(0.0, (waited_until - c.started_at).total_seconds()), waiting_until=c.waiting_until,
         ended_by=c.ended_by, wrap_up_reason=c.wrap_up_reason, wrap_up_note=c.wrap_up_note, closed_at=c.closed_at,
         last_seq=c.seq, message_count=c.message_count, unread=c.unread, customer_unread=c.customer_unread,
-        created_at=c.started_at, updated_at=c.updated_at or c.started_at)
+        created_at=c.started_at, updated_at=c.updated_at or c.started_at, survey=survey.result_of(c),
+        survey_pending=survey.pending(c))
 
 
 def message_view(doc: dict[str, Any]) -> MessageView:

@@ -76,6 +76,9 @@ class Action(StrEnum):
     MANAGE_QUEUES = "manage_queues"
     MANAGE_WRAP_UP_REASONS = "manage_wrap_up_reasons"
     MANAGE_IDENTITY_SECRET = "manage_identity_secret"
+    MANAGE_SURVEY = "manage_survey"
+    MANAGE_QUICK_REPLIES = "manage_quick_replies"
+    KEEP_QUICK_REPLIES = "keep_quick_replies"
 
 
 class Scope(StrEnum):
@@ -85,7 +88,7 @@ class Scope(StrEnum):
 
 EVERY_RELATION = frozenset(Relation)
 ADMIN_ACTIONS = frozenset({Action.MANAGE_AGENTS, Action.MANAGE_QUEUES, Action.MANAGE_WRAP_UP_REASONS,
-                           Action.MANAGE_IDENTITY_SECRET})
+                           Action.MANAGE_IDENTITY_SECRET, Action.MANAGE_SURVEY, Action.MANAGE_QUICK_REPLIES})
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,11 @@ PERMISSIONS: tuple[Rule, ...] = (
     _tenant_rule(Action.MANAGE_WRAP_UP_REASONS, "edit the list of wrap-up reasons", roles=[Role.ADMIN]),
     _tenant_rule(Action.MANAGE_IDENTITY_SECRET, "see and rotate the tenant's identity secret (authenticated customers)",
                  roles=[Role.ADMIN]),
+    _tenant_rule(Action.MANAGE_SURVEY, "switch the post-chat survey (CSAT) on or off", roles=[Role.ADMIN]),
+    _tenant_rule(Action.MANAGE_QUICK_REPLIES, "edit the tenant's quick replies (everyone's canned responses)",
+                 roles=[Role.ADMIN]),
+    _tenant_rule(Action.KEEP_QUICK_REPLIES, "keep one's own quick replies, list those one may use",
+                 roles=STAFF_ROLES),
 )
 
 RULES: Mapping[Action, Rule] = MappingProxyType({rule.action: rule for rule in PERMISSIONS})

@@ -4,16 +4,21 @@ Conversation commands are keyed by conversation_id (so one conversation's histor
 settings by the queue id or "settings". The gateway sends them, with the signed-in actor; each is
 answered on chat.events by the shared CommandAccepted or CommandRejected carrying its request id."""
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from shared.contracts.chat.common import (
     CONVERSATION,
+    MAX_AGENT_TEXT,
     MAX_CUSTOMER_TEXT,
+    MAX_SURVEY_COMMENT,
+    SURVEY_QUESTION,
     Context,
     Customer,
     OperatingHours,
+    QuickReplyName,
+    QuickReplyScope,
     WrapUpReason,
 )
 from shared.contracts.envelope import Command, Identifier
@@ -111,5 +116,44 @@ class ConfigureWrapUpReasons(ChatCommand):
     list_id: Identifier = Field("wrap-up-reasons", description="Always 'wrap-up-reasons' (one list per tenant).")
     reasons: list[WrapUpReason] = Field(max_length=200, description="The reasons, in display order.")
 
+
+# --- after the chat: survey (CSAT) and quick replies ----------------------------------------------------
+
+class ConfigureSurvey(ChatCommand):
+    """Switch the tenant's post-chat survey (CSAT: a rating 1-5 and a comment) on or off (admin)."""
+    TYPE: ClassVar[str] = "chat.ConfigureSurvey"
+    KEY: ClassVar[str] = "setting_id"
+    setting_id: Literal["survey"] = Field("survey", description="Always 'survey' (one survey per tenant).")
+    enabled: bool = Field(description="Whether customers are asked to rate a conversation once it ended.")
+    question: str = Field(SURVEY_QUESTION, min_length=1, max_length=200,
+                          description="What the widget asks, e.g. 'How would you rate this conversation?'.")
+
+
+class SubmitSurvey(ChatCommand):
+    """The customer rates their own conversation once it ended (once; only while the tenant's survey is on)."""
+    TYPE: ClassVar[str] = "chat.SubmitSurvey"
+    conversation_id: Identifier = CONVERSATION
+    rating: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy).")
+    comment: str = Field("", max_length=MAX_SURVEY_COMMENT, description="The customer's words, if any.")
+
+
+class PutQuickReply(ChatCommand):
+    """Create or replace a canned response: the tenant's (admin) or the actor's own (any staff member).
+    Variables {customer_name}, {agent_name} and {queue} are filled from the conversation when it is used."""
+    TYPE: ClassVar[str] = "chat.PutQuickReply"
+    KEY: ClassVar[str] = "name"
+    name: QuickReplyName = Field(description="The shortcut: an agent sends '/name'.", examples=["greet"])
+    scope: QuickReplyScope = Field(description="tenant: everyone's (admin); agent: the actor's own, which wins "
+                                               "over the tenant's reply of the same name.")
+    text: str = Field(min_length=1, max_length=MAX_AGENT_TEXT,
+                      description="The text, with variables, e.g. 'Hello {customer_name}, I am {agent_name}'.")
+
+
+class RemoveQuickReply(ChatCommand):
+    """Remove a canned response: the tenant's (admin) or the actor's own."""
+    TYPE: ClassVar[str] = "chat.RemoveQuickReply"
+    KEY: ClassVar[str] = "name"
+    name: QuickReplyName = Field(description="The shortcut to remove.")
+    scope: QuickReplyScope = Field(description="tenant (admin) or agent (the actor's own).")
 
 COMMANDS: tuple[type[ChatCommand], ...] = tuple(ChatCommand.__subclasses__())

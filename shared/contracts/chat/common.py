@@ -1,10 +1,10 @@
 """Field types and descriptions chat's commands and events share."""
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from shared.contracts.envelope import Identifier
 
@@ -96,3 +96,18 @@ class OperatingHours(_Part):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Riga)") from None
         return value
+
+
+# --- after the chat: survey (CSAT) and quick replies ----------------------------------------------------
+
+MAX_SURVEY_COMMENT = 1000  # a survey comment's characters
+SURVEY_QUESTION = "How would you rate this conversation?"
+QuickReplyName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")]
+QuickReplyScope = Literal["tenant", "agent"]
+
+
+class SurveyResult(_Part):
+    """A customer's rating of a conversation (CSAT)."""
+    rating: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy).")
+    comment: str = Field(description="The customer's words (masked like messages), empty if none.")
+    submitted_at: datetime = Field(description="When (UTC).")

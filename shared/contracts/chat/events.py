@@ -12,6 +12,7 @@ from shared.contracts.chat.common import (
     ConversationState,
     Customer,
     OperatingHours,
+    QuickReplyScope,
     Sender,
     WrapUpReason,
 )
@@ -110,5 +111,56 @@ class WrapUpReasonsConfigured(ChatEvent):
     list_id: str = Field(description="Always 'wrap-up-reasons'.")
     reasons: list[WrapUpReason] = Field(description="The reasons, in display order.")
 
+
+# --- after the chat: survey (CSAT) and quick replies ----------------------------------------------------
+
+class SurveyConfigured(ChatEvent):
+    """The tenant's post-chat survey was switched on or off."""
+    TYPE: ClassVar[str] = "chat.SurveyConfigured"
+    KEY: ClassVar[str] = "setting_id"
+    setting_id: str = Field("survey", description="Always 'survey'.")
+    enabled: bool = Field(description="Whether customers are asked to rate ended conversations.")
+    question: str = Field(description="What the widget asks.")
+
+
+class SurveyInvited(ChatEvent):
+    """The conversation ended while the tenant's survey is on: the customer is asked to rate it (the widget
+    shows the question)."""
+    TYPE: ClassVar[str] = "chat.SurveyInvited"
+    conversation_id: str = CONVERSATION
+    customer_id: str = Field(description="The conversation's customer.")
+    question: str = Field(description="What the widget asks.")
+    at: datetime = Field(description="When (UTC).")
+
+
+class SurveySubmitted(ChatEvent):
+    """A customer rated a conversation (CSAT), for analysts and views."""
+    TYPE: ClassVar[str] = "chat.SurveySubmitted"
+    conversation_id: str = CONVERSATION
+    queue_id: str = Field(description="The queue it was last in.")
+    agent_id: str | None = Field(description="The agent who held it last (None if nobody took it).")
+    customer_id: str = Field(description="The conversation's customer.")
+    rating: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy).")
+    comment: str = Field(description="The customer's words, masked like messages (empty if none).")
+    at: datetime = Field(description="When it was submitted (UTC).")
+
+
+class QuickReplySaved(ChatEvent):
+    """A canned response was created or replaced."""
+    TYPE: ClassVar[str] = "chat.QuickReplySaved"
+    KEY: ClassVar[str] = "name"
+    name: str = Field(description="The shortcut ('/name').")
+    scope: QuickReplyScope = Field(description="tenant (everyone's) or agent (one staff member's own).")
+    owner: str | None = Field(description="The staff member whose own reply it is (None for the tenant's).")
+    text: str = Field(description="The text with its variables.")
+
+
+class QuickReplyRemoved(ChatEvent):
+    """A canned response was removed."""
+    TYPE: ClassVar[str] = "chat.QuickReplyRemoved"
+    KEY: ClassVar[str] = "name"
+    name: str = Field(description="The shortcut.")
+    scope: QuickReplyScope = Field(description="tenant or agent.")
+    owner: str | None = Field(description="The staff member whose own reply it was (None for the tenant's).")
 
 EVENTS: tuple[type[ChatEvent], ...] = tuple(ChatEvent.__subclasses__())

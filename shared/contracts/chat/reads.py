@@ -12,7 +12,9 @@ from shared.contracts.chat.common import (
     ConversationState,
     Customer,
     OperatingHours,
+    QuickReplyScope,
     Sender,
+    SurveyResult,
     WrapUpReason,
 )
 
@@ -50,6 +52,8 @@ class ConversationView(BaseModel):
     customer_unread: int = Field(description="Messages the customer has not read (notes never count).")
     created_at: datetime
     updated_at: datetime
+    survey: SurveyResult | None = Field(None, description="The customer's rating (CSAT), once submitted.")
+    survey_pending: bool = Field(False, description="The customer was asked to rate it and has not yet.")
 
 
 class ConversationList(BaseModel):
@@ -88,3 +92,21 @@ class QueueChatSettingsView(BaseModel):
     open_now: bool = Field(True, description="Inside its operating hours at the time of the read.")
     opens_at: datetime | None = Field(None, description="When it opens next (now if open; None: never within "
                                                         "the next 400 days).")
+
+
+class SurveySettingsView(BaseModel):
+    enabled: bool = Field(description="Customers are asked to rate ended conversations (CSAT 1-5, a comment).")
+    question: str = Field(description="What the widget asks.")
+    configured: bool = Field(description="False: nobody configured it, these are the defaults (off).")
+
+
+class QuickReplyView(BaseModel):
+    name: str = Field(description="The shortcut: an agent sends '/name'.")
+    scope: QuickReplyScope = Field(description="tenant (everyone's) or agent (the staff member's own).")
+    owner: str | None = Field(description="Whose own reply it is (None for the tenant's).")
+    text: str = Field(description="As stored, with its variables; filled when read for a conversation.")
+
+
+class QuickReplyList(BaseModel):
+    replies: list[QuickReplyView] = Field(description="By name; one per name (a staff member's own reply wins "
+                                                      "over the tenant's of the same name).")

@@ -18,6 +18,7 @@ from services.chat.domain.settings import QueueChatSettings
 from shared.contracts.chat.common import Sender, WrapUpReason
 from shared.mongo import ConcurrencyConflict
 from shared.testing.fakes import FakeTransaction, FakeUnitOfWork
+from tests.unit.chat.fakes_after_chat import InMemoryAfterChat, InMemoryAfterChatQueries
 
 Doc = dict[str, Any]
 
@@ -96,10 +97,10 @@ class InMemorySettings:
 
 def in_memory_repositories(tx: FakeTransaction, tenant_id: str) -> ChatRepositories:
     return ChatRepositories(InMemoryConversations(tx, tenant_id), InMemoryMessages(tx, tenant_id),
-                            InMemorySettings(tx, tenant_id))
+                            InMemorySettings(tx, tenant_id), InMemoryAfterChat(tx, tenant_id))
 
 
-class InMemoryChatQueries:
+class InMemoryChatQueries(InMemoryAfterChatQueries):
     """services/chat/adapters/queries.py's queries over the fake unit of work's committed documents."""
 
     def __init__(self, uow: FakeUnitOfWork) -> None:

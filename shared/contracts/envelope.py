@@ -53,7 +53,6 @@ class Actor(BaseModel):
                                                  "fills {agent_name} in quick replies with it); None: not known.")
 
 
-
 class Command(Message):
     """Imperative: asks the owning service to do something; answered by shared.contracts.answers'
     CommandAccepted or CommandRejected, carrying the same request id. A repeat of a request id (a retry)

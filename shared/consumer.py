@@ -34,6 +34,11 @@ Handler = Callable[[Envelope[Any]], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[None]]
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, KafkaConnectionError)
 DeadLetterSink = Callable[[Envelope[MessageDeadLettered]], Awaitable[None]]
+Redact = Callable[[str], str]  # what a service hides in dead letters and failure logs (chat: its masker)
+
+
+def keep_as_is(text: str) -> str:
+    return text
 
 
 class Outcome(StrEnum):
@@ -76,8 +81,10 @@ class MessageDispatcher:
     def __init__(self, *, group: str, dead_letter: DeadLetterSink, handlers: Mapping[type[Message], Handler] | None = None,
                  batch_handlers: Mapping[type[Message], BatchHandler] | None = None, max_attempts: int = 5,
                  retry_base_s: float = 0.2,
-                 infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS) -> None:
+                 infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS,
+                 redact: Redact = keep_as_is) -> None:
         self.group = group
+        self._redact = redact
         handlers, batch_handlers = handlers or {}, batch_handlers or {}
         adapted = {h: one_at_a_time(h) for h in set(handlers.values())}  # one adapter per handler: batches group
         self._handlers: dict[str, BatchHandler] = {cls.TYPE: adapted[h] for cls, h in handlers.items()}
@@ -138,7 +145,8 @@ class MessageDispatcher:
             except self._infrastructure_errors:
                 raise  # not the messages' fault: the records are read again
             except Exception as exc:
-                log.warning("batch failed; handling its messages one at a time", size=len(run), error=repr(exc))
+                log.warning("batch failed; handling its messages one at a time", size=len(run),
+                            error=self._redact(repr(exc)))
         return [await self._one(handler, record, env) for record, env in run]
 
     async def _one(self, handler: BatchHandler, record: Record, env: Envelope[Any]) -> Outcome:
@@ -153,7 +161,7 @@ class MessageDispatcher:
                     log.info("duplicate delivery dropped")
                     return Outcome.DUPLICATE
                 except Exception as exc:
-                    log.warning("handler failed", attempt=attempt, error=repr(exc))
+                    log.warning("handler failed", attempt=attempt, error=self._redact(repr(exc)))
                     if attempt == self._max_attempts:
                         if isinstance(exc, self._infrastructure_errors):
                             raise  # not the message's fault: keep it, it is read again
@@ -164,6 +172,7 @@ class MessageDispatcher:
 
     async def _give_up(self, record: Record, env: Envelope[Any] | None, reason: str, kind: str,
                        attempts: int) -> None:
+        reason = self._redact(reason)  # pydantic's errors quote the input
         log.error("message dead-lettered", topic=record.topic, partition=record.partition, offset=record.offset,
                   reason=reason)
         key = record.key.decode(errors="replace") if record.key is not None else None
@@ -171,7 +180,7 @@ class MessageDispatcher:
             consumer_group=self.group, original_topic=record.topic, original_partition=record.partition,
             original_offset=record.offset, original_key=key, original_event_id=env.event_id if env else None,
             original_type=env.type if env else None, reason=reason, error_kind=kind, attempts=attempts,
-            value=record.value.decode(errors="replace"))
+            value=self._redact(record.value.decode(errors="replace")))
         await self._dead_letter(wrap(letter, tenant_id=env.tenant_id if env else "unknown",
                                      key=key or f"{record.topic}/{record.partition}/{record.offset}",
                                      producer=self.group, causation_id=env.event_id if env else None))

@@ -9,7 +9,7 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 import uvicorn
@@ -19,10 +19,10 @@ from faststream.kafka.annotations import KafkaMessage
 
 from shared.asyncapi import ContractAsyncAPI
 from shared.broker import make_broker
-from shared.consumer import BatchHandler, Handler, MessageDispatcher, Record
+from shared.consumer import BatchHandler, Handler, MessageDispatcher, Record, Redact, keep_as_is
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
 from shared.contracts.envelope import Envelope, Message
-from shared.logging import configure_logging, get_logger
+from shared.logging import Processor, configure_logging, get_logger
 from shared.mongo import AlreadyProcessed, MongoUnitOfWork, Transaction, ensure_runtime_indexes, make_mongo_client
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -66,9 +66,13 @@ class _ServeThenConnect(AsgiFastStream):
 
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, *, title: str, description: str = "",
-                 uow: MongoUnitOfWork | FakeUnitOfWork | None = None) -> None:
+                 uow: MongoUnitOfWork | FakeUnitOfWork | None = None, redact: Redact = keep_as_is,
+                 log_processors: Sequence[Processor] = ()) -> None:
+        """`redact` hides what must not reach dead letters and failure logs; `log_processors` run on every log
+        line before it is rendered (chat passes its masker for both)."""
         self.settings = settings
-        configure_logging(settings.log_level, settings.log_json)
+        self.redact = redact
+        configure_logging(settings.log_level, settings.log_json, extra_processors=log_processors)
         self.title = title
         self.description = description
         self.broker = make_broker(settings)
@@ -98,7 +102,7 @@ class ServiceRuntime:
         partition, in order; today each batch holds one record)."""
         dispatcher = MessageDispatcher(group=self.settings.consumer_group, handlers=handlers,
                                        batch_handlers=batch_handlers, dead_letter=self.dead_letter,
-                                       max_attempts=self.settings.max_delivery_attempts)
+                                       max_attempts=self.settings.max_delivery_attempts, redact=self.redact)
         self.dispatchers[topic.name] = dispatcher
         title = f"on_{topic.name.replace('.', '_')}"
         self.channel_messages[title] = (*(handlers or {}), *(batch_handlers or {}))

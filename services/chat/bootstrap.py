@@ -7,12 +7,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from services.chat.adapters.after_chat import ensure_after_chat_indexes
+from services.chat.adapters.masking import MaskingQueries, MongoMaskingQueries, ensure_masking_indexes
 from services.chat.adapters.queries import ChatQueries, MongoChatQueries
 from services.chat.adapters.repositories import ensure_indexes, mongo_repositories
 from services.chat.context import ChatRepositories
 from services.chat.entrypoints import kafka
 from services.chat.entrypoints.http import read_api
+from services.chat.entrypoints.http_masking import masking_api
 from services.chat.handlers import ChatHandlers
+from services.chat.redaction import mask_log_line, mask_stdlib_logging, redact
 from services.chat.settings import ChatSettings
 from shared.runtime import ServiceRuntime
 
@@ -26,18 +29,25 @@ def bootstrap(settings: ChatSettings | None = None) -> ServiceRuntime:
 
 def build(settings: ChatSettings | None = None, *, uow: FakeUnitOfWork | None = None,
           repositories: Callable[[Any, str], ChatRepositories] = mongo_repositories,
-          queries: ChatQueries | None = None, **handler_options: Any) -> tuple[ServiceRuntime, ChatHandlers]:
+          queries: ChatQueries | None = None, masking_queries: MaskingQueries | None = None,
+          **handler_options: Any) -> tuple[ServiceRuntime, ChatHandlers]:
     """The runtime and, for tests, the handlers it drives. Unit tests hand in in-memory fakes (a unit of
     work, repositories, queries; a clock and ids through handler_options) and drive the subscribers
     through FastStream's TestKafkaBroker."""
     settings = settings or ChatSettings()
-    runtime = ServiceRuntime(settings, title="chat service", uow=uow,
+    # C4: dead letters and every log line masked with every kind on (redaction.py)
+    runtime = ServiceRuntime(settings, title="chat service", uow=uow, redact=redact, log_processors=[mask_log_line],
                              description="Conversations and messages: lifecycle, messages, read positions, "
                                          "wrap-up, persistent and proactive chat (C1-C3, C7, C8).")
     handlers = ChatHandlers(runtime.uow, repositories=repositories, producer=settings.service_name,
                             **handler_options)
     runtime.on_startup(lambda: ensure_indexes(runtime.db))
+    runtime.on_startup(lambda: ensure_masking_indexes(runtime.db))
+    mask_stdlib_logging()
     runtime.on_startup(lambda: ensure_after_chat_indexes(runtime.db))
     kafka.register(runtime, handlers)
-    runtime.serve_http(read_api(queries or MongoChatQueries(runtime.db)))
+    queries = queries or MongoChatQueries(runtime.db)
+    app = read_api(queries)
+    app.include_router(masking_api(queries, masking_queries or MongoMaskingQueries(runtime.db)))
+    runtime.serve_http(app)
     return runtime, handlers

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.chat.domain.conversation import Conversation, Outcome
+from services.chat.domain.masking import MaskingPolicy
 from services.chat.domain.messages import Message
 from services.chat.domain.quick_replies import QuickReply
 from services.chat.domain.settings import QueueChatSettings
@@ -47,12 +48,22 @@ class AfterChat(Protocol):
 
 
 
+
+class MaskingStore(Protocol):
+    """The tenant's masking policy and the originals of what was masked (C4; masking_cases.py)."""
+    async def policy(self) -> MaskingPolicy: ...
+    async def save_policy(self, policy: MaskingPolicy) -> None: ...
+    async def keep_message_original(self, *, conversation_id: str, message_id: str, text: str) -> None: ...
+    async def keep_conversation_originals(self, *, conversation_id: str, fields: dict[str, Any]) -> None: ...
+
+
 @dataclass
 class ChatRepositories:
     conversations: Conversations
     messages: Messages
     settings: Settings
     after_chat: AfterChat
+    masking: MaskingStore
 
 
 @dataclass

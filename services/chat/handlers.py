@@ -13,6 +13,7 @@ from uuid import uuid4
 from services.chat.adapters.repositories import mongo_repositories
 from services.chat.context import ChatRepositories, UseCaseContext
 from services.chat.domain.conversation import Outcome
+from services.chat.masking_cases import keep_originals, masked_on_entry
 from services.chat.use_cases import USE_CASES
 from shared.commands import Done, Publisher, answer_command
 from shared.contracts.answers import CommandRejected, Rejected
@@ -65,7 +66,9 @@ class ChatHandlers:
 
         async def execute(tx: Any) -> Done:
             ctx = self._context(tx, env.tenant_id, cmd.actor)
-            result_id = await use_case(ctx, cmd)
+            entering = await masked_on_entry(ctx, cmd)  # C4: the use case sees masked text only
+            result_id = await use_case(ctx, entering.command)
+            await keep_originals(ctx, entering)
             return Done(self._send_to_routing(tx, env, ctx.outcome), result_id)
 
         answer = await answer_command(self.uow, env, execute, publisher=self.events)

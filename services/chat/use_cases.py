@@ -16,6 +16,7 @@ from services.chat.domain.access import check_admin, check_may_act, check_may_st
 from services.chat.domain.conversation import Conversation
 from services.chat.domain.lifecycle import State
 from services.chat.domain.settings import QueueChatSettings, check_open, check_reason_list
+from services.chat.masking_cases import MASKING_USE_CASES
 from shared.contracts import chat as c
 from shared.contracts import routing as r
 from shared.contracts.answers import CommandRejected, Rejected
@@ -260,7 +261,8 @@ async def on_routing_refused(ctx: UseCaseContext, e: CommandRejected) -> None:
         await ctx.save(conversation, conversation.refused_by_routing(reason=e.reason, now=ctx.now))
 
 
-for _command, _function in AFTER_CHAT_USE_CASES.items():  # survey and quick replies: after_chat_cases.py
+# survey and quick replies (after_chat_cases.py), masking (masking_cases.py)
+for _command, _function in {**AFTER_CHAT_USE_CASES, **MASKING_USE_CASES}.items():
     use_case(_command)(_function)
 
 CHAT_COMMANDS = tuple(m for m in USE_CASES if issubclass(m, c.ChatCommand))

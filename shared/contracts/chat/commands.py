@@ -4,9 +4,9 @@ Conversation commands are keyed by conversation_id (so one conversation's histor
 settings by the queue id or "settings". The gateway sends them, with the signed-in actor; each is
 answered on chat.events by the shared CommandAccepted or CommandRejected carrying its request id."""
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from shared.contracts.chat.common import (
     CONVERSATION,
@@ -155,5 +155,28 @@ class RemoveQuickReply(ChatCommand):
     KEY: ClassVar[str] = "name"
     name: QuickReplyName = Field(description="The shortcut to remove.")
     scope: QuickReplyScope = Field(description="tenant (admin) or agent (the actor's own).")
+
+# --- masking of sensitive data (C4) ---------------------------------------------------------------------
+
+class ConfigureMasking(ChatCommand):
+    """The tenant's masking policy (admin): which kinds of sensitive data chat masks where text enters
+    (messages, names, e-mails, context), and which roles may read the originals through chat's read API.
+    A tenant that never sent one has every kind masked and originals for admins only."""
+    TYPE: ClassVar[str] = "chat.ConfigureMasking"
+    KEY: ClassVar[str] = "policy_id"
+    policy_id: Literal["masking"] = Field("masking", description="Always 'masking' (one policy per tenant).")
+    card: bool = Field(True, description="Mask card numbers (Luhn-valid, of a known card scheme).")
+    iban: bool = Field(True, description="Mask IBANs (checksum-valid).")
+    ssn: bool = Field(True, description="Mask US social security numbers (123-45-6789).")
+    email: bool = Field(True, description="Mask e-mail addresses (first character and domain kept).")
+    phone: bool = Field(True, description="Mask phone numbers (international ones always; national ones of "
+                                          "phone_regions).")
+    originals_roles: list[Literal["agent", "supervisor", "admin"]] = Field(
+        default_factory=lambda: ["admin"], max_length=3,
+        description="Staff roles that may read the originals (besides reading the conversation at all).")
+    phone_regions: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] | None = Field(
+        None, max_length=60, description="Regions (ISO 3166 alpha-2) whose national phone formats are recognised; "
+                                         "None: chat's default list (US, GB, DE, FR, LV, CZ, UA, PT, PL).",
+        examples=[["LV", "GB"]])
 
 COMMANDS: tuple[type[ChatCommand], ...] = tuple(ChatCommand.__subclasses__())

@@ -163,4 +163,13 @@ class QuickReplyRemoved(ChatEvent):
     scope: QuickReplyScope = Field(description="tenant or agent.")
     owner: str | None = Field(description="The staff member whose own reply it was (None for the tenant's).")
 
+class MaskingConfigured(ChatEvent):
+    """The tenant's masking policy (C4) changed."""
+    TYPE: ClassVar[str] = "chat.MaskingConfigured"
+    KEY: ClassVar[str] = "policy_id"
+    policy_id: str = Field(description="Always 'masking'.")
+    kinds: list[str] = Field(description="The kinds masked now: card, iban, ssn, email, phone.")
+    originals_roles: list[str] = Field(description="Staff roles that may read the originals.")
+    phone_regions: list[str] = Field(description="Regions whose national phone formats are recognised.")
+
 EVENTS: tuple[type[ChatEvent], ...] = tuple(ChatEvent.__subclasses__())

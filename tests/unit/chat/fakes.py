@@ -11,6 +11,7 @@ from services.chat.adapters.documents import (CONVERSATIONS, MESSAGES, QUEUE_SET
                                               conversation_from_doc, conversation_to_doc, doc_id, message_from_doc,
                                               message_to_doc, queue_settings_from_doc, queue_settings_to_doc,
                                               reasons_from_doc, reasons_to_doc)
+from services.chat.adapters.masking import TransactionMaskingStore
 from services.chat.context import ChatRepositories
 from services.chat.domain.conversation import Conversation
 from services.chat.domain.messages import Message
@@ -97,7 +98,8 @@ class InMemorySettings:
 
 def in_memory_repositories(tx: FakeTransaction, tenant_id: str) -> ChatRepositories:
     return ChatRepositories(InMemoryConversations(tx, tenant_id), InMemoryMessages(tx, tenant_id),
-                            InMemorySettings(tx, tenant_id), InMemoryAfterChat(tx, tenant_id))
+                            InMemorySettings(tx, tenant_id), InMemoryAfterChat(tx, tenant_id),
+                            masking=TransactionMaskingStore(tx, tenant_id))
 
 
 class InMemoryChatQueries(InMemoryAfterChatQueries):

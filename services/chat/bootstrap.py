@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from services.chat.adapters.after_chat import ensure_after_chat_indexes
 from services.chat.adapters.masking import MaskingQueries, MongoMaskingQueries, ensure_masking_indexes
+from services.chat.adapters.blobs import BlobStore
 from services.chat.adapters.queries import ChatQueries, MongoChatQueries
 from services.chat.adapters.repositories import ensure_indexes, mongo_repositories
 from services.chat.context import ChatRepositories
 from services.chat.entrypoints import kafka
+from services.chat.entrypoints.attachments import attachments_api, sweep_unattached
 from services.chat.entrypoints.http import read_api
 from services.chat.entrypoints.http_masking import masking_api
 from services.chat.handlers import ChatHandlers
@@ -47,7 +49,12 @@ def build(settings: ChatSettings | None = None, *, uow: FakeUnitOfWork | None = 
     runtime.on_startup(lambda: ensure_after_chat_indexes(runtime.db))
     kafka.register(runtime, handlers)
     queries = queries or MongoChatQueries(runtime.db)
+    blobs = BlobStore(runtime.db)  # attachments: bytes over HTTP, never Kafka (entrypoints/attachments.py)
+    runtime.on_startup(blobs.ensure_indexes)
+    runtime.add_loop(lambda: sweep_unattached(blobs, keep_s=settings.attachment_keep_s,
+                                              every_s=settings.attachment_sweep_every_s))
     app = read_api(queries)
+    app.include_router(attachments_api(blobs, queries, keep_s=settings.attachment_keep_s))
     app.include_router(masking_api(queries, masking_queries or MongoMaskingQueries(runtime.db)))
     runtime.serve_http(app)
     return runtime, handlers

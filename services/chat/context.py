@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from services.chat.domain.attachments import Attachment, AttachmentPolicy
 from services.chat.domain.conversation import Conversation, Outcome
 from services.chat.domain.masking import MaskingPolicy
 from services.chat.domain.messages import Message
@@ -57,12 +58,21 @@ class MaskingStore(Protocol):
     async def keep_conversation_originals(self, *, conversation_id: str, fields: dict[str, Any]) -> None: ...
 
 
+class Attachments(Protocol):
+    """Files uploaded to the tenant's conversations and the tenant's limits (attachment_cases.py)."""
+    async def get(self, attachment_id: str) -> Attachment | None: ...
+    async def save_attached(self, attachment: Attachment) -> None: ...
+    async def policy(self) -> AttachmentPolicy: ...
+    async def save_policy(self, policy: AttachmentPolicy) -> None: ...
+
+
 @dataclass
 class ChatRepositories:
     conversations: Conversations
     messages: Messages
     settings: Settings
     after_chat: AfterChat
+    attachments: Attachments
     masking: MaskingStore
 
 

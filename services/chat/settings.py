@@ -1,5 +1,7 @@
 """Settings of the chat service (environment variables, local defaults)."""
 
+from pydantic import Field
+
 from shared.registry import service
 from shared.settings import ServiceSettings
 
@@ -9,3 +11,6 @@ REGISTERED = service("chat")
 class ChatSettings(ServiceSettings):
     service_name: str = REGISTERED.name
     http_port: int = REGISTERED.http_port
+    attachment_keep_s: int = Field(3600, description="How long an uploaded file waits for a message to attach it "
+                                                     "before the sweep deletes it.")
+    attachment_sweep_every_s: float = Field(60.0, description="How often unattached uploads are swept.")

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from services.chat.after_chat_cases import AFTER_CHAT_USE_CASES, expand_quick_reply, survey_invitation
+from services.chat.attachment_cases import ATTACHMENT_USE_CASES, attach_files
 from services.chat.context import UseCaseContext
 from services.chat.domain.access import check_admin, check_may_act, check_may_start, sender_of
 from services.chat.domain.conversation import Conversation
@@ -68,9 +69,11 @@ async def send_message(ctx: UseCaseContext, cmd: c.SendMessage) -> str:
     check_may_act(conversation, ctx.actor, action="write in it")
     text = await expand_quick_reply(ctx, conversation, cmd.text)  # an agent's '/name'
     message_id = ctx.new_id()
+    files = await attach_files(ctx, conversation_id=cmd.conversation_id, attachment_ids=cmd.attachment_ids,
+                               sender=sender, message_id=message_id, private=cmd.private)
     await ctx.save(conversation, conversation.post(sender=sender, text=text, private=cmd.private,
                                                    client_message_id=cmd.client_message_id,
-                                                   message_id=message_id, now=ctx.now))
+                                                   message_id=message_id, now=ctx.now, attachments=files))
     return message_id
 
 
@@ -261,8 +264,8 @@ async def on_routing_refused(ctx: UseCaseContext, e: CommandRejected) -> None:
         await ctx.save(conversation, conversation.refused_by_routing(reason=e.reason, now=ctx.now))
 
 
-# survey and quick replies (after_chat_cases.py), masking (masking_cases.py)
-for _command, _function in {**AFTER_CHAT_USE_CASES, **MASKING_USE_CASES}.items():
+# survey and quick replies (after_chat_cases.py), attachments (attachment_cases.py), masking (masking_cases.py)
+for _command, _function in {**AFTER_CHAT_USE_CASES, **ATTACHMENT_USE_CASES, **MASKING_USE_CASES}.items():
     use_case(_command)(_function)
 
 CHAT_COMMANDS = tuple(m for m in USE_CASES if issubclass(m, c.ChatCommand))

@@ -8,9 +8,10 @@ from uuid import uuid4
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from shared.contracts import chat, routing
 from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS, Topic
+from shared.contracts.chat.attachments import MAX_ATTACHMENTS_PER_MESSAGE
 from shared.contracts.chat.reads import ConversationView, MessagePage
 from shared.contracts.envelope import Command, Identifier
 
@@ -142,8 +143,18 @@ class Invite(BaseModel):
 class NewMessage(BaseModel):
     client_message_id: Identifier = Field(description="Your id for this message: a retry with it stores nothing "
                                                       "twice and answers with the original message's id.")
-    text: str = Field(min_length=1, max_length=4000, description="Agents: at most 1000 characters, no < or >.")
+    text: str = Field("", max_length=4000, description="Agents: at most 1000 characters, no < or >. May be empty "
+                                                       "when the message carries attachments.")
     private: bool = Field(False, description="A private note, never shown to the customer.")
+    attachment_ids: list[Identifier] = Field(
+        default_factory=list, max_length=MAX_ATTACHMENTS_PER_MESSAGE,
+        description="Files you uploaded to this conversation (POST .../attachments), sent with this message.")
+
+    @model_validator(mode="after")
+    def _text_or_attachments(self) -> NewMessage:
+        if not self.text and not self.attachment_ids:
+            raise ValueError("a message needs a text or at least one attachment")
+        return self
 
 
 class WrapUpBody(BaseModel):
@@ -241,7 +252,8 @@ async def post_message(conversation_id: Identifier, body: NewMessage, request: R
                        staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
     action = Action.SEND_PRIVATE_NOTE if body.private else Action.SEND_MESSAGE
     return await act(request, staff, conversation_id, action, CHAT_COMMANDS, chat.SendMessage, key,
-                     client_message_id=body.client_message_id, text=body.text, private=body.private)
+                     client_message_id=body.client_message_id, text=body.text, private=body.private,
+                     attachment_ids=body.attachment_ids)
 
 
 @router.post(C + "/read", tags=["agent"], responses=ANSWERS)

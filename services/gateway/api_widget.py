@@ -224,6 +224,7 @@ async def customer_message(conversation_id: Identifier, body: NewMessage, reques
         raise HTTPException(403, detail={"error": "forbidden", "detail": "You are not allowed to do this."})
     return await _send(request, customer, chat.SendMessage(
         conversation_id=conversation_id, client_message_id=body.client_message_id, text=body.text,
+        attachment_ids=body.attachment_ids,
         request_id=request_id_for(customer.tenant_id, customer.customer_id, key)))
 
 

@@ -1,7 +1,8 @@
 """The gateway's public HTTP and WebSocket API (FastAPI; served by the runtime on the gateway's port).
 
 Routers: api_sessions.py (sign-in, sessions), api_staff.py (agents' work), api_admin.py (tenant set-up), api_widget.py (customers),
-api_after_chat.py (survey, transcripts, quick replies), sockets.py (the live streams).
+api_after_chat.py (survey, transcripts, quick replies), api_attachments.py (files in conversations),
+sockets.py (the live streams).
 `/openapi.json` documents every request and response."""
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.gateway import api_admin, api_after_chat, api_sessions, api_staff, api_widget, sockets
+from services.gateway import (api_admin, api_after_chat, api_attachments, api_sessions, api_staff, api_widget,
+                              sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -47,6 +49,6 @@ def create_app(gateway: Gateway) -> FastAPI:
                   for e in exc.errors()]
         return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
 
-    for module in (api_sessions, api_staff, api_admin, api_widget, api_after_chat, sockets):
+    for module in (api_sessions, api_staff, api_admin, api_widget, api_after_chat, api_attachments, sockets):
         app.include_router(module.router)
     return app

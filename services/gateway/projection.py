@@ -70,10 +70,11 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
                                   if m not in ev.agents and m not in v["offered"]]
         case chat.MessagePosted():
             if not ev.private and ev.sender.kind == "customer":
-                v["preview"] = ev.text[:120]
+                v["preview"] = ev.text[:120] or ", ".join(f"[file] {a.name}" for a in ev.attachments)[:120]
             frame = _frame("message", env, conversation_id=cid, message_id=ev.message_id, seq=ev.seq,
                            client_message_id=ev.client_message_id, sender=ev.sender.model_dump(), text=ev.text,
-                           private=ev.private, sent_at=ev.sent_at.isoformat())
+                           private=ev.private, sent_at=ev.sent_at.isoformat(),
+                           attachments=[a.model_dump() for a in ev.attachments])
             out.to_agents += [(a, frame) for a in ev.agents]
             if not ev.private:  # a private note never reaches the customer, by any path
                 out.to_customer.append(frame)

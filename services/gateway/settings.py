@@ -1,6 +1,7 @@
 """Settings of the gateway service (environment variables, local defaults)."""
 
 from pydantic import Field
+from shared.contracts.chat.attachments import MAX_ATTACHMENT_BYTES
 from shared.registry import service
 from shared.settings import ServiceSettings
 
@@ -24,3 +25,6 @@ class GatewaySettings(ServiceSettings):
                          "where the answer can be fetched later.")
     argon2_time_cost: int = Field(3, description="argon2id time cost (argon2-cffi's default).")
     argon2_memory_kib: int = Field(65536, description="argon2id memory cost in KiB (argon2-cffi's default).")
+    attachment_max_body_bytes: int = Field(
+        MAX_ATTACHMENT_BYTES, description="Hard cap on an uploaded file, whatever a tenant allows: a larger body is "
+                                          "refused (413) as soon as it is seen, never read whole.")

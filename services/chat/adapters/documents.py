@@ -10,6 +10,7 @@ from services.chat.domain.conversation import Conversation
 from services.chat.domain.lifecycle import State
 from services.chat.domain.messages import Message
 from services.chat.domain.settings import QueueChatSettings
+from shared.contracts.chat.attachments import AttachmentInfo
 from shared.contracts.chat.common import Context, Customer, OperatingHours, Sender, WrapUpReason
 
 CONVERSATIONS, MESSAGES, QUEUE_SETTINGS, WRAP_UP_REASONS = "conversations", "messages", "queue_settings", \
@@ -39,13 +40,15 @@ def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
 def message_to_doc(tenant_id: str, m: Message) -> dict[str, Any]:
     return {"_id": doc_id(tenant_id, m.message_id), "tenant_id": tenant_id, "conversation_id": m.conversation_id,
             "message_id": m.message_id, "seq": m.seq, "sender": m.sender.model_dump(), "text": m.text,
-            "private": m.private, "client_message_id": m.client_message_id, "sent_at": m.sent_at}
+            "private": m.private, "client_message_id": m.client_message_id, "sent_at": m.sent_at,
+            "attachments": [a.model_dump() for a in m.attachments]}
 
 
 def message_from_doc(doc: dict[str, Any]) -> Message:
     return Message(message_id=doc["message_id"], conversation_id=doc["conversation_id"], seq=doc["seq"],
                    sender=Sender.model_validate(doc["sender"]), text=doc["text"], private=doc["private"],
-                   client_message_id=doc["client_message_id"], sent_at=doc["sent_at"])
+                   client_message_id=doc["client_message_id"], sent_at=doc["sent_at"],
+                   attachments=tuple(AttachmentInfo.model_validate(a) for a in doc.get("attachments", ())))
 
 
 def queue_settings_to_doc(tenant_id: str, s: QueueChatSettings) -> dict[str, Any]:

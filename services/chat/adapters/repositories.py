@@ -19,6 +19,7 @@ from services.chat.adapters.documents import (CONVERSATIONS, MESSAGES, QUEUE_SET
                                               reasons_from_doc, reasons_to_doc)
 from services.chat.adapters.after_chat import MongoAfterChat
 from services.chat.adapters.masking import TransactionMaskingStore
+from services.chat.adapters.blobs import MongoAttachments
 from services.chat.context import ChatRepositories
 from services.chat.domain.conversation import Conversation
 from services.chat.domain.messages import Message
@@ -129,4 +130,5 @@ class MongoSettings:
 def mongo_repositories(tx: Transaction, tenant_id: str) -> ChatRepositories:
     return ChatRepositories(MongoConversations(tx, tenant_id), MongoMessages(tx, tenant_id),
                             MongoSettings(tx, tenant_id), MongoAfterChat(tx, tenant_id),
+                            attachments=MongoAttachments(tx, tenant_id),
                             masking=TransactionMaskingStore(tx, tenant_id))

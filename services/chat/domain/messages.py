@@ -11,6 +11,7 @@ from services.chat.domain.composer import check_text, preview
 from services.chat.domain.lifecycle import AGENTS_WRITE, CUSTOMER_WRITES, State, check_state
 from shared.contracts.answers import Rejected
 from shared.contracts.chat import events as ev
+from shared.contracts.chat.attachments import AttachmentInfo
 from shared.contracts.chat.common import Sender
 from shared.contracts.envelope import Command, Event
 from shared.contracts.routing import commands as rc
@@ -29,6 +30,7 @@ class Message:
     private: bool
     client_message_id: str | None
     sent_at: datetime
+    attachments: tuple[AttachmentInfo, ...] = ()  # files attached to it (domain/attachments.py)
 
 
 def counts_as_unread(message_sender: Sender, private: bool, reader: Sender) -> bool:
@@ -42,7 +44,7 @@ class Messaging:
     """Posting and reading, mixed into Conversation (conversation.py), whose fields it uses."""
 
     def check_may_post(self: Conversation, sender: Sender, *, text: str, private: bool,
-                       opening: bool = False) -> None:
+                       opening: bool = False, with_attachments: bool = False) -> None:
         """Customers write while the conversation is open to them, agents while they work it, the system
         and bots until it closes; `opening`: the first message of a conversation being started."""
         if sender.kind == "customer" and not opening:
@@ -53,17 +55,20 @@ class Messaging:
             raise Rejected("invalid_state", "cannot write: the conversation is closed")
         if private and sender.kind not in ("agent", "system"):
             raise Rejected("forbidden", "private notes are for agents only")
-        check_text(text, sender=sender.kind)
+        if text or not with_attachments:  # a file may go without words
+            check_text(text, sender=sender.kind)
 
     def post(self: Conversation, *, sender: Sender, text: str, message_id: str, now: datetime,
              private: bool = False, client_message_id: str | None = None,
-             opening: bool = False) -> list[Event | Command]:
+             opening: bool = False, attachments: tuple[AttachmentInfo, ...] = ()) -> list[Event | Command]:
         """Add a message with the next sequence number (checked: check_may_post). A customer writing to a
         waiting persistent chat sends it back to routing, preferring the agent who parked it (R9)."""
-        self.check_may_post(sender, text=text, private=private, opening=opening)
+        self.check_may_post(sender, text=text, private=private, opening=opening,
+                            with_attachments=bool(attachments))
         self.seq += 1
         message = Message(message_id=message_id, conversation_id=self.conversation_id, seq=self.seq, sender=sender,
-                          text=text, private=private, client_message_id=client_message_id, sent_at=now)
+                          text=text, private=private, client_message_id=client_message_id, sent_at=now,
+                          attachments=attachments)
         self.new_messages.append(message)
         if not private and sender.kind != "system":
             self.message_count += 1
@@ -76,7 +81,8 @@ class Messaging:
         outcome: list[Event | Command] = [ev.MessagePosted(
             conversation_id=self.conversation_id, message_id=message_id, seq=self.seq,
             client_message_id=client_message_id, sender=sender, text=text, private=private,
-            customer_id=self.customer.customer_id, agents=self.agents, sent_at=now)]
+            customer_id=self.customer.customer_id, agents=self.agents, sent_at=now,
+            attachments=list(attachments))]
         if sender.kind == "customer" and self.state == State.WAITING:
             outcome.append(self.route_command(preview_text=text, last_agent_id=self.assignee))
         return outcome

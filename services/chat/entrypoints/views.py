@@ -42,7 +42,7 @@ def message_view(doc: dict[str, Any]) -> MessageView:
     m = message_from_doc(doc)
     return MessageView(message_id=m.message_id, conversation_id=m.conversation_id, seq=m.seq,
                        client_message_id=m.client_message_id, sender=m.sender, text=m.text, private=m.private,
-                       sent_at=m.sent_at)
+                       sent_at=m.sent_at, attachments=list(m.attachments))
 
 
 def settings_view(queue_id: str, doc: dict[str, Any] | None, *, now: datetime) -> QueueChatSettingsView:

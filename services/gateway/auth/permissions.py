@@ -79,6 +79,7 @@ class Action(StrEnum):
     MANAGE_SURVEY = "manage_survey"
     MANAGE_QUICK_REPLIES = "manage_quick_replies"
     KEEP_QUICK_REPLIES = "keep_quick_replies"
+    MANAGE_ATTACHMENTS = "manage_attachments"
 
 
 class Scope(StrEnum):
@@ -88,7 +89,8 @@ class Scope(StrEnum):
 
 EVERY_RELATION = frozenset(Relation)
 ADMIN_ACTIONS = frozenset({Action.MANAGE_AGENTS, Action.MANAGE_QUEUES, Action.MANAGE_WRAP_UP_REASONS,
-                           Action.MANAGE_IDENTITY_SECRET, Action.MANAGE_SURVEY, Action.MANAGE_QUICK_REPLIES})
+                           Action.MANAGE_IDENTITY_SECRET, Action.MANAGE_SURVEY, Action.MANAGE_QUICK_REPLIES,
+                           Action.MANAGE_ATTACHMENTS})
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ PERMISSIONS: tuple[Rule, ...] = (
                  roles=[Role.ADMIN]),
     _tenant_rule(Action.KEEP_QUICK_REPLIES, "keep one's own quick replies, list those one may use",
                  roles=STAFF_ROLES),
+    _tenant_rule(Action.MANAGE_ATTACHMENTS, "set the tenant's attachment limits (largest file, accepted types)",
+                 roles=[Role.ADMIN]),
 )
 
 RULES: Mapping[Action, Rule] = MappingProxyType({rule.action: rule for rule in PERMISSIONS})

@@ -6,7 +6,7 @@ answered on chat.events by the shared CommandAccepted or CommandRejected carryin
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from shared.contracts.chat.common import (
     CONVERSATION,
@@ -21,6 +21,7 @@ from shared.contracts.chat.common import (
     QuickReplyScope,
     WrapUpReason,
 )
+from shared.contracts.chat.attachments import CONTENT_TYPE, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_MESSAGE
 from shared.contracts.envelope import Command, Identifier
 
 
@@ -50,9 +51,20 @@ class SendMessage(ChatCommand):
     client_message_id: Identifier = Field(
         description="The sender's id for this message: a retried send with the same id stores nothing twice "
                     "and returns the original message.")
-    text: str = Field(min_length=1, max_length=MAX_CUSTOMER_TEXT,
-                      description="Message text; line breaks are kept. Agents: at most 1000 characters, no < or >.")
+    text: str = Field("", max_length=MAX_CUSTOMER_TEXT,
+                      description="Message text; line breaks are kept. Agents: at most 1000 characters, no < or >. "
+                                  "May be empty when the message carries attachments.")
     private: bool = Field(False, description="A private note: agents only, never shown to the customer.")
+    attachment_ids: list[Identifier] = Field(
+        default_factory=list, max_length=MAX_ATTACHMENTS_PER_MESSAGE,
+        description="Files the sender uploaded to this conversation (chat's attachment API) and attaches now; "
+                    "each is attached once. A message needs a text or at least one attachment.")
+
+    @model_validator(mode="after")
+    def _text_or_attachments(self) -> "SendMessage":
+        if not self.text and not self.attachment_ids:
+            raise ValueError("a message needs a text or at least one attachment")
+        return self
 
 
 class LeaveOfflineMessage(ChatCommand):
@@ -178,5 +190,20 @@ class ConfigureMasking(ChatCommand):
         None, max_length=60, description="Regions (ISO 3166 alpha-2) whose national phone formats are recognised; "
                                          "None: chat's default list (US, GB, DE, FR, LV, CZ, UA, PT, PL).",
         examples=[["LV", "GB"]])
+
+# --- attachments (C9) -----------------------------------------------------------------------------------
+
+class ConfigureAttachments(ChatCommand):
+    """The tenant's attachment limits (admin): the largest file and the content types accepted."""
+    TYPE: ClassVar[str] = "chat.ConfigureAttachments"
+    KEY: ClassVar[str] = "setting_id"
+    setting_id: Literal["attachments"] = Field("attachments", description="Always 'attachments' (one per tenant).")
+    max_bytes: int = Field(ge=1, le=MAX_ATTACHMENT_BYTES, description="Largest file accepted, in bytes.")
+    allowed_types: list[Annotated[str, StringConstraints(pattern=CONTENT_TYPE)]] = Field(
+        min_length=1, max_length=100, description="Content types accepted, lower case without parameters "
+                                                  "(HTML, SVG, XML and scripts are always served as downloads).",
+        examples=[["image/png", "application/pdf"]])
+
+
 
 COMMANDS: tuple[type[ChatCommand], ...] = tuple(ChatCommand.__subclasses__())

@@ -16,6 +16,7 @@ from shared.contracts.chat.common import (
     Sender,
     WrapUpReason,
 )
+from shared.contracts.chat.attachments import AttachmentInfo
 from shared.contracts.envelope import Event
 
 
@@ -66,6 +67,8 @@ class MessagePosted(ChatEvent):
     customer_id: str = Field(description="The conversation's customer.")
     agents: list[str] = Field(description="Agents working the conversation when it was posted.")
     sent_at: datetime = Field(description="When chat stored it (UTC).")
+    attachments: list[AttachmentInfo] = Field(
+        default_factory=list, description="Files attached to it (download them through the gateway by id).")
 
 
 class MessagesRead(ChatEvent):
@@ -171,5 +174,14 @@ class MaskingConfigured(ChatEvent):
     kinds: list[str] = Field(description="The kinds masked now: card, iban, ssn, email, phone.")
     originals_roles: list[str] = Field(description="Staff roles that may read the originals.")
     phone_regions: list[str] = Field(description="Regions whose national phone formats are recognised.")
+
+class AttachmentsConfigured(ChatEvent):
+    """The tenant's attachment limits changed."""
+    TYPE: ClassVar[str] = "chat.AttachmentsConfigured"
+    KEY: ClassVar[str] = "setting_id"
+    setting_id: str = Field("attachments", description="Always 'attachments'.")
+    max_bytes: int = Field(description="Largest file accepted, in bytes.")
+    allowed_types: list[str] = Field(description="Content types accepted.")
+
 
 EVENTS: tuple[type[ChatEvent], ...] = tuple(ChatEvent.__subclasses__())

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from shared.contracts.chat.attachments import AttachmentInfo
 from shared.contracts.chat.common import (
     Context,
     ConversationState,
@@ -69,6 +70,7 @@ class MessageView(BaseModel):
     text: str = Field(description="Exactly as sent, line breaks kept.")
     private: bool = Field(description="A private note (agents only).")
     sent_at: datetime
+    attachments: list[AttachmentInfo] = Field(default_factory=list, description="Files attached to it.")
 
 
 class MessagePage(BaseModel):

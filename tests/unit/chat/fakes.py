@@ -20,6 +20,7 @@ from shared.contracts.chat.common import Sender, WrapUpReason
 from shared.mongo import ConcurrencyConflict
 from shared.testing.fakes import FakeTransaction, FakeUnitOfWork
 from tests.unit.chat.fakes_after_chat import InMemoryAfterChat, InMemoryAfterChatQueries
+from tests.unit.chat.fakes_attachments import InMemoryAttachments
 
 Doc = dict[str, Any]
 
@@ -99,6 +100,7 @@ class InMemorySettings:
 def in_memory_repositories(tx: FakeTransaction, tenant_id: str) -> ChatRepositories:
     return ChatRepositories(InMemoryConversations(tx, tenant_id), InMemoryMessages(tx, tenant_id),
                             InMemorySettings(tx, tenant_id), InMemoryAfterChat(tx, tenant_id),
+                            attachments=InMemoryAttachments(tx, tenant_id),
                             masking=TransactionMaskingStore(tx, tenant_id))
 
 

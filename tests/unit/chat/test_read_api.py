@@ -81,7 +81,8 @@ async def test_messages_in_order_after_a_position_without_notes_unless_asked(cha
     first = page["messages"][0]
     assert first["sender"] == {"kind": "agent", "id": "a1"} and first["client_message_id"] == "m2"
     assert set(first) == {"message_id", "conversation_id", "seq", "client_message_id", "sender", "text", "private",
-                          "sent_at"}
+                          "sent_at", "attachments"}
+    assert first["attachments"] == []
     assert (await http.get(f"{BASE}/conversations/c1/messages", params={"limit": 0})).status_code == 422
 
 

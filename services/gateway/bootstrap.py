@@ -37,7 +37,8 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
         tokens=TokenService(settings.token_secret, access_ttl_s=settings.access_ttl_s,
                             refresh_ttl_s=settings.refresh_ttl_s, customer_ttl_s=settings.customer_ttl_s),
         passwords=PasswordParams(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib),
-        chat=httpx.AsyncClient(base_url=settings.chat_url, timeout=5.0))
+        chat=httpx.AsyncClient(base_url=settings.chat_url, timeout=5.0),
+        routing=httpx.AsyncClient(base_url=settings.routing_url, timeout=5.0))
     handlers = GatewayHandlers(runtime.uow)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, replay_window_s=settings.replay_window_s))
     runtime.consume(ROUTING_EVENTS, handlers_for(handlers, ROUTING_EVENTS.messages))

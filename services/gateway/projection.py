@@ -131,6 +131,10 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
                                                         customer_name=v["customer_name"], preview=v["preview"])))
         case routing.ConferenceInviteAccepted() | routing.ConferenceInviteDeclined():
             v["invited"] = [a for a in v["invited"] if a != ev.invitee_id]
+        case routing.QueuePositionChanged():  # the waiting customer's place in line; the view is unchanged
+            # "place", not "position": every frame's "position" is its place in the stream (for resuming).
+            return Projected(to_customer=[_frame("queue_position", env, conversation_id=cid, queue_id=ev.queue_id,
+                                                 place=ev.position, estimated_wait_s=ev.estimated_wait_s)])
         case _:
             return Projected(view=None)
     return out

@@ -1,4 +1,4 @@
-"""Helpers the staff and widget routes share: reads from chat's internal API and typing indicators."""
+"""Helpers the staff and widget routes share: reads from services' internal APIs and typing indicators."""
 
 from __future__ import annotations
 
@@ -10,18 +10,23 @@ from fastapi import HTTPException
 from services.gateway.adapters.store import agent_stream, customer_stream, push
 
 
-async def chat_read(gw: Any, path: str, **params: Any) -> Any:
-    """A read from chat's internal API, passed on (its 404 stays a 404; chat down is a 503)."""
+async def service_read(client: httpx.AsyncClient, service: str, path: str, **params: Any) -> Any:
+    """A read from a service's internal API, passed on (its 404 stays a 404; the service down is a 503)."""
     try:
-        response = await gw.chat.get(path, params=params)
+        response = await client.get(path, params=params)
     except httpx.HTTPError as exc:
         raise HTTPException(503, detail={"error": "unavailable",
-                                         "detail": f"chat is not answering ({type(exc).__name__})"}) from None
+                                         "detail": f"{service} is not answering ({type(exc).__name__})"}) from None
     if response.status_code == 404:
         raise HTTPException(404, detail={"error": "not_found", "detail": "Not found."})
     if response.status_code != 200:
-        raise HTTPException(502, detail={"error": "upstream", "detail": f"chat answered {response.status_code}"})
+        raise HTTPException(502, detail={"error": "upstream", "detail": f"{service} answered {response.status_code}"})
     return response.json()
+
+
+async def chat_read(gw: Any, path: str, **params: Any) -> Any:
+    """A read from chat's internal API (service_read)."""
+    return await service_read(gw.chat, "chat", path, **params)
 
 
 async def push_typing(gw: Any, tenant_id: str, conversation_id: str, view: dict[str, Any] | None,

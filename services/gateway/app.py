@@ -2,7 +2,7 @@
 
 Routers: api_sessions.py (sign-in, sessions), api_staff.py (agents' work), api_admin.py (tenant set-up), api_widget.py (customers),
 api_after_chat.py (survey, transcripts, quick replies), api_attachments.py (files in conversations),
-api_waiting.py (a waiting customer's place, a queue's status for the widget),
+api_waiting.py (a waiting customer's place, a queue's status for the widget), api_customers.py (contacts, accounts),
 sockets.py (the live streams).
 `/openapi.json` documents every request and response."""
 
@@ -16,8 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.gateway import (api_admin, api_after_chat, api_attachments, api_sessions, api_staff, api_waiting,
-                              api_widget, sockets)
+from services.gateway import (api_admin, api_after_chat, api_attachments, api_customers, api_sessions, api_staff,
+                              api_waiting, api_widget, sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -36,6 +36,7 @@ class Gateway:
     passwords: PasswordParams
     chat: httpx.AsyncClient
     routing: httpx.AsyncClient
+    customer: httpx.AsyncClient
 
 
 def create_app(gateway: Gateway) -> FastAPI:
@@ -51,7 +52,7 @@ def create_app(gateway: Gateway) -> FastAPI:
                   for e in exc.errors()]
         return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
 
-    for module in (api_sessions, api_staff, api_admin, api_widget, api_after_chat, api_attachments, api_waiting,
-                   sockets):
+    for module in (api_sessions, api_staff, api_admin, api_widget, api_after_chat, api_customers, api_attachments,
+                   api_waiting, sockets):
         app.include_router(module.router)
     return app

@@ -4,9 +4,12 @@ the command bus, the public FastAPI app, and chat's read API client."""
 from __future__ import annotations
 
 import httpx
+from shared.contracts import answers
 from shared.contracts.catalogue import (
     CHAT_COMMANDS,
     CHAT_EVENTS,
+    CUSTOMER_COMMANDS,
+    CUSTOMER_EVENTS,
     ROUTING_COMMANDS,
     ROUTING_EVENTS,
 )
@@ -38,13 +41,16 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
                             refresh_ttl_s=settings.refresh_ttl_s, customer_ttl_s=settings.customer_ttl_s),
         passwords=PasswordParams(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib),
         chat=httpx.AsyncClient(base_url=settings.chat_url, timeout=5.0),
-        routing=httpx.AsyncClient(base_url=settings.routing_url, timeout=5.0))
+        routing=httpx.AsyncClient(base_url=settings.routing_url, timeout=5.0),
+        customer=httpx.AsyncClient(base_url=settings.customer_url, timeout=5.0))
     handlers = GatewayHandlers(runtime.uow)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, replay_window_s=settings.replay_window_s))
     runtime.consume(ROUTING_EVENTS, handlers_for(handlers, ROUTING_EVENTS.messages))
     runtime.consume(CHAT_EVENTS, handlers_for(handlers, CHAT_EVENTS.messages))
     runtime.publishes(ROUTING_COMMANDS)
     runtime.publishes(CHAT_COMMANDS)
+    runtime.consume(CUSTOMER_EVENTS, handlers_for(handlers, answers.ANSWERS))  # only its answers, for now
+    runtime.publishes(CUSTOMER_COMMANDS)
     runtime.add_loop(hub.run)
     runtime.serve_http(create_app(gateway))
     return runtime, gateway

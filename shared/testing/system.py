@@ -132,6 +132,9 @@ class Api:
     async def put(self, path: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
         return await self.http.put(path, json=body, headers=self._headers(headers))
 
+    async def patch(self, path: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+        return await self.http.patch(path, json=body, headers=self._headers(headers))
+
     async def request(self, method: str, path: str, body: Any = None) -> httpx.Response:
         return await self.http.request(method, path, json=body, headers=self._headers(None))
 

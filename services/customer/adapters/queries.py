@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.customer.adapters.store import ACCOUNTS, CONTACTS, COLLECTION, doc_id
+from services.customer.adapters.store import ACCOUNTS, CONTACTS, COLLECTION, doc_id, search_key
 from services.customer.domain import checks
 from shared.contracts.answers import Rejected
 from shared.contracts.customer.reads import SearchHit
@@ -23,7 +23,7 @@ def _identifier_probes(q: str) -> list[tuple[str, str, Any]]:
     probes: list[tuple[str, str, Any]] = [("contact", "id", q), ("account", "id", q), ("contact", "login_id", q)]
     if "@" in q:
         try:
-            probes.append(("contact", "email", checks.email(q)))
+            probes.append(("contact", "email", search_key("email", checks.email(q))))
         except Rejected:
             pass
     if re.fullmatch(r"\+?[\d\s().-]{7,}", q):

@@ -31,10 +31,16 @@ def to_doc(tenant_id: str, p: Profile[Any]) -> dict[str, Any]:
     return {"_id": doc_id(tenant_id, p.id), "tenant_id": tenant_id, "id": p.id, "version": p.version,
             "created_at": p.created_at, "updated_at": p.updated_at, "fields": fields,
             # search keys, top level so they can be indexed
-            "words": words(name), "sort_name": " ".join(words(name)), **{k: fields.get(k) for k in SEARCHED[p.KIND]}}
+            "words": words(name), "sort_name": " ".join(words(name)),
+            **{k: search_key(k, fields.get(k)) for k in SEARCHED[p.KIND]}}
 
 
 SEARCHED = {"contact": ("login_id", "email", "phone"), "account": ("tax_id",)}
+
+
+def search_key(field: str, value: str | None) -> str | None:
+    """How a searched field is stored and looked up: e-mail addresses without regard to case."""
+    return value.casefold() if field == "email" and value is not None else value
 
 
 def from_doc(kind: str, doc: dict[str, Any]) -> Profile[Any]:
@@ -71,7 +77,7 @@ class Profiles:
 
     async def holder_of(self, kind: str, field: str, value: str) -> str | None:
         """The id of the record whose (unique) field has this value."""
-        doc = await self.tx.find_one(COLLECTION[kind], {"tenant_id": self.tenant_id, field: value})
+        doc = await self.tx.find_one(COLLECTION[kind], {"tenant_id": self.tenant_id, field: search_key(field, value)})
         return doc["id"] if doc else None
 
     async def save(self, profile: Profile[Any]) -> None:

@@ -72,6 +72,9 @@ class Action(StrEnum):
     OBSERVE = "observe"
     READ_WORK_LISTS = "read_work_lists"
     START_PROACTIVE = "start_proactive"
+    READ_CUSTOMERS = "read_customers"
+    EDIT_CONTACTS = "edit_contacts"
+    EDIT_ACCOUNTS = "edit_accounts"
     MANAGE_AGENTS = "manage_agents"
     MANAGE_QUEUES = "manage_queues"
     MANAGE_WRAP_UP_REASONS = "manage_wrap_up_reasons"
@@ -155,6 +158,10 @@ PERMISSIONS: tuple[Rule, ...] = (
     _tenant_rule(Action.READ_WORK_LISTS, "the My, Open and Closed lists", roles=STAFF_ROLES),
     _tenant_rule(Action.START_PROACTIVE, "start a chat with a customer (proactive chat, C8), held at once",
                  roles=STAFF_ROLES),
+    _tenant_rule(Action.READ_CUSTOMERS, "read and search contacts and accounts (U1, U2)", roles=STAFF_ROLES),
+    _tenant_rule(Action.EDIT_CONTACTS, "create contacts and edit them inline", roles=STAFF_ROLES),
+    _tenant_rule(Action.EDIT_ACCOUNTS, "create accounts (companies) and edit them inline",
+                 roles=[Role.ADMIN, Role.SUPERVISOR]),
     _tenant_rule(Action.MANAGE_AGENTS, "create agents, set roles, capacity and skills", roles=[Role.ADMIN]),
     _tenant_rule(Action.MANAGE_QUEUES, "create and configure queues, members and supervisors", roles=[Role.ADMIN]),
     _tenant_rule(Action.MANAGE_WRAP_UP_REASONS, "edit the list of wrap-up reasons", roles=[Role.ADMIN]),

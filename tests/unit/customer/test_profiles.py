@@ -118,7 +118,7 @@ async def test_the_required_name_cannot_be_cleared_and_a_field_not_both_set_and_
 
 
 async def test_e_mail_and_login_are_unique_in_a_tenant_not_across_tenants(customer):
-    await customer.ok(contact("k1", email="x@example.com", login_id="x"))
+    await customer.ok(contact("k1", email="X@example.com", login_id="x"))
     assert "already contact k1's" in await customer.refused(contact("k2", email="x@example.com"), "conflict")
     assert "already contact k1's" in await customer.refused(contact("k3", login_id="x"), "conflict")
     await customer.ok(contact("k2", email="x@example.com", login_id="x"), tenant="t2")

@@ -128,7 +128,7 @@ async def _transcript(request: Request, tenant_id: str, conversation_id: str, *,
 
 
 TRANSCRIPT: dict[int | str, dict[str, Any]] = {200: {
-    "content": {"text/plain": {}, "application/json": {"schema": transcript.Transcript.model_json_schema()}},
+    "model": transcript.Transcript, "content": {"text/plain": {"schema": {"type": "string"}}},
     "description": "The transcript, as a download (text/plain UTF-8, or JSON with ?format=json)."}}
 
 

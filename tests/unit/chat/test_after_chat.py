@@ -188,3 +188,14 @@ async def test_a_filled_reply_follows_the_composer_rules_and_a_removed_one_is_go
     assert (await chat.rejected(send("/long", client_id="m-2"))).code == "unknown_quick_reply"
     gone = await chat.rejected(c.RemoveQuickReply(name="long", scope="tenant", actor=ADMIN))
     assert gone.code == "unknown_quick_reply"
+
+
+async def test_a_survey_comment_is_masked_like_a_message(chat, http):
+    await chat.accepted(survey_on())
+    await chat.active(agent_id="a1")
+    await chat.accepted(c.EndConversation(conversation_id="c1", actor=customer("cu1")))
+    await chat.accepted(rate(4, "Refund to card 4111 1111 1111 1111 please"))
+    (submitted,) = chat.events(c.SurveySubmitted)
+    assert "4111 1111" not in submitted.comment and submitted.comment.endswith("1111 please")
+    view = (await http.get(f"{BASE}/conversations/c1")).json()
+    assert view["survey"]["comment"] == submitted.comment

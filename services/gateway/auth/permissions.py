@@ -72,6 +72,7 @@ class Action(StrEnum):
     OBSERVE = "observe"
     READ_WORK_LISTS = "read_work_lists"
     START_PROACTIVE = "start_proactive"
+    SEARCH_HISTORY = "search_history"
     READ_CUSTOMERS = "read_customers"
     EDIT_CONTACTS = "edit_contacts"
     EDIT_ACCOUNTS = "edit_accounts"
@@ -80,6 +81,7 @@ class Action(StrEnum):
     MANAGE_WRAP_UP_REASONS = "manage_wrap_up_reasons"
     MANAGE_IDENTITY_SECRET = "manage_identity_secret"
     MANAGE_SURVEY = "manage_survey"
+    MANAGE_MASKING = "manage_masking"
     MANAGE_QUICK_REPLIES = "manage_quick_replies"
     KEEP_QUICK_REPLIES = "keep_quick_replies"
     MANAGE_ATTACHMENTS = "manage_attachments"
@@ -93,7 +95,7 @@ class Scope(StrEnum):
 EVERY_RELATION = frozenset(Relation)
 ADMIN_ACTIONS = frozenset({Action.MANAGE_AGENTS, Action.MANAGE_QUEUES, Action.MANAGE_WRAP_UP_REASONS,
                            Action.MANAGE_IDENTITY_SECRET, Action.MANAGE_SURVEY, Action.MANAGE_QUICK_REPLIES,
-                           Action.MANAGE_ATTACHMENTS})
+                           Action.MANAGE_ATTACHMENTS, Action.MANAGE_MASKING})
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ PERMISSIONS: tuple[Rule, ...] = (
     _tenant_rule(Action.READ_WORK_LISTS, "the My, Open and Closed lists", roles=STAFF_ROLES),
     _tenant_rule(Action.START_PROACTIVE, "start a chat with a customer (proactive chat, C8), held at once",
                  roles=STAFF_ROLES),
+    _tenant_rule(Action.SEARCH_HISTORY, "search messages' masked text (C6); hits only from conversations one may "
+                                        "read_messages", roles=STAFF_ROLES),
     _tenant_rule(Action.READ_CUSTOMERS, "read and search contacts and accounts (U1, U2)", roles=STAFF_ROLES),
     _tenant_rule(Action.EDIT_CONTACTS, "create contacts and edit them inline", roles=STAFF_ROLES),
     _tenant_rule(Action.EDIT_ACCOUNTS, "create accounts (companies) and edit them inline",
@@ -168,6 +172,8 @@ PERMISSIONS: tuple[Rule, ...] = (
     _tenant_rule(Action.MANAGE_IDENTITY_SECRET, "see and rotate the tenant's identity secret (authenticated customers)",
                  roles=[Role.ADMIN]),
     _tenant_rule(Action.MANAGE_SURVEY, "switch the post-chat survey (CSAT) on or off", roles=[Role.ADMIN]),
+    _tenant_rule(Action.MANAGE_MASKING, "set what chat masks (C4) and which roles may read the originals",
+                 roles=[Role.ADMIN]),
     _tenant_rule(Action.MANAGE_QUICK_REPLIES, "edit the tenant's quick replies (everyone's canned responses)",
                  roles=[Role.ADMIN]),
     _tenant_rule(Action.KEEP_QUICK_REPLIES, "keep one's own quick replies, list those one may use",

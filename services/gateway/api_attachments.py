@@ -9,11 +9,13 @@ message's `attachment_ids` (the usual message routes); a file no message takes i
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
+from uuid import uuid4
 
 import httpx
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 from shared.contracts import chat
@@ -23,7 +25,10 @@ from shared.contracts.envelope import Identifier
 from starlette.background import BackgroundTask
 
 from services.gateway.api_admin import admin
+from services.gateway.adapters.store import CONVERSATIONS
 from services.gateway.api_staff import ANSWERS, IdempotencyKey
+from services.gateway.api_widget import Appeal, Identity, Started, identify
+from services.gateway.api_widget import _start as start_conversation
 from services.gateway.auth.permissions import NOT_FOUND, Action, allowed
 from services.gateway.commands import request_id_for
 from services.gateway.identity import Customer, Staff, authorise, authorise_customer, raise_refusal, require_customer, \
@@ -39,17 +44,17 @@ UPLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Name, type or content refused; the detail says why."},
 }
 INERT = "application/octet-stream"
-ACTIVE_MARKERS = ("html", "xml", "svg", "script", "xsl", "x-sh", "x-csh", "php", "x-python", "wasm")
+ACTIVE_MARKERS = ("html", "svg", "script", "xsl", "x-sh", "x-csh", "php", "python", "perl", "wasm")
 
 
 def served_type(stored: str) -> str:
     """The Content-Type a download is served with: the stored type, unless a browser could run or render it as
     a document (HTML, SVG, XML, scripts, any text but plain and CSV, multipart): then application/octet-stream."""
     bare = stored.split(";", 1)[0].strip().lower()
-    top = bare.split("/", 1)[0]
-    if "/" not in bare or any(marker in bare for marker in ACTIVE_MARKERS) or top in ("multipart", "message"):
+    top, _, sub = bare.partition("/")
+    if not sub or top in ("multipart", "message") or (top == "text" and bare not in ("text/plain", "text/csv")):
         return INERT
-    if top == "text" and bare not in ("text/plain", "text/csv"):
+    if sub == "xml" or sub.endswith("+xml") or any(marker in sub for marker in ACTIVE_MARKERS):
         return INERT
     return bare
 
@@ -215,3 +220,71 @@ async def set_limits(body: AttachmentLimits, request: Request, key: str | None =
     return await request.app.state.gateway.bus.send(CHAT_COMMANDS, chat.ConfigureAttachments(
         max_bytes=body.max_bytes, allowed_types=body.allowed_types,
         request_id=request_id_for(staff.tenant_id, staff.user_id, key)), tenant_id=staff.tenant_id, actor=staff.actor)
+
+
+# --- an appeal opened by a file (C9) -----------------------------------------------------------------------
+
+class FileSender(BaseModel):
+    """Who sends a file from the widget without naming a conversation (as the appeal route's body says it)."""
+    visitor_token: str | None = None
+    identity: Identity | None = None
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320)
+
+
+class FileAppeal(Appeal):
+    attachment: dict[str, Any] = Field(description="The stored file, as the upload route answers it.")
+
+
+@router.post("/v1/widget/{tenant_id}/attachments", response_model=FileAppeal, responses=UPLOAD_ANSWERS)
+async def appeal_file(tenant_id: Identifier, request: Request, name: FileName,
+                      queue_id: Annotated[Identifier, Query(description="Where a new appeal is routed.")],
+                      client_message_id: Annotated[Identifier, Query(description="Your id for this message.")],
+                      visitor_token: Annotated[str | None, Header(alias="X-Visitor-Token", max_length=300)] = None,
+                      identity_user: Annotated[Identifier | None, Header(alias="X-Identity-User")] = None,
+                      identity_expires: Annotated[int | None, Header(alias="X-Identity-Expires")] = None,
+                      identity_mac: Annotated[str | None, Header(alias="X-Identity-Mac", max_length=128)] = None,
+                      ) -> Any:
+    """C9: a customer sends a file without a conversation (the body is the file, as for the upload routes; who
+    it is comes in headers, as the appeal route's body has it): it goes to the customer's open conversation,
+    or a new appeal opens with it. The limits and the type are checked before an appeal opens; a file refused
+    for its content after that leaves the appeal open without it."""
+    gw = request.app.state.gateway
+    who = FileSender(visitor_token=visitor_token, identity=Identity(
+        user_id=identity_user, expires_at=identity_expires, mac=identity_mac) if identity_user and identity_expires
+        is not None and identity_mac else None)
+    customer, new_visitor_token = await identify(gw, tenant_id, who)
+    limits = await chat_read(gw, f"/internal/tenants/{tenant_id}/attachment-settings")
+    declared_type = (request.headers.get("content-type") or INERT).split(";", 1)[0].strip().lower()
+    if declared_type not in limits["allowed_types"]:
+        raise _refused(422, "file_refused", f"files of type {declared_type} are not accepted here")
+    limit, declared = min(gw.settings.attachment_max_body_bytes, limits["max_bytes"]), request.headers.get(
+        "content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    rid = request_id_for(tenant_id, customer.customer_id, f"appeal-file:{client_message_id}")
+    open_one = await gw.db[CONVERSATIONS].find_one(
+        {"tenant_id": tenant_id, "customer_id": customer.customer_id, "state": {"$ne": "closed"}},
+        sort=[("started_at", -1)])
+    opened = open_one is None or await gw.bus.stored_answer(tenant_id, rid) is not None
+    if opened:
+        started = await start_conversation(gw, tenant_id, customer, new_visitor_token, chat.StartConversation(
+            conversation_id=uuid4().hex, queue_id=queue_id, customer=customer, request_id=rid))
+        if not isinstance(started, Started):
+            return started
+        conversation_id = started.conversation_id
+    else:
+        conversation_id = open_one["conversation_id"]
+    stored = await _upload(request, tenant_id, conversation_id, uploader_kind="customer",
+                           uploader_id=customer.customer_id, name=name)
+    attachment = json.loads(bytes(stored.body))
+    answer = await gw.bus.send(CHAT_COMMANDS, chat.SendMessage(
+        conversation_id=conversation_id, client_message_id=client_message_id,
+        attachment_ids=[attachment["attachment_id"]], request_id=f"{rid}-message"),
+        tenant_id=tenant_id, actor=Customer(tenant_id, customer.customer_id, conversation_id).actor)
+    if answer.status_code != 200:
+        return answer
+    return FileAppeal(status="accepted", conversation_id=conversation_id, customer_id=customer.customer_id,
+                      customer_name=customer.name, visitor_token=new_visitor_token, opened=opened,
+                      attachment=attachment, conversation_token=gw.tokens.issue_customer(
+                          customer_id=customer.customer_id, tenant_id=tenant_id, conversation_id=conversation_id))

@@ -176,3 +176,36 @@ async def test_limits_types_and_other_conversations_and_tenants(tenant, system):
         assert sneaked.status_code == 422 and sneaked.json()["code"] == "invalid_argument", sneaked.text
     finally:
         await other.close()
+
+
+async def test_a_file_opens_an_appeal_by_itself(tenant, system):
+    alice = await tenant.agent("alice")
+    await tenant.queue("support", ["alice"])
+    desk = await tenant.stream(alice)
+    await available(alice)
+    widget = Api(system.gateway_url)
+    try:
+        path = f"/v1/widget/{tenant.id}/attachments"
+        refused = await widget.http.post(path, content=b"<html></html>", headers={"content-type": "text/html"},
+                                         params={"name": "x.html", "queue_id": "support", "client_message_id": "f0"})
+        assert refused.status_code == 422, refused.text  # refused before anything opens
+        first = await widget.http.post(path, content=PDF, headers={"content-type": "application/pdf"},
+                                       params={"name": "receipt.pdf", "queue_id": "support", "client_message_id": "f1"})
+        assert first.status_code == 200 and first.json()["opened"] is True, first.text
+        cid, visitor = first.json()["conversation_id"], first.json()["visitor_token"]
+        assert first.json()["attachment"]["name"] == "receipt.pdf"
+        await accept(alice, desk, cid)
+        messages = (await alice.get(f"/v1/conversations/{cid}/messages")).json()["messages"]
+        (sent,) = [m for m in messages if m["attachments"]]
+        assert sent["sender"]["kind"] == "customer" and sent["attachments"][0]["name"] == "receipt.pdf"
+        got = await download(alice, f"/v1/conversations/{cid}/attachments/{sent['attachments'][0]['attachment_id']}")
+        assert got.content == PDF
+        more = await widget.http.post(path, content=PNG, headers={"content-type": "image/png",
+                                                                  "x-visitor-token": visitor},
+                                      params={"name": "photo.png", "queue_id": "support", "client_message_id": "f2"})
+        assert more.status_code == 200 and more.json()["opened"] is False and more.json()["conversation_id"] == cid
+        frame = await desk.wait_for(lambda f: f["type"] == "message" and f.get("attachments")
+                                    and f["attachments"][0]["name"] == "photo.png", what="the second file")
+        assert frame["conversation_id"] == cid
+    finally:
+        await widget.close()

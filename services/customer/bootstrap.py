@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.customer.adapters.line_queries import LineQueries
+from services.customer.adapters.lines import ensure_line_indexes
 from services.customer.adapters.queries import CustomerQueries
 from services.customer.adapters.store import ensure_indexes
 from services.customer.entrypoints import kafka
@@ -22,9 +24,10 @@ def build(settings: CustomerSettings | None = None, *, uow: Any = None,
     """The runtime and, for tests, the handlers it drives (a FakeUnitOfWork and a clock may be handed in)."""
     settings = settings or CustomerSettings()
     runtime = ServiceRuntime(settings, title="customer service", uow=uow,
-                             description="Contacts and accounts (U1) and search (U2).")
+                             description="Contacts and accounts (U1), search (U2), the users of support lines (U3).")
     handlers = CustomerHandlers(runtime.uow, producer=settings.service_name, **handler_options)
     runtime.on_startup(lambda: ensure_indexes(runtime.db))
+    runtime.on_startup(lambda: ensure_line_indexes(runtime.db))
     kafka.register(runtime, handlers)
-    runtime.serve_http(read_api(CustomerQueries(runtime.db)))
+    runtime.serve_http(read_api(CustomerQueries(runtime.db), LineQueries(runtime.db)))
     return runtime, handlers

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from services.customer.adapters.lines import LineRecords
 from services.customer.adapters.store import Profiles
+from services.customer.lines_cases import FOLLOWED
 from services.customer.use_cases import USE_CASES, Context
 from shared.commands import Done, Publisher, answer_command
 from shared.contracts.catalogue import CUSTOMER_EVENTS
-from shared.contracts.envelope import Envelope
+from shared.contracts.envelope import Actor, Envelope
 
 
 def millisecond_clock() -> datetime:
@@ -33,8 +35,20 @@ class CustomerHandlers:
         cmd = env.payload
 
         async def execute(tx: Any) -> Done:
-            ctx = Context(Profiles(tx, env.tenant_id), actor=cmd.actor, now=self.clock())
+            ctx = self._context(tx, env.tenant_id, cmd.actor)
             result_id = await USE_CASES[type(cmd)](ctx, cmd)
             return Done(ctx.events, result_id)
 
         await answer_command(self.uow, env, execute, publisher=self.events)
+
+    async def handle_chat_event(self, env: Envelope[Any]) -> None:
+        """Follow one of chat's events into the line lists (its id recorded with the change: once only)."""
+        async def work(tx: Any) -> None:
+            ctx = self._context(tx, env.tenant_id, Actor())
+            await FOLLOWED[type(env.payload)](ctx, env.payload)
+            self.events.emit(tx, env.tenant_id, ctx.events, env)
+
+        await self.uow.run(work)
+
+    def _context(self, tx: Any, tenant_id: str, actor: Actor) -> Context:
+        return Context(Profiles(tx, tenant_id), LineRecords(tx, tenant_id), actor=actor, now=self.clock())

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from services.customer.adapters.lines import LineRecords
 from services.customer.adapters.store import Profiles
 from services.customer.domain.profiles import UNIQUE_FIELDS, Account, Contact, Profile
 from shared.contracts import customer as c
@@ -22,20 +23,21 @@ MANAGERS = ("supervisor", "admin", "system")
 @dataclass
 class Context:
     profiles: Profiles
+    lines: LineRecords
     actor: Actor
     now: datetime
     events: list[Event] = field(default_factory=list)
 
 
 M = TypeVar("M", bound=c.CustomerCommand)
-UseCase = Callable[[Context, Any], Awaitable[str]]
+UseCase = Callable[[Context, Any], Awaitable[str | None]]
 USE_CASES: dict[type[c.CustomerCommand], UseCase] = {}
 
 
-def use_case(command: type[M], *, roles: tuple[str, ...]) -> Callable[[Callable[[Context, M], Awaitable[str]]],
+def use_case(command: type[M], *, roles: tuple[str, ...]) -> Callable[[Callable[[Context, M], Awaitable[str | None]]],
                                                                      UseCase]:
-    def register(function: Callable[[Context, M], Awaitable[str]]) -> UseCase:
-        async def checked(ctx: Context, cmd: M) -> str:
+    def register(function: Callable[[Context, M], Awaitable[str | None]]) -> UseCase:
+        async def checked(ctx: Context, cmd: M) -> str | None:
             if ctx.actor.role not in roles:
                 raise Rejected("forbidden", f"{ctx.actor.role or 'nobody'} may not {command.__name__}")
             return await function(ctx, cmd)
@@ -101,3 +103,7 @@ async def create_account(ctx: Context, cmd: c.CreateAccount) -> str:
 async def update_account(ctx: Context, cmd: c.UpdateAccount) -> str:
     """An inline edit against the version the editor saw."""
     return await _edit(ctx, "account", cmd.account_id, cmd)
+
+
+# line lists (U3) and an agent's own ties (U2, U4): the use cases are in lines_cases.py
+from services.customer import lines_cases  # noqa: E402,F401  (registers them)

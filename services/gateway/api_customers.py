@@ -38,7 +38,8 @@ AccountEdit = create_model("AccountEdit", __base__=customer.AccountFields,
                            clear=(list[AccountField], Field(default_factory=list, description="Fields to empty.")))
 
 
-async def _send(request: Request, staff: Staff, command: customer.CustomerCommand, key: str | None) -> JSONResponse:
+async def send_to_customer(request: Request, staff: Staff, command: customer.CustomerCommand,
+                           key: str | None) -> JSONResponse:
     command = command.model_copy(update={"request_id": request_id_for(staff.tenant_id, staff.user_id, key)})
     return await request.app.state.gateway.bus.send(CUSTOMER_COMMANDS, command, tenant_id=staff.tenant_id,
                                                     actor=staff.actor)
@@ -53,7 +54,7 @@ async def create_contact(body: NewContact, request: Request,  # type: ignore[val
                          staff: Staff = Depends(admin(Action.EDIT_CONTACTS)), key: str | None = IdempotencyKey
                          ) -> JSONResponse:
     """A new contact (full_name required; e-mail, phone and tax ids checked); result_id is its id."""
-    return await _send(request, staff, customer.CreateContact(
+    return await send_to_customer(request, staff, customer.CreateContact(
         contact_id=body.contact_id or uuid4().hex, fields=_fields(body, customer.ContactFields)), key)
 
 
@@ -62,7 +63,7 @@ async def edit_contact(contact_id: Identifier, body: ContactEdit, request: Reque
                        staff: Staff = Depends(admin(Action.EDIT_CONTACTS)), key: str | None = IdempotencyKey
                        ) -> JSONResponse:
     """Inline edit: the fields given are set, those in `clear` emptied, if `version` is still the current one."""
-    return await _send(request, staff, customer.UpdateContact(
+    return await send_to_customer(request, staff, customer.UpdateContact(
         contact_id=contact_id, version=body.version, changes=_fields(body, customer.ContactFields),
         clear=body.clear), key)
 
@@ -79,7 +80,7 @@ async def create_account(body: NewAccount, request: Request,  # type: ignore[val
                          staff: Staff = Depends(admin(Action.EDIT_ACCOUNTS)), key: str | None = IdempotencyKey
                          ) -> JSONResponse:
     """A new account (name required; the tax id checked for its country); result_id is its id."""
-    return await _send(request, staff, customer.CreateAccount(
+    return await send_to_customer(request, staff, customer.CreateAccount(
         account_id=body.account_id or uuid4().hex, fields=_fields(body, customer.AccountFields)), key)
 
 
@@ -88,7 +89,7 @@ async def edit_account(account_id: Identifier, body: AccountEdit, request: Reque
                        staff: Staff = Depends(admin(Action.EDIT_ACCOUNTS)), key: str | None = IdempotencyKey
                        ) -> JSONResponse:
     """Inline edit: the fields given are set, those in `clear` emptied, if `version` is still the current one."""
-    return await _send(request, staff, customer.UpdateAccount(
+    return await send_to_customer(request, staff, customer.UpdateAccount(
         account_id=account_id, version=body.version, changes=_fields(body, customer.AccountFields),
         clear=body.clear), key)
 

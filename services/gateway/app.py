@@ -2,7 +2,8 @@
 
 Routers: api_sessions.py (sign-in, sessions), api_staff.py (agents' work), api_admin.py (tenant set-up), api_widget.py (customers),
 api_after_chat.py (survey, transcripts, quick replies), api_attachments.py (files in conversations),
-api_waiting.py (a waiting customer's place, a queue's status for the widget), api_customers.py (contacts, accounts),
+api_waiting.py (a waiting customer's place, a queue's status for the widget),
+api_customers.py (contacts, accounts), api_lines.py (the users of a line),
 api_masking.py (masking policy, originals, history search),
 sockets.py (the live streams).
 `/openapi.json` documents every request and response."""
@@ -17,8 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.gateway import (api_admin, api_after_chat, api_attachments, api_customers, api_masking, api_sessions,
-                              api_staff, api_waiting, api_widget, sockets)
+from services.gateway import (api_admin, api_after_chat, api_attachments, api_customers, api_lines, api_masking,
+                              api_sessions, api_staff, api_waiting, api_widget, sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -53,7 +54,7 @@ def create_app(gateway: Gateway) -> FastAPI:
                   for e in exc.errors()]
         return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
 
-    for module in (api_sessions, api_staff, api_admin, api_widget, api_after_chat, api_customers, api_attachments,
-                   api_waiting, api_masking, sockets):
+    for module in (api_sessions, api_staff, api_admin, api_widget, api_after_chat, api_customers, api_lines,
+                   api_attachments, api_waiting, api_masking, sockets):
         app.include_router(module.router)
     return app

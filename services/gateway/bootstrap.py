@@ -4,7 +4,7 @@ the command bus, the public FastAPI app, and chat's read API client."""
 from __future__ import annotations
 
 import httpx
-from shared.contracts import answers
+from shared.contracts import answers, customer
 from shared.contracts.catalogue import (
     CHAT_COMMANDS,
     CHAT_EVENTS,
@@ -49,7 +49,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
     runtime.consume(CHAT_EVENTS, handlers_for(handlers, CHAT_EVENTS.messages))
     runtime.publishes(ROUTING_COMMANDS)
     runtime.publishes(CHAT_COMMANDS)
-    runtime.consume(CUSTOMER_EVENTS, handlers_for(handlers, answers.ANSWERS))  # only its answers, for now
+    runtime.consume(CUSTOMER_EVENTS, handlers_for(handlers, (customer.LineUserChanged, *answers.ANSWERS)))
     runtime.publishes(CUSTOMER_COMMANDS)
     runtime.add_loop(hub.run)
     runtime.serve_http(create_app(gateway))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contracts import chat, routing
+from shared.contracts import chat, customer, routing
 from shared.contracts.answers import CommandAccepted, CommandRejected
 from shared.contracts.envelope import Envelope
 from shared.mongo import MongoUnitOfWork, Transaction
@@ -39,6 +39,8 @@ class GatewayHandlers:
             if (isinstance(ev, chat.ConversationStateChanged) and ev.state == "queued"
                     or isinstance(ev, chat.ConversationClosed) and (view or {}).get("offline")):
                 members = await views.queue_members(ev.queue_id)
+            elif isinstance(ev, customer.LineUserChanged):
+                members = await views.queue_members(ev.line_id)
             out = project(env, view, members)
             if out.view is not None:
                 await views.save_conversation(out.view)

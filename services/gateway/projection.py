@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.contracts import chat, routing
+from shared.contracts import chat, customer, routing
 from shared.contracts.envelope import Envelope
 
 Doc = dict[str, Any]
@@ -42,7 +42,7 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
     ev = env.payload
     cid = getattr(ev, "conversation_id", None)
     if cid is None:
-        return _agent_event(env)
+        return _agent_event(env, queue_members)
     v = dict(view) if view is not None else new_view(env.tenant_id, cid)
     v["updated_at"] = env.occurred_at
     out = Projected(view=v)
@@ -140,9 +140,12 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
     return out
 
 
-def _agent_event(env: Envelope[Any]) -> Projected:
+def _agent_event(env: Envelope[Any], line_members: list[str]) -> Projected:
     ev = env.payload
     match ev:
+        case customer.LineUserChanged():  # the row moves in the open line lists of the line's members
+            frame = _frame("line_user", env, **ev.model_dump(mode="json", exclude={"at"}))
+            return Projected(to_agents=[(m, frame) for m in line_members])
         case routing.PresenceChanged():
             return Projected(to_agents=[(ev.agent_id, _frame("presence", env, presence=ev.presence,
                                                              previous=ev.previous, automatic=ev.automatic,

@@ -46,7 +46,7 @@ CHAT_COMMANDS = Topic(
 CHAT_EVENTS = Topic(
     name="chat.events", partitions=8,
     key="conversation_id (conversations and messages), queue_id or list_id (chat settings)",
-    producer="chat", consumers=("gateway", "analysts"),
+    producer="chat", consumers=("gateway", "customer", "analysts"),
     description="Conversations started, state changes (C1), messages with their sequence numbers, read receipts, "
                 "closed conversations with their wrap-up, chat settings, command answers.",
     messages=(*chat.EVENTS, *answers.ANSWERS),

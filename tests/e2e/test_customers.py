@@ -10,6 +10,7 @@ import pytest
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
 from tests.e2e.conftest import PASSWORD, Tenant
+from tests.e2e.helpers import accept, available
 
 pytestmark = pytest.mark.e2e
 
@@ -75,3 +76,36 @@ async def test_bad_input_is_refused_with_the_reason_and_other_tenants_see_nothin
         assert (await their_admin.patch(f"/v1/contacts/{cid}", {"version": 1, "position": "x"})).status_code == 404
     finally:
         await other.close()
+
+
+async def test_the_users_of_a_line_follow_their_chats_live(tenant):
+    alice = await tenant.agent("alice")
+    bob = await tenant.agent("bob")
+    await tenant.queue("support", ["alice"])
+    desk = await tenant.stream(alice)
+    await available(alice)
+    _, started = await tenant.customer("support", "Where is my parcel?", name="Dana")
+    cid = started["conversation_id"]
+    row = await desk.wait_for(lambda f: f["type"] == "line_user" and f["name"] == "Dana"
+                              and f["preview"] == "Where is my parcel?", what="Dana's row, live")
+    assert row["line_id"] == "support" and row["status"] == "online"
+    await accept(alice, desk, cid)
+    await desk.wait_for(lambda f: f["type"] == "line_user" and f["open_with"] == ["alice"], what="open with alice")
+
+    listed = (await alice.get("/v1/lines/support/users")).json()
+    (dana,) = listed["rows"]
+    assert (dana["name"], dana["status"], dana["open_with_me"], dana["preview"]) == (
+        "Dana", "online", True, "Where is my parcel?")
+    assert not listed["streaming"] and listed["line_size"] == 1
+    assert (await bob.get("/v1/lines/support/users")).status_code == 404  # not his line
+    assert (await tenant.admin.get("/v1/lines/support/users")).status_code == 200
+
+    tied = await alice.put(f"/v1/agent/users/{dana['customer_id']}", {"favourite": True})
+    assert tied.status_code == 200, tied.text
+    assert (await alice.get("/v1/lines/support/users")).json()["rows"][0]["favourite"]
+    assert (await alice.put("/v1/agent/relevance-window", {"days": 5})).status_code == 422
+    assert (await alice.put("/v1/agent/relevance-window", {"days": 30})).status_code == 200
+    connected = await tenant.admin.post("/v1/lines/support/users", {"customer_id": "vip-1", "name": "Big Client"})
+    assert connected.status_code == 200, connected.text
+    names = [r["name"] for r in (await alice.get("/v1/lines/support/users")).json()["rows"]]
+    assert names == ["Dana", "Big Client"]  # one who never wrote comes last

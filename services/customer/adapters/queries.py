@@ -70,8 +70,8 @@ class CustomerQueries:
         tokens = checks.words(q)
         if tokens:
             *whole, last = tokens
-            query = {"tenant_id": tenant_id, "$and": [*({"words": w} for w in whole),
-                                                      {"words": {"$elemMatch": {"$gte": last, "$lt": last + "\U0010ffff"}}}]}
+            prefix = {"$elemMatch": {"$gte": last, "$lt": last + "\U0010ffff"}}
+            query = {"tenant_id": tenant_id, "$and": [*({"words": w} for w in whole), {"words": prefix}]}
             for kind, coll in (("contact", CONTACTS), ("account", ACCOUNTS)):
                 async for doc in self.db[coll].find(query).sort("sort_name", 1).limit(limit):
                     keep(kind, doc, "name" if set(tokens) <= set(doc["words"]) else "name_prefix")

@@ -3,17 +3,22 @@ exposed publicly; every path is per tenant; an unknown id is a 404 with the reas
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 
+from services.customer.adapters.line_queries import LineQueries
 from services.customer.adapters.queries import CustomerQueries
-from shared.contracts.customer.reads import AccountView, ContactView, SearchResult
+from shared.contracts.answers import Rejected
+from shared.contracts.customer.reads import AccountView, ContactView, LinePage, SearchResult
 
 
-def read_api(queries: CustomerQueries) -> FastAPI:
+def read_api(queries: CustomerQueries, lines: LineQueries, *,
+             clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
     api = APIRouter(prefix="/internal/tenants/{tenant}")
 
     async def existing(tenant: str, kind: str, record_id: str) -> dict:
@@ -39,6 +44,20 @@ def read_api(queries: CustomerQueries) -> FastAPI:
         """U2: by name (words and the prefix of the last word, case- and accent-insensitive), login id, e-mail,
         phone, id, company name or tax id; best first."""
         return SearchResult(hits=await queries.search(tenant, q, limit=limit))
+
+    @api.get("/lines/{line_id}/users", responses={422: {"description": "A cursor this list did not give out."}})
+    async def line_users(tenant: str, line_id: str, agent_id: str, cursor: str | None = None,
+                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                         q: Annotated[str | None, Query(max_length=200)] = None,
+                         status: Literal["online", "away", "offline"] | None = None,
+                         open_with_me: bool = False) -> LinePage:
+        """U3: the line's users for this agent, newest last message first, then by name; a line of more than
+        100 users lists only the agent's relevant ones (streaming mode) unless `q` searches."""
+        try:
+            return await lines.page(tenant, line_id, agent_id=agent_id, now=clock(), limit=limit, cursor=cursor,
+                                    q=q, status=status, open_with_me=open_with_me)
+        except Rejected as bad:
+            raise HTTPException(422, bad.reason) from None
 
     app = FastAPI(title="customer internal read API", version="0.1.0",
                   description="Contacts, accounts and search, for the gateway. Not public.")

@@ -57,4 +57,30 @@ class UpdateAccount(CustomerCommand):
     clear: list[AccountField] = Field(default_factory=list, description="Fields to empty (not name).")
 
 
+class ConnectToLine(CustomerCommand):
+    """An admin connects a user to a support line (U3), so it is listed there before it ever writes."""
+    TYPE: ClassVar[str] = "customer.ConnectToLine"
+    KEY: ClassVar[str] = "customer_id"
+    customer_id: Identifier = Field(description="The user (chat's customer id: a signed-in user id or visitor-N).")
+    line_id: Identifier = Field(description="The support line (the queue id).")
+    name: str = Field(min_length=1, max_length=200, description="How the user is listed until it writes.")
+
+
+class TieToUser(CustomerCommand):
+    """An agent adds a user to its own list or removes it, marks it a favourite or not (U2, U3, U4)."""
+    TYPE: ClassVar[str] = "customer.TieToUser"
+    KEY: ClassVar[str] = "customer_id"
+    customer_id: Identifier = Field(description="The user (chat's customer id).")
+    added: bool | None = Field(None, description="On the agent's own list (None: unchanged).")
+    favourite: bool | None = Field(None, description="A favourite of the agent (None: unchanged).")
+
+
+class SetRelevanceWindow(CustomerCommand):
+    """How far back "worked with" counts in the agent's streaming-mode lists (U3): 7-90 days, default 60."""
+    TYPE: ClassVar[str] = "customer.SetRelevanceWindow"
+    KEY: ClassVar[str] = "agent_id"
+    agent_id: Identifier = Field(description="The agent (the actor itself, or an admin for anyone).")
+    days: int = Field(description="7 to 90.")
+
+
 COMMANDS: tuple[type[CustomerCommand], ...] = tuple(CustomerCommand.__subclasses__())

@@ -3,7 +3,7 @@ account id. They carry names and links, never e-mail or phone: whoever needs tho
 read API, which checks the caller (analysts' topics carry no contact details)."""
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -35,6 +35,32 @@ class AccountChanged(CustomerEvent):
     name: str = Field(description="Its name now.")
     primary_contact_id: str | None = Field(description="Its primary contact now.")
     changed: list[str] = Field(description="The fields that changed (all set fields when created).")
+    at: datetime = Field(description="When (UTC).")
+
+
+class LineUserChanged(CustomerEvent):
+    """A user's row on a support line changed (it wrote, was connected, its status or open appeals changed):
+    open lists update the row live."""
+    TYPE: ClassVar[str] = "customer.LineUserChanged"
+    KEY: ClassVar[str] = "customer_id"
+    customer_id: str = Field(description="The user (chat's customer id).")
+    line_id: str = Field(description="The support line (queue id).")
+    name: str = Field(description="How it is listed.")
+    status: Literal["online", "away", "offline"] = Field(description="Online in the widget, away, offline.")
+    last_message_at: datetime | None = Field(description="Its last message on this line (None: none yet).")
+    preview: str = Field(description="The last message, shortened (masked by chat).")
+    open_with: list[str] = Field(description="Agents it has an open appeal with.")
+    at: datetime = Field(description="When (UTC).")
+
+
+class AgentTiesChanged(CustomerEvent):
+    """An agent added or removed a user from its list, or made it a favourite or not."""
+    TYPE: ClassVar[str] = "customer.AgentTiesChanged"
+    KEY: ClassVar[str] = "customer_id"
+    customer_id: str = Field(description="The user (chat's customer id).")
+    agent_id: str = Field(description="The agent.")
+    added: bool = Field(description="On the agent's own list now.")
+    favourite: bool = Field(description="A favourite of the agent now.")
     at: datetime = Field(description="When (UTC).")
 
 

@@ -3,53 +3,17 @@ unit of work, the read API answers over HTTP, and every search query is served b
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from services.customer.adapters.queries import CustomerQueries
-from services.customer.adapters.store import CONTACTS, ensure_indexes
-from services.customer.entrypoints.http import read_api
-from services.customer.handlers import CustomerHandlers
+from services.customer.adapters.store import CONTACTS
 from shared.contracts import customer as c
-from shared.contracts.envelope import Actor, wrap
-from shared.mongo import MongoUnitOfWork, consuming, make_mongo_client
-from shared.settings import ServiceSettings
+from shared.contracts.envelope import Actor
 
 pytestmark = pytest.mark.integration
 
 ADMIN = Actor(user_id="root", role="admin")
-
-
-class Service:
-    def __init__(self, client: Any, db_name: str) -> None:
-        self.db = client[db_name]
-        self.handlers = CustomerHandlers(MongoUnitOfWork(client, db_name))
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=read_api(CustomerQueries(self.db))),
-                                      base_url="http://customer")
-
-    async def send(self, command: c.CustomerCommand, tenant: str = "t1") -> None:
-        env = wrap(command, tenant_id=tenant, key=getattr(command, command.KEY), producer="test")
-        with consuming(env.event_id):
-            await self.handlers.handle_command(env)
-
-    async def search(self, q: str, tenant: str = "t1") -> list[tuple[str, str, str]]:
-        response = await self.http.get(f"/internal/tenants/{tenant}/search", params={"q": q})
-        assert response.status_code == 200, response.text
-        return [(h["kind"], h["id"], h["matched"]) for h in response.json()["hits"]]
-
-
-@pytest.fixture
-async def service(infrastructure, unique) -> AsyncIterator[Service]:
-    client = make_mongo_client(ServiceSettings(mongo_url=infrastructure.mongo_url))
-    s = Service(client, f"customer-{unique}")
-    await ensure_indexes(s.db)
-    yield s
-    await s.http.aclose()
-    await client.drop_database(f"customer-{unique}")
-    await client.close()
 
 
 def person(cid: str, name: str, **fields: Any) -> c.CreateContact:

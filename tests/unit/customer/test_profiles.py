@@ -32,8 +32,8 @@ class Customer:
         env = wrap(command, tenant_id=tenant, key=getattr(command, command.KEY), producer="gateway")
         with consuming(env.event_id):
             await self.handlers.handle_command(env)
-        return [e.payload for e in self.uow.emitted(CUSTOMER_EVENTS.name)
-                if isinstance(e.payload, CommandAccepted | CommandRejected) and e.payload.request_id == command.request_id][-1]
+        return [e.payload for e in self.uow.emitted(CUSTOMER_EVENTS.name) if isinstance(
+            e.payload, CommandAccepted | CommandRejected) and e.payload.request_id == command.request_id][-1]
 
     async def ok(self, command: c.CustomerCommand, tenant: str = "t1") -> CommandAccepted:
         answer = await self.send(command, tenant)

@@ -48,6 +48,15 @@ async def ensure_line_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
                                        ("customer_id", ASCENDING)], name="by_agent")
 
 
+def line_user_doc(tenant_id: str, row: LineUser) -> dict[str, Any]:
+    """A row as stored (without its version): the list's order and search keys at the top level."""
+    return {"_id": f"{tenant_id}|{row.line_id}|{row.customer_id}", "tenant_id": tenant_id, "line_id": row.line_id,
+            "customer_id": row.customer_id, "name": row.name, "words": words(row.name),
+            "sort_name": " ".join(words(row.name)), "last_message_at": row.last_message_at, "preview": row.preview,
+            "status": row.status, "open_with": row.open_with,
+            "conversations": {cid: {"state": c.state, "agents": list(c.agents)} for cid, c in row.conversations.items()}}
+
+
 class LineRecords:
     """One tenant's line-list records inside a unit of work (version-checked puts)."""
 
@@ -85,13 +94,7 @@ class LineRecords:
                          for cid, c in doc["conversations"].items()}, doc["version"])
 
     async def save_user(self, row: LineUser) -> None:
-        doc = {"_id": f"{self.t}|{row.line_id}|{row.customer_id}", "line_id": row.line_id,
-               "customer_id": row.customer_id, "name": row.name, "words": words(row.name),
-               "sort_name": " ".join(words(row.name)), "last_message_at": row.last_message_at,
-               "preview": row.preview, "status": row.status, "open_with": row.open_with,
-               "conversations": {cid: {"state": c.state, "agents": list(c.agents)}
-                                 for cid, c in row.conversations.items()}}
-        await self._put(LINE_USERS, doc, row.version or None)
+        await self._put(LINE_USERS, line_user_doc(self.t, row), row.version or None)
         row.version += 1
 
     # --- an agent's ties and settings ---------------------------------------------------------------------

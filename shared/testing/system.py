@@ -27,9 +27,14 @@ REPLAY_WINDOW_S = 8  # the gateway's replay window in these tests (24 h by defau
 
 
 def _free_offset() -> int:
-    """A port offset at which every service's port is free."""
+    """A port offset at which every service's port is free. Tried in random order: a stack started moments
+    ago by another test run binds its services' ports only after mongod and Kafka are up, so the first free
+    offset in a fixed order is often the one it already chose (its gateway then answered our clients)."""
+    import random
     import socket
-    for offset in range(20_000, 40_000, 137):
+    offsets = list(range(20_000, 40_000, 137))
+    random.shuffle(offsets)
+    for offset in offsets:
         ports = [s.http_port + offset for s in SERVICES]
         try:
             for port in ports:

@@ -39,9 +39,10 @@ async def answer(events, tenant: str, command) -> object:
 
 
 def history(events, tenant: str, conversation_id: str) -> list[str]:
-    """What happened to one conversation, in order (command answers left out)."""
+    """What happened to one conversation, in order (command answers and its places in line left out)."""
     return [e.type.removeprefix("routing.") for e in events.envelopes
-            if e.tenant_id == tenant and e.key == conversation_id and e.type not in ANSWERS]
+            if e.tenant_id == tenant and e.key == conversation_id and e.type not in ANSWERS
+            and e.type != "routing.QueuePositionChanged"]  # places: test_waiting_store.py
 
 
 async def test_overflow_moves_a_waiting_conversation_to_the_overflow_queue_by_timer(routing, commands, events,

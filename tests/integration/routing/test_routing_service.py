@@ -71,8 +71,8 @@ async def test_offer_accept_and_rejections_flow_through_kafka(routing, commands,
     # One conversation's events arrive in the order they happened (keyed by conversation id).
     c1_types = [e.type for e in events.envelopes if e.tenant_id == tenant and e.key == "c1"
                 and e.type.startswith("routing.") and "Command" not in e.type]
-    assert c1_types[:4] == ["routing.ConversationQueued", "routing.OfferMade", "routing.OfferAccepted",
-                            "routing.ConversationAssigned"]
+    assert c1_types[:5] == ["routing.ConversationQueued", "routing.OfferMade", "routing.QueuePositionChanged",
+                            "routing.OfferAccepted", "routing.ConversationAssigned"]
 
 
 async def test_unanswered_offer_survives_a_restart_then_goes_to_rona_and_the_next_agent(routing, commands, events,

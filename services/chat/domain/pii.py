@@ -116,6 +116,12 @@ def ssns(text: str) -> list[Found]:
 LABEL = re.compile(r"(?i)(?:#|№|\b(?:order|orders|tracking|track|invoice|inv|ref\w*|parcel|shipment|ticket|"
                    r"case|booking|account|acct|iban|nr|no|n°|nº|num|id|sku|serial|po|bestellung|commande|"
                    r"zamówienie|заказ|замовлення|rēķins|pasūtījums|objednávka|encomenda)\.?)\s*[:#-]?\s*$")
+# A national number a few words after a non-phone label ("my order number is 29123456", "Kundennummer:
+# 030901820", "the code 601 123 456") is that thing, unless a phone word is nearer ("order question, call").
+LABEL_NEAR = re.compile(r"(?i)\b(?:order|tracking|invoice|ticket|case|booking|account|customer|client|contract|"
+                        r"policy|code|pin|kunden\w*|\w*nummer|ref\w*)\b[^\d\n]{0,25}$")
+PHONE_WORD = re.compile(r"(?i)\b(?:phone|tel|telephone|mobile|mob|cell|call|ring|whatsapp|viber|telegram|sms|"
+                        r"text|reach|fax|tālr\w*|telefon\w*|handy|телефон\w*|тел|моб\w*)\b")
 DATE_OR_TIME = re.compile(r"^(?:\d{1,4}([./-])\d{1,2}\1\d{2,4}(?:[ T]\d{1,2}(?::\d{2}){0,2})?|\d{1,2}:\d{2}.*)$")
 IP_ADDRESS = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 CURRENCY_BEFORE = re.compile(r"(?:[$€£¥₴₽]|\b(?:EUR|USD|GBP|PLN|CZK|UAH|CHF)|zł|Kč)\s*$", re.I)
@@ -150,6 +156,8 @@ def _phone_stands_alone(text: str, start: int, end: int, *, international: bool)
     if re.search(r"[\w#/-]$|\d[.,]$", before) or re.search(r"\d[ ]+$", before) or _continues(text, end):
         return False  # glued to something: part of a longer code or number
     if DATE_OR_TIME.match(raw) or IP_ADDRESS.match(raw) or LABEL.search(before):
+        return False
+    if not international and LABEL_NEAR.search(before) and not PHONE_WORD.search(before[-40:]):
         return False
     return not (CURRENCY_BEFORE.search(before) or CURRENCY_AFTER.match(after))
 

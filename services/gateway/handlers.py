@@ -1,6 +1,7 @@
 """The gateway's consumers: routing's and chat's events become frames on the recipients' streams (with
 gateway-assigned positions) and updates of the conversation views, in one transaction per event; command
-answers are kept by request id for whoever waits for them (live.py wakes them through a change stream)."""
+answers are kept by request id for whoever waits for them (live.py wakes them through a change stream); customer's
+AgentTiesChanged builds the favourites projection, joined with chat's events (favourites.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from shared.contracts.answers import CommandAccepted, CommandRejected
 from shared.contracts.envelope import Envelope
 from shared.mongo import MongoUnitOfWork, Transaction
 
+from services.gateway.adapters.favourites import Favourites
 from services.gateway.adapters.store import Views, agent_stream, customer_stream, keep_answer
+from services.gateway.favourites import observed_customer, to_favourites
 from services.gateway.projection import project
 
 
@@ -33,6 +36,9 @@ class GatewayHandlers:
             if isinstance(ev, routing.QueueConfigured):
                 await views.save_queue(ev.queue_id, ev.name, list(ev.members))
                 return
+            if isinstance(ev, customer.AgentTiesChanged):  # the favourites projection (U4)
+                await Favourites(tx.db, tx.session, env.tenant_id).mark(ev.customer_id, ev.agent_id, ev.favourite)
+                return
             cid = getattr(ev, "conversation_id", None)
             view = await views.conversation(cid) if cid is not None else None
             members: list[str] = []
@@ -44,7 +50,11 @@ class GatewayHandlers:
             out = project(env, view, members)
             if out.view is not None:
                 await views.save_conversation(out.view)
-            frames = [(agent_stream(env.tenant_id, agent), frame) for agent, frame in out.to_agents]
+            to_agents = out.to_agents
+            if (observed := observed_customer(ev)) is not None:  # the join: the customer's favourites observe
+                favourites = await Favourites(tx.db, tx.session, env.tenant_id).agents(observed)
+                to_agents = [*to_agents, *to_favourites(out, favourites, observed)]
+            frames = [(agent_stream(env.tenant_id, agent), frame) for agent, frame in to_agents]
             frames += [(customer_stream(env.tenant_id, cid), frame) for frame in out.to_customer] if cid else []
             await views.push(frames)
         await self.uow.run(work)  # the event's id is recorded in the same transaction: frames are pushed once

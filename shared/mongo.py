@@ -90,6 +90,20 @@ class Transaction:
         """The first document whose fields equal these values (back it with an index), in this transaction."""
         return await self.db[collection].find_one(equal, session=self.session)
 
+    async def find(self, collection: str, equal: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every document whose fields equal these values (dotted paths reach into sub-documents; back it with
+        an index), in this transaction."""
+        return await self.db[collection].find(equal, session=self.session).to_list()
+
+    async def update_many(self, collection: str, equal: dict[str, Any], values: dict[str, Any]) -> int:
+        """Set these fields on every document whose fields equal `equal`; how many changed."""
+        done = await self.db[collection].update_many(equal, {"$set": values}, session=self.session)
+        return done.modified_count
+
+    async def delete_many(self, collection: str, equal: dict[str, Any]) -> int:
+        """Delete every document whose fields equal these values; how many went."""
+        return (await self.db[collection].delete_many(equal, session=self.session)).deleted_count
+
     async def store(self, collection: str, doc: dict[str, Any]) -> None:
         """Insert one document (with its `_id`) in this transaction; DuplicateRecord if that id exists."""
         try:

@@ -27,6 +27,20 @@ T = TypeVar("T")
 Documents = dict[str, dict[str, dict[str, Any]]]  # collection -> document id -> document
 
 
+def _get(doc: dict[str, Any], path: str) -> Any:
+    """A field by its dotted path, as MongoDB reads `customer.customer_id`."""
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _matches(doc: dict[str, Any], equal: dict[str, Any]) -> bool:
+    return all(_get(doc, k) == v for k, v in equal.items())
+
+
 @dataclass
 class FakeTransaction:
     """What a handler gets inside a fake unit of work: a private copy of every collection, and an outbox."""
@@ -45,9 +59,31 @@ class FakeTransaction:
         return copy.deepcopy(found) if found is not None else None
 
     async def find_one(self, collection: str, equal: dict[str, Any]) -> dict[str, Any] | None:
-        found = next((d for d in self.collection(collection).values()
-                      if all(d.get(k) == v for k, v in equal.items())), None)
+        found = next((d for d in self.collection(collection).values() if _matches(d, equal)), None)
         return copy.deepcopy(found) if found is not None else None
+
+    async def find(self, collection: str, equal: dict[str, Any]) -> list[dict[str, Any]]:
+        return [copy.deepcopy(d) for d in self.collection(collection).values() if _matches(d, equal)]
+
+    async def update_many(self, collection: str, equal: dict[str, Any], values: dict[str, Any]) -> int:
+        changed = 0
+        for doc in self.collection(collection).values():
+            if _matches(doc, equal) and any(_get(doc, k) != v for k, v in values.items()):
+                for path, value in values.items():
+                    *parents, last = path.split(".")
+                    target = doc
+                    for part in parents:
+                        target = target.setdefault(part, {})
+                    target[last] = copy.deepcopy(value)
+                changed += 1
+        return changed
+
+    async def delete_many(self, collection: str, equal: dict[str, Any]) -> int:
+        docs = self.collection(collection)
+        gone = [key for key, d in docs.items() if _matches(d, equal)]
+        for key in gone:
+            del docs[key]
+        return len(gone)
 
     async def store(self, collection: str, doc: dict[str, Any]) -> None:
         docs = self.collection(collection)

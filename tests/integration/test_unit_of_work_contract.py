@@ -149,3 +149,24 @@ async def test_find_one_matches_on_equal_fields(backend):
                 await tx.find_one("people", {"tenant_id": "t3", "email": "x@example.com"})]
     found, missing = await backend.uow.run(work)
     assert found["_id"] == "b" and missing is None
+
+
+async def test_find_update_many_and_delete_many_match_on_equal_fields_and_dotted_paths(backend):
+    async def seed(tx: Any) -> None:
+        for key, tenant, who in (("a", "t1", "c1"), ("b", "t1", "c2"), ("c", "t2", "c1"), ("d", "t1", "c1")):
+            await tx.store("talks", {"_id": key, "tenant_id": tenant, "customer": {"customer_id": who}, "text": key})
+    await backend.uow.run(seed, message_id=None)
+
+    async def change(tx: Any) -> tuple[list[str], int, int, int]:
+        mine = {"tenant_id": "t1", "customer.customer_id": "c1"}
+        found = sorted(d["_id"] for d in await tx.find("talks", mine))
+        changed = await tx.update_many("talks", mine, {"text": "[erased]", "customer.name": "Erased"})
+        again = await tx.update_many("talks", mine, {"text": "[erased]", "customer.name": "Erased"})
+        gone = await tx.delete_many("talks", {"tenant_id": "t1", "customer.customer_id": "c2"})
+        return found, changed, again, gone
+    assert await backend.uow.run(change, message_id=None) == (["a", "d"], 2, 0, 1)
+
+    async def read(tx: Any) -> list[tuple[str, str, str | None]]:
+        return sorted((d["_id"], d["text"], d["customer"].get("name")) for d in await tx.find("talks", {}))
+    assert await backend.uow.run(read, message_id=None) == [("a", "[erased]", "Erased"), ("c", "c", None),
+                                                             ("d", "[erased]", "Erased")]

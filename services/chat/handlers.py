@@ -13,6 +13,7 @@ from uuid import uuid4
 from services.chat.adapters.repositories import mongo_repositories
 from services.chat.context import ChatRepositories, UseCaseContext
 from services.chat.domain.conversation import Outcome
+from services.chat.identity_cases import CUSTOMER_EVENTS_FOLLOWED
 from services.chat.masking_cases import keep_originals, masked_on_entry
 from services.chat.use_cases import USE_CASES
 from shared.commands import Done, Publisher, answer_command
@@ -87,6 +88,17 @@ class ChatHandlers:
             except Rejected as stale:  # raised before anything was saved
                 log.info("routing event does not apply", reason=stale.reason)
                 return
+            self.events.emit(tx, env.tenant_id, self._send_to_routing(tx, env, ctx.outcome), env)
+
+        await self.uow.run(work)
+
+    async def handle_customer_event(self, env: Envelope[Any]) -> None:
+        """Follow one of the customer service's events (identity_cases.py: a customer linked to a contact)."""
+        follow = CUSTOMER_EVENTS_FOLLOWED[type(env.payload)]
+
+        async def work(tx: Any) -> None:
+            ctx = self._context(tx, env.tenant_id, Actor())  # the system's
+            await follow(ctx, env.payload)
             self.events.emit(tx, env.tenant_id, self._send_to_routing(tx, env, ctx.outcome), env)
 
         await self.uow.run(work)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.customer.adapters.lines import LineRecords
+from services.customer.adapters.links import LinkRecords
 from services.customer.adapters.store import Profiles
 from services.customer.lines_cases import FOLLOWED
 from services.customer.use_cases import USE_CASES, Context
@@ -51,4 +52,5 @@ class CustomerHandlers:
         await self.uow.run(work)
 
     def _context(self, tx: Any, tenant_id: str, actor: Actor) -> Context:
-        return Context(Profiles(tx, tenant_id), LineRecords(tx, tenant_id), actor=actor, now=self.clock())
+        return Context(Profiles(tx, tenant_id), LineRecords(tx, tenant_id), LinkRecords(tx, tenant_id), actor=actor,
+                       now=self.clock())

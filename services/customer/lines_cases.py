@@ -26,9 +26,10 @@ def follows(event: type[Any]) -> Callable[[Callable[[Context, Any], Awaitable[No
     return register
 
 
-def _changed(ctx: Context, row: LineUser) -> None:
+def row_changed(ctx: Context, row: LineUser) -> None:
     ctx.events.append(c.LineUserChanged(
-        customer_id=row.customer_id, line_id=row.line_id, name=row.name, status=row.status,
+        customer_id=row.customer_id, line_id=row.line_id, name=row.listed_name, company=row.company,
+        status=row.status,
         last_message_at=row.last_message_at if row.last_message_at.year > 1970 else None, preview=row.preview,
         open_with=row.open_with, at=ctx.now))
 
@@ -44,8 +45,9 @@ async def on_started(ctx: Context, e: chat.ConversationStarted) -> None:
                                                                               e.customer.name)
     row.name = e.customer.name  # chat's name for it now (masked if it was a phone number)
     row.conversations[e.conversation_id] = trace
+    await ctx.links.joined(row)  # a linked user is listed by its contact's name, with its company (U5)
     await ctx.lines.save_user(row)
-    _changed(ctx, row)
+    row_changed(ctx, row)
 
 
 @follows(chat.ConversationStateChanged)
@@ -70,7 +72,7 @@ async def on_state_changed(ctx: Context, e: chat.ConversationStateChanged) -> No
             await ctx.lines.save_ties(agent, trace.customer_id, replace(ties, last_worked_at=e.at), read)
     if (row.status, row.open_with) != before:
         await ctx.lines.save_user(row)
-        _changed(ctx, row)
+        row_changed(ctx, row)
 
 
 @follows(chat.MessagePosted)
@@ -84,7 +86,7 @@ async def on_message(ctx: Context, e: chat.MessagePosted) -> None:
         return
     row.last_message_at, row.preview = e.sent_at, preview(e.text)
     await ctx.lines.save_user(row)
-    _changed(ctx, row)
+    row_changed(ctx, row)
 
 
 @use_case(c.ConnectToLine, roles=MANAGERS)
@@ -92,8 +94,9 @@ async def connect_to_line(ctx: Context, cmd: c.ConnectToLine) -> str:
     """List a user on a line before it writes there (connecting it again changes nothing)."""
     if await ctx.lines.user(cmd.line_id, cmd.customer_id) is None:
         row = LineUser(cmd.line_id, cmd.customer_id, cmd.name.strip())
+        await ctx.links.joined(row)
         await ctx.lines.save_user(row)
-        _changed(ctx, row)
+        row_changed(ctx, row)
     return cmd.customer_id
 
 

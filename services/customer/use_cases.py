@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from services.customer.adapters.lines import LineRecords
+from services.customer.adapters.links import LinkRecords
 from services.customer.adapters.store import Profiles
 from services.customer.domain.profiles import UNIQUE_FIELDS, Account, Contact, Profile
 from shared.contracts import customer as c
@@ -24,6 +25,7 @@ MANAGERS = ("supervisor", "admin", "system")
 class Context:
     profiles: Profiles
     lines: LineRecords
+    links: LinkRecords
     actor: Actor
     now: datetime
     events: list[Event] = field(default_factory=list)
@@ -32,6 +34,8 @@ class Context:
 M = TypeVar("M", bound=c.CustomerCommand)
 UseCase = Callable[[Context, Any], Awaitable[str | None]]
 USE_CASES: dict[type[c.CustomerCommand], UseCase] = {}
+# Run in an edit's transaction after a contact or account changed (identity_cases.py: linked users' rows follow).
+EDIT_FOLLOWERS: list[Callable[[Context, Profile[Any]], Awaitable[None]]] = []
 
 
 def use_case(command: type[M], *, roles: tuple[str, ...]) -> Callable[[Callable[[Context, M], Awaitable[str | None]]],
@@ -78,6 +82,8 @@ async def _edit(ctx: Context, kind: str, record_id: str, cmd: Any) -> str:
         await _check_links(ctx, profile)
         await ctx.profiles.save(profile)
         ctx.events.append(event)
+        for follow in EDIT_FOLLOWERS:
+            await follow(ctx, profile)
     return record_id
 
 
@@ -107,3 +113,5 @@ async def update_account(ctx: Context, cmd: c.UpdateAccount) -> str:
 
 # line lists (U3) and an agent's own ties (U2, U4): the use cases are in lines_cases.py
 from services.customer import lines_cases  # noqa: E402,F401  (registers them)
+# linking chat customers to contacts and accounts (U5): identity_cases.py
+from services.customer import identity_cases  # noqa: E402,F401  (registers it)

@@ -5,6 +5,7 @@ api_after_chat.py (survey, transcripts, quick replies), api_attachments.py (file
 api_waiting.py (a waiting customer's place, a queue's status for the widget),
 api_customers.py (contacts, accounts), api_lines.py (the users of a line),
 api_masking.py (masking policy, originals, history search),
+api_identity.py (linking a conversation's customer to a contact or account),
 sockets.py (the live streams).
 `/openapi.json` documents every request and response."""
 
@@ -18,8 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.gateway import (api_admin, api_after_chat, api_attachments, api_customers, api_lines, api_masking,
-                              api_sessions, api_staff, api_waiting, api_widget, sockets)
+from services.gateway import (api_admin, api_after_chat, api_attachments, api_customers, api_identity, api_lines,
+                              api_masking, api_sessions, api_staff, api_waiting, api_widget, sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -55,6 +56,6 @@ def create_app(gateway: Gateway) -> FastAPI:
         return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
 
     for module in (api_sessions, api_staff, api_admin, api_widget, api_after_chat, api_customers, api_lines,
-                   api_attachments, api_waiting, api_masking, sockets):
+                   api_attachments, api_waiting, api_masking, api_identity, sockets):
         app.include_router(module.router)
     return app

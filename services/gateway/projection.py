@@ -93,6 +93,11 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
                 left = _frame("offline_message", env, conversation_id=cid, queue_id=ev.queue_id,
                               customer_name=v["customer_name"], preview=v["preview"])
                 out.to_agents += [(m, left) for m in queue_members]
+        case chat.CustomerIdentified():  # U5: linked to a contact; the desks on it show the contact's name
+            v.update(customer_name=ev.customer_name, contact_id=ev.contact_id)
+            frame = _frame("customer_identified", env, conversation_id=cid, customer_id=ev.customer_id,
+                           customer_name=ev.customer_name, contact_id=ev.contact_id)
+            out.to_agents += [(a, frame) for a in ev.agents]
         case chat.SurveyInvited():  # the widget shows the survey's question
             out.to_customer.append(_frame("survey_invite", env, conversation_id=cid, question=ev.question))
         # --- routing: offers, assignment, conference -----------------------------------------------------

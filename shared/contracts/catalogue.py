@@ -60,9 +60,9 @@ CUSTOMER_COMMANDS = Topic(
 )
 CUSTOMER_EVENTS = Topic(
     name="customer.events", partitions=8, key="contact_id (contacts), account_id (accounts)",
-    producer="customer", consumers=("gateway", "analysts"),
-    description="Contacts and accounts created and edited (names and links, never e-mail or phone), command "
-                "answers.",
+    producer="customer", consumers=("gateway", "chat", "analysts"),
+    description="Contacts and accounts created and edited, chat customers linked to them (names and links, never "
+                "e-mail or phone), command answers.",
     messages=(*customer.EVENTS, *answers.ANSWERS),
 )
 DEAD_LETTERS = Topic(

@@ -75,6 +75,12 @@ class MongoConversations:
             raise ConcurrencyConflict(f"conversation {conversation.conversation_id} created concurrently") from None
         self._versions[conversation.conversation_id] = conversation.version
 
+    async def open_of_customer(self, customer_id: str) -> list[str]:
+        """The ids of the customer's conversations not closed yet (index of_customer)."""
+        found = self._coll.find({"tenant_id": self.tenant_id, "customer.customer_id": customer_id,
+                                 "state": {"$ne": "closed"}}, {"conversation_id": 1}, session=self._s)
+        return [doc["conversation_id"] async for doc in found]
+
 
 class MongoMessages:
     def __init__(self, tx: Transaction, tenant_id: str) -> None:

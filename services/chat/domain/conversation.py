@@ -33,6 +33,7 @@ class Conversation(Messaging):
     queue_id: str
     customer: Customer
     started_at: datetime
+    contact_id: str | None = None  # U5: the contact the customer service linked the customer to (identity_cases.py)
     context: Context = field(default_factory=Context)
     skills: dict[str, int] = field(default_factory=dict)
     priority: int = 0

@@ -27,7 +27,7 @@ def conversation_view(doc: dict[str, Any], *, now: datetime) -> ConversationView
     waited_until = c.first_assigned_at or c.closed_at or now
     return ConversationView(
         conversation_id=c.conversation_id, tenant_id=doc["tenant_id"], state=c.state.value, queue_id=c.queue_id,
-        customer=c.customer, context=c.context, skills=c.skills, priority=c.priority, proactive=c.proactive,
+        customer=c.customer, contact_id=c.contact_id, context=c.context, skills=c.skills, priority=c.priority, proactive=c.proactive,
         offline=c.offline, agents=c.agents, assignee=c.assignee, offered_to=c.offered_to,
         last_agent_id=c.last_agent_id,
         started_at=c.started_at, first_assigned_at=c.first_assigned_at,

@@ -28,6 +28,12 @@ class LineUser:
     preview: str = ""
     conversations: dict[str, ConversationTrace] = field(default_factory=dict)  # its open ones on this line
     version: int = 0
+    contact_name: str | None = None  # the linked contact's name (U5), listed instead of chat's name
+    company: str | None = None  # the linked account's name, or the contact's position
+
+    @property
+    def listed_name(self) -> str:
+        return self.contact_name or self.name
 
     @property
     def status(self) -> str:
@@ -49,11 +55,14 @@ async def ensure_line_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 
 
 def line_user_doc(tenant_id: str, row: LineUser) -> dict[str, Any]:
-    """A row as stored (without its version): the list's order and search keys at the top level."""
+    """A row as stored (without its version): the list's order and search keys at the top level; `name` is the
+    listed one (a linked contact's), `chat_name` chat's name for the user."""
+    name = row.listed_name
     return {"_id": f"{tenant_id}|{row.line_id}|{row.customer_id}", "tenant_id": tenant_id, "line_id": row.line_id,
-            "customer_id": row.customer_id, "name": row.name, "words": words(row.name),
-            "sort_name": " ".join(words(row.name)), "last_message_at": row.last_message_at, "preview": row.preview,
-            "status": row.status, "open_with": row.open_with,
+            "customer_id": row.customer_id, "name": name, "chat_name": row.name, "contact_name": row.contact_name,
+            "company": row.company, "words": words(name), "sort_name": " ".join(words(name)),
+            "last_message_at": row.last_message_at, "preview": row.preview, "status": row.status,
+            "open_with": row.open_with,
             "conversations": {cid: {"state": c.state, "agents": list(c.agents)} for cid, c in row.conversations.items()}}
 
 
@@ -89,9 +98,10 @@ class LineRecords:
         doc = await self.tx.load(LINE_USERS, f"{self.t}|{line_id}|{customer_id}")
         if doc is None:
             return None
-        return LineUser(line_id, customer_id, doc["name"], doc["last_message_at"], doc["preview"],
+        return LineUser(line_id, customer_id, doc.get("chat_name", doc["name"]), doc["last_message_at"], doc["preview"],
                         {cid: ConversationTrace(cid, customer_id, line_id, c["state"], c["agents"])
-                         for cid, c in doc["conversations"].items()}, doc["version"])
+                         for cid, c in doc["conversations"].items()}, doc["version"], doc.get("contact_name"),
+                        doc.get("company"))
 
     async def save_user(self, row: LineUser) -> None:
         await self._put(LINE_USERS, line_user_doc(self.t, row), row.version or None)

@@ -67,6 +67,7 @@ class Action(StrEnum):
     END = "end"
     WRAP_UP = "wrap_up"
     CLOSE_TO_WAITING = "close_to_waiting"
+    LINK_CUSTOMER = "link_customer"
     MARK_READ = "mark_read"
     TYPING = "typing"
     OBSERVE = "observe"
@@ -153,6 +154,9 @@ PERMISSIONS: tuple[Rule, ...] = (
                        work=[Relation.ASSIGNED], own=True),
     _conversation_rule(Action.WRAP_UP, "finish with a wrap-up reason", work=[Relation.ASSIGNED]),
     _conversation_rule(Action.CLOSE_TO_WAITING, "close into waiting (persistent chat)", work=[Relation.ASSIGNED]),
+    _conversation_rule(Action.LINK_CUSTOMER, "link the conversation's customer to a contact or an account, or "
+                                             "create the contact from it (U5)",
+                       work=(*_WORKING, Relation.OFFLINE_INBOX), supervises=True),
     _conversation_rule(Action.MARK_READ, "mark messages read (an observer's reading changes no receipt)",
                        work=_WORKING, own=True),
     _conversation_rule(Action.TYPING, "send a typing indicator", work=_WORKING, own=True),

@@ -27,6 +27,7 @@ class ConversationView(BaseModel):
     state: ConversationState
     queue_id: str = Field(description="The queue it is in, or was last in.")
     customer: Customer
+    contact_id: str | None = Field(None, description="The contact the customer was linked to (U5).")
     context: Context = Field(description="Channel, pre-chat answers, visitor details, trail (newest first), "
                                          "variables.")
     skills: dict[str, int] = Field(description="Required skill -> minimum level, as started.")

@@ -83,4 +83,18 @@ class SetRelevanceWindow(CustomerCommand):
     days: int = Field(description="7 to 90.")
 
 
+class LinkCustomer(CustomerCommand):
+    """Staff link a chat customer to an existing contact, to an existing account, or to a contact created from the
+    conversation in the same transaction (U5). Linking again replaces the link."""
+    TYPE: ClassVar[str] = "customer.LinkCustomer"
+    KEY: ClassVar[str] = "customer_id"
+    customer_id: Identifier = Field(description="The chat customer (a signed-in user id or visitor-N), as the "
+                                                "conversation names it.")
+    conversation_id: Identifier = Field(description="The conversation it was linked from.")
+    contact_id: Identifier | None = Field(None, description="An existing contact; with `create`, the new contact's id.")
+    account_id: Identifier | None = Field(None, description="An existing account (instead of a contact).")
+    create: ContactFields | None = Field(None, description="Create the contact from the conversation (full_name "
+                                                           "required) and link to it.")
+
+
 COMMANDS: tuple[type[CustomerCommand], ...] = tuple(CustomerCommand.__subclasses__())

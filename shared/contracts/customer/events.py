@@ -50,6 +50,8 @@ class LineUserChanged(CustomerEvent):
     last_message_at: datetime | None = Field(description="Its last message on this line (None: none yet).")
     preview: str = Field(description="The last message, shortened (masked by chat).")
     open_with: list[str] = Field(description="Agents it has an open appeal with.")
+    company: str | None = Field(None, description="The linked contact's company (the account's name, or the "
+                                                  "contact's position when it has none; U5).")
     at: datetime = Field(description="When (UTC).")
 
 
@@ -61,6 +63,23 @@ class AgentTiesChanged(CustomerEvent):
     agent_id: str = Field(description="The agent.")
     added: bool = Field(description="On the agent's own list now.")
     favourite: bool = Field(description="A favourite of the agent now.")
+    at: datetime = Field(description="When (UTC).")
+
+
+class CustomerLinked(CustomerEvent):
+    """A chat customer was linked to a contact or an account (U5): views, cases and chat's customer name follow.
+    Names only, never e-mail or phone."""
+    TYPE: ClassVar[str] = "customer.CustomerLinked"
+    KEY: ClassVar[str] = "customer_id"
+    customer_id: str = Field(description="The chat customer (a signed-in user id or visitor-N).")
+    conversation_id: str = Field(description="The conversation it was linked from.")
+    contact_id: str | None = Field(description="The contact it is linked to (None: linked to an account only).")
+    account_id: str | None = Field(description="Its company: the account linked, or the contact's account.")
+    name: str | None = Field(description="The contact's display name (None: linked to an account only).")
+    company: str | None = Field(description="The account's name, or the contact's position when it has none.")
+    created: bool = Field(False, description="The contact was created from the conversation.")
+    replaced_contact_id: str | None = Field(None, description="The contact it was linked to before (relinked).")
+    replaced_account_id: str | None = Field(None, description="The account it was linked to before (relinked).")
     at: datetime = Field(description="When (UTC).")
 
 

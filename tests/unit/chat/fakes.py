@@ -48,6 +48,10 @@ class InMemoryConversations:
         self._docs[key] = conversation_to_doc(self.tenant_id, conversation)
         self._versions[conversation.conversation_id] = conversation.version
 
+    async def open_of_customer(self, customer_id: str) -> list[str]:
+        return [d["conversation_id"] for d in self._docs.values() if d["tenant_id"] == self.tenant_id
+                and d["customer"]["customer_id"] == customer_id and d["state"] != "closed"]
+
 
 class InMemoryMessages:
     def __init__(self, tx: FakeTransaction, tenant_id: str) -> None:

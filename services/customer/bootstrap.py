@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.customer.adapters.erasure import ensure_erasure_indexes
+from services.customer.adapters.export_queries import ExportQueries
 from services.customer.adapters.line_queries import LineQueries
 from services.customer.adapters.lines import ensure_line_indexes
 from services.customer.adapters.queries import CustomerQueries
 from services.customer.adapters.store import ensure_indexes
 from services.customer.entrypoints import kafka
 from services.customer.entrypoints.http import read_api
+from services.customer.entrypoints.http_export import export_api
 from services.customer.handlers import CustomerHandlers
 from services.customer.settings import CustomerSettings
 from shared.runtime import ServiceRuntime
@@ -29,5 +32,8 @@ def build(settings: CustomerSettings | None = None, *, uow: Any = None,
     runtime.on_startup(lambda: ensure_indexes(runtime.db))
     runtime.on_startup(lambda: ensure_line_indexes(runtime.db))
     kafka.register(runtime, handlers)
-    runtime.serve_http(read_api(CustomerQueries(runtime.db), LineQueries(runtime.db)))
+    runtime.on_startup(lambda: ensure_erasure_indexes(runtime.db))
+    app = read_api(CustomerQueries(runtime.db), LineQueries(runtime.db))
+    app.include_router(export_api(ExportQueries(runtime.db)))  # privacy: a contact's export
+    runtime.serve_http(app)
     return runtime, handlers

@@ -115,3 +115,5 @@ async def update_account(ctx: Context, cmd: c.UpdateAccount) -> str:
 from services.customer import lines_cases  # noqa: E402,F401  (registers them)
 # linking chat customers to contacts and accounts (U5): identity_cases.py
 from services.customer import identity_cases  # noqa: E402,F401  (registers it)
+# erasing a contact on request (privacy): erasure_cases.py
+from services.customer import erasure_cases  # noqa: E402,F401  (registers it)

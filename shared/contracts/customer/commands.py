@@ -97,4 +97,12 @@ class LinkCustomer(CustomerCommand):
                                                            "required) and link to it.")
 
 
+class EraseContact(CustomerCommand):
+    """Erase a contact on request (admin): the contact, its links to chat's customers, their line rows and agent
+    ties go, and ContactErased tells every service to erase what it holds. Erasing an erased contact again is
+    accepted and changes nothing; a contact that never existed is not_found."""
+    TYPE: ClassVar[str] = "customer.EraseContact"
+    contact_id: Identifier = CONTACT
+
+
 COMMANDS: tuple[type[CustomerCommand], ...] = tuple(CustomerCommand.__subclasses__())

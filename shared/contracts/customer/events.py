@@ -83,4 +83,17 @@ class CustomerLinked(CustomerEvent):
     at: datetime = Field(description="When (UTC).")
 
 
+class ContactErased(CustomerEvent):
+    """A contact was erased on request (EraseContact): every service erases what it holds about these ids and
+    keeps only the record that it did. Ids only, no personal data."""
+    TYPE: ClassVar[str] = "customer.ContactErased"
+    contact_id: str = CONTACT
+    customer_ids: list[str] = Field(description="Chat's customer ids that were linked to the contact.")
+    counts: dict[str, int] = Field(description="What customer deleted, by count: contacts, links, line_rows, "
+                                               "line_conversations, agent_ties.")
+    erased_by: str | None = Field(description="Who asked (a staff user id).")
+    repeated: bool = Field(False, description="The contact was erased before; this request changed nothing here.")
+    at: datetime = Field(description="When (UTC).")
+
+
 EVENTS: tuple[type[CustomerEvent], ...] = tuple(CustomerEvent.__subclasses__())

@@ -49,7 +49,8 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
     runtime.consume(CHAT_EVENTS, handlers_for(handlers, CHAT_EVENTS.messages))
     runtime.publishes(ROUTING_COMMANDS)
     runtime.publishes(CHAT_COMMANDS)
-    runtime.consume(CUSTOMER_EVENTS, handlers_for(handlers, (customer.LineUserChanged, *answers.ANSWERS)))
+    runtime.consume(CUSTOMER_EVENTS, handlers_for(handlers, (customer.LineUserChanged, customer.AgentTiesChanged,
+                                                             *answers.ANSWERS)))
     runtime.publishes(CUSTOMER_COMMANDS)
     runtime.add_loop(hub.run)
     runtime.serve_http(create_app(gateway))

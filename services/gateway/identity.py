@@ -14,6 +14,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
+from services.gateway.adapters.favourites import is_favourite
 from services.gateway.adapters.store import CONVERSATIONS, QUEUES, SESSIONS, USERS
 from services.gateway.auth.permissions import (
     NOT_SIGNED_IN,
@@ -140,6 +141,8 @@ async def conversation_access(db: Any, staff: Staff, conversation_id: str) -> Co
             queue = await db[QUEUES].find_one({"_id": f"{staff.tenant_id}:{view['queue_id']}"})
             if queue and staff.user_id in queue["members"]:
                 rel.add(Relation.OFFLINE_INBOX if offline_message else Relation.QUEUE_MEMBER)
+    if view.get("customer_id") and await is_favourite(db, staff.tenant_id, view["customer_id"], staff.user_id):
+        rel.add(Relation.FAVOURITE_OF)
     return ConversationAccess(view, rel)
 
 

@@ -32,6 +32,7 @@ class Relation(StrEnum):
     QUEUE_MEMBER = "queue_member"
     OFFLINE_INBOX = "offline_inbox"
     SUPERVISOR_OF_QUEUE = "supervisor_of_queue"
+    FAVOURITE_OF = "favourite_of"
     OWN = "own"
     NONE = "none"
 
@@ -45,6 +46,7 @@ RELATION_MEANINGS: Mapping[Relation, str] = MappingProxyType({
     Relation.OFFLINE_INBOX: "the conversation is an offline message left in a queue the actor is a member of "
                             "(the Closed list)",
     Relation.SUPERVISOR_OF_QUEUE: "the conversation is in a queue the actor is a named supervisor of",
+    Relation.FAVOURITE_OF: "the conversation's customer is one of the actor's favourites (U4): followed read-only",
     Relation.OWN: "the customer's own conversation (the `cid` of the customer token)",
     Relation.NONE: "none of the above; also what an empty set of relations means",
 })
@@ -110,10 +112,11 @@ class Rule:
 
 
 def _conversation_rule(action: Action, meaning: str, *, work: Iterable[Relation] = (), supervises: bool = False,
-                       own: bool = False) -> Rule:
+                       own: bool = False, follows: bool = False) -> Rule:
     # Roles are cumulative for conversation work: a supervisor or an admin who is offered, assigned or
     # invited works like an agent; supervision adds supervisor_of_queue for the roles that can hold it.
-    staff = frozenset(work)
+    # `follows`: an observer of a favourite customer's conversation (any staff role) may do this too.
+    staff = frozenset(work) | ({Relation.FAVOURITE_OF} if follows else set())
     supervising = staff | ({Relation.SUPERVISOR_OF_QUEUE} if supervises else set())
     return Rule(action, Scope.CONVERSATION, meaning, MappingProxyType({
         Role.ADMIN: supervising,
@@ -134,11 +137,11 @@ _SEEING = (Relation.OFFERED, *_WORKING, Relation.QUEUE_MEMBER)
 
 PERMISSIONS: tuple[Rule, ...] = (
     _conversation_rule(Action.READ_CONVERSATION, "metadata: customer name, queue, state, wait time, context",
-                       work=(*_SEEING, Relation.OFFLINE_INBOX), supervises=True, own=True),
+                       work=(*_SEEING, Relation.OFFLINE_INBOX), supervises=True, own=True, follows=True),
     _conversation_rule(Action.READ_PREVIEW, "the preview of the last customer message (offers, Open list)",
                        work=_SEEING, supervises=True),
     _conversation_rule(Action.READ_MESSAGES, "the transcript (customer, agent, bot and system messages)",
-                       work=(*_WORKING, Relation.OFFLINE_INBOX), supervises=True, own=True),
+                       work=(*_WORKING, Relation.OFFLINE_INBOX), supervises=True, own=True, follows=True),
     _conversation_rule(Action.SEND_MESSAGE, "write to the customer", work=_WORKING, own=True),
     _conversation_rule(Action.SEND_PRIVATE_NOTE, "write a note only staff see", work=_WORKING, supervises=True),
     _conversation_rule(Action.READ_PRIVATE_NOTES, "read the notes only staff see", work=_WORKING, supervises=True),
@@ -160,7 +163,8 @@ PERMISSIONS: tuple[Rule, ...] = (
     _conversation_rule(Action.MARK_READ, "mark messages read (an observer's reading changes no receipt)",
                        work=_WORKING, own=True),
     _conversation_rule(Action.TYPING, "send a typing indicator", work=_WORKING, own=True),
-    _conversation_rule(Action.OBSERVE, "follow a conversation live without working on it", supervises=True),
+    _conversation_rule(Action.OBSERVE, "follow a conversation live without working on it", supervises=True,
+                       follows=True),
     _tenant_rule(Action.READ_WORK_LISTS, "the My, Open and Closed lists", roles=STAFF_ROLES),
     _tenant_rule(Action.START_PROACTIVE, "start a chat with a customer (proactive chat, C8), held at once",
                  roles=STAFF_ROLES),

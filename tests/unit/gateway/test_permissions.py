@@ -71,10 +71,11 @@ def test_queue_member_sees_metadata_and_preview_but_not_the_messages(role):
     assert granted == {Action.READ_CONVERSATION, Action.READ_PREVIEW, Action.TAKE}
 
 
-def test_observe_needs_a_supervising_role_and_supervisor_of_queue():
+def test_observe_needs_a_supervising_role_and_supervisor_of_queue_or_a_favourite_customer():
     for role, action, rels in EVERYTHING:
         if action is Action.OBSERVE:
-            expected = role in {Role.SUPERVISOR, Role.ADMIN} and Relation.SUPERVISOR_OF_QUEUE in rels
+            expected = (role in {Role.SUPERVISOR, Role.ADMIN} and Relation.SUPERVISOR_OF_QUEUE in rels
+                        or role in STAFF_ROLES and Relation.FAVOURITE_OF in rels)
             assert allowed(role, action, rels) == expected, (role, rels)
 
 
@@ -207,4 +208,5 @@ def test_rendered_table_has_a_row_per_action_and_a_column_per_role():
     assert lines[0] == "| action | scope | what | admin | supervisor | agent | customer |"
     assert len(lines) == 2 + len(Action)
     row = next(line for line in lines if line.startswith("| `observe` "))
-    assert row.endswith("| `supervisor_of_queue` | `supervisor_of_queue` | no | no |")
+    assert row.endswith("| `supervisor_of_queue`, `favourite_of` | `supervisor_of_queue`, `favourite_of` "
+                        "| `favourite_of` | no |")

@@ -26,7 +26,7 @@ from shared.contracts.envelope import Message
 # Which fields of which command carry free text from people (by TYPE, so a command added later only needs
 # a line here). The business's own set-up (queue settings, reasons, quick replies) is not masked.
 MASKED_FIELDS: dict[str, tuple[str, ...]] = {
-    "chat.StartConversation": ("first_message", "customer", "context"),
+    "chat.StartConversation": ("first_message", "customer", "context", "topic"),
     "chat.SendMessage": ("text",),
     "chat.LeaveOfflineMessage": ("text", "customer", "context"),
     "chat.WrapUp": ("note",),
@@ -34,7 +34,7 @@ MASKED_FIELDS: dict[str, tuple[str, ...]] = {
 }
 MESSAGE_TEXT = {"chat.StartConversation": "first_message", "chat.SendMessage": "text",
                 "chat.LeaveOfflineMessage": "text"}
-CONVERSATION_FIELDS = {"customer", "context", "note", "comment"}
+CONVERSATION_FIELDS = {"customer", "context", "note", "comment", "topic"}
 
 
 def mask_customer(masker: Masker, customer: Customer) -> Customer:

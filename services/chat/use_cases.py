@@ -15,6 +15,8 @@ from services.chat.attachment_cases import ATTACHMENT_USE_CASES, attach_files
 from services.chat.context import UseCaseContext
 from services.chat.domain.access import check_admin, check_may_act, check_may_start, sender_of
 from services.chat.domain.conversation import Conversation
+from services.chat.domain.groups import check_group_start
+from services.chat.group_cases import GROUP_USE_CASES, count_colleagues_unread
 from services.chat.domain.lifecycle import State
 from services.chat.domain.settings import QueueChatSettings, check_open, check_reason_list
 from services.chat.masking_cases import MASKING_USE_CASES
@@ -44,6 +46,7 @@ def use_case(message: type[M]) -> Callable[[Callable[[UseCaseContext, M], Awaita
 async def start_conversation(ctx: UseCaseContext, cmd: c.StartConversation) -> str:
     """Create the conversation and ask routing for an agent (or, proactive, give it to the agent at once)."""
     check_may_start(ctx.actor, customer=cmd.customer, proactive=cmd.proactive)
+    check_group_start(starter=ctx.actor.user_id, colleagues=cmd.colleagues, proactive=cmd.proactive, topic=cmd.topic)
     if await ctx.repos.conversations.get(cmd.conversation_id) is not None:
         raise Rejected("conflict", f"conversation {cmd.conversation_id} already exists")
     if not cmd.proactive:  # the business may reach out at any hour
@@ -52,7 +55,8 @@ async def start_conversation(ctx: UseCaseContext, cmd: c.StartConversation) -> s
     conversation = Conversation(
         conversation_id=cmd.conversation_id, queue_id=cmd.queue_id, customer=cmd.customer, started_at=ctx.now,
         context=cmd.context.model_copy(update={"trail": newest_first}), skills=dict(cmd.skills),
-        priority=cmd.priority, proactive=cmd.proactive, updated_at=ctx.now)
+        priority=cmd.priority, proactive=cmd.proactive, updated_at=ctx.now,
+        group=bool(cmd.colleagues), colleagues=list(cmd.colleagues), topic=cmd.topic)  # U6 (group_cases.py)
     by = sender_of(ctx.actor) if cmd.proactive else Sender(kind="customer", id=cmd.customer.customer_id)
     await ctx.save(conversation, conversation.start(first_message=cmd.first_message, by=by, message_id=ctx.new_id()))
     return cmd.conversation_id
@@ -206,7 +210,9 @@ async def on_offer_withdrawn(ctx: UseCaseContext, e: r.OfferWithdrawn) -> None:
 async def on_assigned(ctx: UseCaseContext, e: r.ConversationAssigned) -> None:
     async def assign(conv: Conversation) -> list[Any]:
         unread = await ctx.unread_for(conv, Sender(kind="agent", id=e.agent_id))
-        return conv.assigned(agent_id=e.agent_id, queue_id=e.queue_id, unread=unread, how=e.how, now=ctx.now)
+        outcome = conv.assigned(agent_id=e.agent_id, queue_id=e.queue_id, unread=unread, how=e.how, now=ctx.now)
+        await count_colleagues_unread(ctx, conv)
+        return outcome
     await _follow(ctx, e.conversation_id, assign)
 
 
@@ -264,8 +270,10 @@ async def on_routing_refused(ctx: UseCaseContext, e: CommandRejected) -> None:
         await ctx.save(conversation, conversation.refused_by_routing(reason=e.reason, now=ctx.now))
 
 
-# survey and quick replies (after_chat_cases.py), attachments (attachment_cases.py), masking (masking_cases.py)
-for _command, _function in {**AFTER_CHAT_USE_CASES, **ATTACHMENT_USE_CASES, **MASKING_USE_CASES}.items():
+# survey and quick replies (after_chat_cases.py), attachments (attachment_cases.py), masking (masking_cases.py),
+# groups (group_cases.py)
+for _command, _function in {**AFTER_CHAT_USE_CASES, **ATTACHMENT_USE_CASES, **MASKING_USE_CASES,
+                            **GROUP_USE_CASES}.items():
     use_case(_command)(_function)
 
 CHAT_COMMANDS = tuple(m for m in USE_CASES if issubclass(m, c.ChatCommand))

@@ -6,6 +6,7 @@ api_waiting.py (a waiting customer's place, a queue's status for the widget),
 api_customers.py (contacts, accounts), api_lines.py (the users of a line),
 api_masking.py (masking policy, originals, history search),
 api_identity.py (linking a conversation's customer to a contact or account),
+api_groups.py (group conversations),
 sockets.py (the live streams).
 `/openapi.json` documents every request and response."""
 
@@ -19,8 +20,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.gateway import (api_admin, api_after_chat, api_attachments, api_customers, api_identity, api_lines,
-                              api_masking, api_sessions, api_staff, api_waiting, api_widget, sockets)
+from services.gateway import (api_admin, api_after_chat, api_attachments, api_customers, api_groups, api_identity,
+                              api_lines, api_masking, api_sessions, api_staff, api_waiting, api_widget, sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -56,6 +57,6 @@ def create_app(gateway: Gateway) -> FastAPI:
         return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
 
     for module in (api_sessions, api_staff, api_admin, api_widget, api_after_chat, api_customers, api_lines,
-                   api_attachments, api_waiting, api_masking, api_identity, sockets):
+                   api_attachments, api_waiting, api_masking, api_identity, api_groups, sockets):
         app.include_router(module.router)
     return app

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.chat.domain.access import SYSTEM
+from services.chat.domain.groups import Grouping
 from services.chat.domain.lifecycle import CONFERENCE, NOT_TAKEN, State, check_state, check_transition
 from services.chat.domain.messages import Message, Messaging
 from services.chat.domain.settings import QueueChatSettings, check_wrap_up_reason
@@ -28,7 +29,7 @@ END_TEXT = {"customer": "Customer ended the conversation", "agent": "The agent e
 
 
 @dataclass
-class Conversation(Messaging):
+class Conversation(Messaging, Grouping):
     conversation_id: str
     queue_id: str
     customer: Customer
@@ -42,6 +43,9 @@ class Conversation(Messaging):
     state: State = State.REQUESTED
     assignee: str | None = None  # holds it (active, wrap-up, waiting); kept when closed, for "closed by"
     members: list[str] = field(default_factory=list)  # conference members, in the order they joined
+    group: bool = False  # U6: started with colleagues (domain/groups.py)
+    colleagues: list[str] = field(default_factory=list)  # a group's colleagues still in it, as named at the start
+    topic: str | None = None  # what a group conversation is about
     offered_to: str | None = None
     last_agent_id: str | None = None
     first_assigned_at: datetime | None = None
@@ -66,13 +70,15 @@ class Conversation(Messaging):
 
     @property
     def agents(self) -> list[str]:
-        """Who may work it now: the assignee first, then conference members (nobody once closed)."""
+        """Who may work it now: the assignee first, then conference members, then a group's colleagues (nobody
+        while nobody holds it, nor once closed)."""
         if self.assignee is None or self.state == State.CLOSED:
             return []
-        return [self.assignee, *(m for m in self.members if m != self.assignee)]
+        return list(dict.fromkeys([self.assignee, *self.members, *self.colleagues]))
 
     def _change(self, *, why: str, now: datetime, state: State | None = None, queue_id: str | None = None,
-                assignee: object = _KEEP, members: list[str] | None = None) -> Outcome:
+                assignee: object = _KEEP, members: list[str] | None = None,
+                colleagues: list[str] | None = None) -> Outcome:
         """Apply a lifecycle move; announce it if the state, the agents or the queue changed."""
         if state is not None:
             check_transition(self.state, state)
@@ -83,6 +89,8 @@ class Conversation(Messaging):
             self.assignee = assignee  # type: ignore[assignment]
         if members is not None:
             self.members = members
+        if colleagues is not None:
+            self.colleagues = colleagues
         self.updated_at = now
         agents = self.agents
         self.unread = {a: n for a, n in self.unread.items() if a in agents}
@@ -107,7 +115,8 @@ class Conversation(Messaging):
         queue and skills, or (proactive) held at once by the agent who opened it."""
         outcome: Outcome = [ev.ConversationStarted(
             conversation_id=self.conversation_id, queue_id=self.queue_id, customer=self.customer,
-            context=self.context, proactive=self.proactive, started_at=self.started_at)]
+            context=self.context, proactive=self.proactive, started_at=self.started_at,
+            colleagues=list(self.colleagues), topic=self.topic)]
         if first_message is not None:  # the agent who opens a proactive chat writes before it holds it
             outcome += self.post(sender=by, text=first_message, message_id=message_id, now=self.started_at,
                                  opening=True)

@@ -28,7 +28,8 @@ def conversation_view(doc: dict[str, Any], *, now: datetime) -> ConversationView
     return ConversationView(
         conversation_id=c.conversation_id, tenant_id=doc["tenant_id"], state=c.state.value, queue_id=c.queue_id,
         customer=c.customer, contact_id=c.contact_id, context=c.context, skills=c.skills, priority=c.priority, proactive=c.proactive,
-        offline=c.offline, agents=c.agents, assignee=c.assignee, offered_to=c.offered_to,
+        offline=c.offline, agents=c.agents, group=c.group, colleagues=c.colleagues, topic=c.topic,
+        assignee=c.assignee, offered_to=c.offered_to,
         last_agent_id=c.last_agent_id,
         started_at=c.started_at, first_assigned_at=c.first_assigned_at,
         wait_s=max(0.0, (waited_until - c.started_at).total_seconds()), waiting_until=c.waiting_until,

@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.customer.adapters.links import IDENTITY_REFS
 from services.customer.adapters.store import ACCOUNTS, CONTACTS, COLLECTION, doc_id, search_key
 from services.customer.domain import checks
 from shared.contracts.answers import Rejected
@@ -51,6 +52,11 @@ class CustomerQueries:
 
     async def get(self, tenant_id: str, kind: str, record_id: str) -> Doc | None:
         return await self.db[COLLECTION[kind]].find_one({"_id": doc_id(tenant_id, record_id)})
+
+    async def linked_customers(self, tenant_id: str, contact_id: str) -> list[str]:
+        """Chat's customer ids linked to the contact (the U5 reverse link record, by its id)."""
+        doc = await self.db[IDENTITY_REFS].find_one({"_id": f"{tenant_id}|contact|{contact_id}"})
+        return list(doc["customers"]) if doc else []
 
     async def search(self, tenant_id: str, q: str, *, limit: int = 20) -> list[SearchHit]:
         q = q.strip()

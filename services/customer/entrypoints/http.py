@@ -14,7 +14,7 @@ from pymongo.errors import ConnectionFailure
 from services.customer.adapters.line_queries import LineQueries
 from services.customer.adapters.queries import CustomerQueries
 from shared.contracts.answers import Rejected
-from shared.contracts.customer.reads import AccountView, ContactView, LinePage, SearchResult
+from shared.contracts.customer.reads import AccountView, ContactCustomers, ContactView, LinePage, SearchResult
 
 
 def read_api(queries: CustomerQueries, lines: LineQueries, *,
@@ -32,6 +32,12 @@ def read_api(queries: CustomerQueries, lines: LineQueries, *,
     async def get_contact(tenant: str, contact_id: str) -> ContactView:
         """A contact with its version (send it back with an edit)."""
         return ContactView.model_validate(await existing(tenant, "contact", contact_id))
+
+    @api.get("/contacts/{contact_id}/customers", responses={404: {"description": "No such contact in this tenant."}})
+    async def contact_customers(tenant: str, contact_id: str) -> ContactCustomers:
+        """The chat customers linked to the contact (U5)."""
+        await existing(tenant, "contact", contact_id)
+        return ContactCustomers(contact_id=contact_id, customer_ids=await queries.linked_customers(tenant, contact_id))
 
     @api.get("/accounts/{account_id}", responses={404: {"description": "No such account in this tenant."}})
     async def get_account(tenant: str, account_id: str) -> AccountView:

@@ -12,6 +12,7 @@ from shared.contracts.chat.common import (
     CONVERSATION,
     MAX_AGENT_TEXT,
     MAX_CUSTOMER_TEXT,
+    MAX_GROUP_COLLEAGUES,
     MAX_SURVEY_COMMENT,
     SURVEY_QUESTION,
     Context,
@@ -42,6 +43,11 @@ class StartConversation(ChatCommand):
     first_message: str | None = Field(None, max_length=MAX_CUSTOMER_TEXT,
                                       description="The customer's first message, if the widget sent one.")
     proactive: bool = Field(False, description="Started by the business (C8), not the customer.")
+    colleagues: list[Identifier] = Field(
+        default_factory=list, max_length=MAX_GROUP_COLLEAGUES,
+        description="A group conversation (U6, proactive only): staff of the tenant who take part from the start "
+                    "beside the agent who holds it; they read and write without being offered it.")
+    topic: str | None = Field(None, max_length=200, description="What a group conversation is about (U6).")
 
 
 class SendMessage(ChatCommand):
@@ -76,6 +82,12 @@ class LeaveOfflineMessage(ChatCommand):
     customer: Customer = Field(description="Who the customer is (an e-mail to answer to, if they gave one).")
     context: Context = Field(default_factory=Context, description="Pre-chat answers, visitor details, trail...")
     text: str = Field(min_length=1, max_length=MAX_CUSTOMER_TEXT, description="The customer's message.")
+
+
+class LeaveGroup(ChatCommand):
+    """A colleague leaves a group conversation (U6); the agent who holds it and the customer stay."""
+    TYPE: ClassVar[str] = "chat.LeaveGroup"
+    conversation_id: Identifier = CONVERSATION
 
 
 class MarkRead(ChatCommand):

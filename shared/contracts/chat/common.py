@@ -14,6 +14,7 @@ SenderKind = Literal["customer", "agent", "bot", "system"]
 CONVERSATION = Field(description="Conversation id.", examples=["conv-42"])
 MAX_AGENT_TEXT = 1000  # C3: an agent's message is at most this many characters
 MAX_CUSTOMER_TEXT = 4000  # a customer's message (the widget's limit)
+MAX_GROUP_COLLEAGUES = 20  # U6: colleagues named when a group conversation starts
 
 
 class _Part(BaseModel):

@@ -35,6 +35,9 @@ class ConversationStarted(ChatEvent):
     started_at: datetime = Field(description="When (UTC).")
     offline: bool = Field(False, description="An offline message: closed at once, never routed (the queue was "
                                              "closed or nobody was online).")
+    colleagues: list[str] = Field(default_factory=list, description="A group conversation (U6): the colleagues "
+                                                                    "taking part beside the agent who holds it.")
+    topic: str | None = Field(None, description="What a group conversation is about (U6).")
 
 
 class ConversationStateChanged(ChatEvent):
@@ -44,7 +47,8 @@ class ConversationStateChanged(ChatEvent):
     state: ConversationState = Field(description="The new state.")
     previous: ConversationState = Field(description="The state before.")
     queue_id: str = Field(description="The queue it is in (or was last in).")
-    agents: list[str] = Field(description="Agents who may work it now: the assignee first, then conference members.")
+    agents: list[str] = Field(description="Agents who may work it now: the assignee first, then conference members, "
+                                          "then a group's colleagues (U6).")
     customer_id: str = Field(description="The conversation's customer.")
     why: str = Field(description="What caused it, e.g. 'offer accepted', 'Customer ended the conversation'.")
     at: datetime = Field(description="When (UTC).")

@@ -34,7 +34,11 @@ class ConversationView(BaseModel):
     priority: int
     proactive: bool = Field(description="Started by the business (C8).")
     offline: bool = Field(False, description="An offline message (closed at once, never routed).")
-    agents: list[str] = Field(description="Who may work it now: the assignee first, then conference members.")
+    agents: list[str] = Field(description="Who may work it now: the assignee first, then conference members, "
+                                          "then a group's colleagues (U6).")
+    group: bool = Field(False, description="A group conversation (U6): started with colleagues.")
+    colleagues: list[str] = Field(default_factory=list, description="A group's colleagues still taking part.")
+    topic: str | None = Field(None, description="What a group conversation is about.")
     assignee: str | None = Field(description="The agent holding it (active, wrap-up, waiting); for a closed "
                                              "conversation, the agent who held it last.")
     offered_to: str | None = Field(description="The agent it is offered to, while offered.")

@@ -18,6 +18,12 @@ class ContactView(ContactFields):
     updated_at: datetime
 
 
+class ContactCustomers(BaseModel):
+    """The chat customers linked to a contact (U5), e.g. to start a group conversation with it (U6)."""
+    contact_id: str
+    customer_ids: list[str] = Field(description="Chat's customer ids linked to the contact, in id order.")
+
+
 class AccountView(AccountFields):
     account_id: str
     version: int = Field(description="Send it back with an edit.")

@@ -7,16 +7,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from services.chat.adapters.after_chat import ensure_after_chat_indexes
-from services.chat.adapters.masking import MaskingQueries, MongoMaskingQueries, ensure_masking_indexes
 from services.chat.adapters.blobs import BlobStore
+from services.chat.adapters.erasure import ensure_erasure_indexes
+from services.chat.adapters.masking import MaskingQueries, MongoMaskingQueries, ensure_masking_indexes
 from services.chat.adapters.queries import ChatQueries, MongoChatQueries
 from services.chat.adapters.repositories import ensure_indexes, mongo_repositories
 from services.chat.context import ChatRepositories
 from services.chat.entrypoints import kafka
 from services.chat.entrypoints.attachments import attachments_api, sweep_unattached
 from services.chat.entrypoints.http import read_api
+from services.chat.entrypoints.http_export import FileRecords, export_api
 from services.chat.entrypoints.http_masking import masking_api
 from services.chat.handlers import ChatHandlers
+from services.chat import erasure_cases  # noqa: F401  (registers customer.ContactErased: privacy)
 from services.chat.redaction import mask_log_line, mask_stdlib_logging, redact
 from services.chat.settings import ChatSettings
 from shared.runtime import ServiceRuntime
@@ -55,6 +58,9 @@ def build(settings: ChatSettings | None = None, *, uow: FakeUnitOfWork | None = 
                                               every_s=settings.attachment_sweep_every_s))
     app = read_api(queries)
     app.include_router(attachments_api(blobs, queries, keep_s=settings.attachment_keep_s))
-    app.include_router(masking_api(queries, masking_queries or MongoMaskingQueries(runtime.db)))
+    masking_queries = masking_queries or MongoMaskingQueries(runtime.db)
+    app.include_router(masking_api(queries, masking_queries))
+    app.include_router(export_api(queries, masking_queries, FileRecords(runtime.db)))  # privacy: a customer's export
+    runtime.on_startup(lambda: ensure_erasure_indexes(runtime.db))
     runtime.serve_http(app)
     return runtime, handlers

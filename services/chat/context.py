@@ -59,6 +59,16 @@ class MaskingStore(Protocol):
     async def keep_conversation_originals(self, *, conversation_id: str, fields: dict[str, Any]) -> None: ...
 
 
+class ErasureStore(Protocol):
+    """What erasing a customer removes or blanks, and the record that it did (privacy; erasure_cases.py)."""
+    async def conversations_of(self, customer_ids: list[str], contact_id: str) -> list[str]: ...
+    async def blank_messages(self, conversation_id: str) -> int: ...
+    async def delete_originals(self, conversation_id: str) -> int: ...
+    async def delete_files(self, conversation_id: str) -> int: ...
+    async def keep_record(self, contact_id: str, *, customer_ids: list[str], conversation_ids: list[str],
+                          counts: dict[str, int], by: str | None, at: datetime) -> None: ...
+
+
 class Attachments(Protocol):
     """Files uploaded to the tenant's conversations and the tenant's limits (attachment_cases.py)."""
     async def get(self, attachment_id: str) -> Attachment | None: ...
@@ -75,6 +85,7 @@ class ChatRepositories:
     after_chat: AfterChat
     attachments: Attachments
     masking: MaskingStore
+    erasure: ErasureStore
 
 
 @dataclass

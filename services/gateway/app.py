@@ -7,6 +7,7 @@ api_customers.py (contacts, accounts), api_lines.py (the users of a line),
 api_masking.py (masking policy, originals, history search),
 api_identity.py (linking a conversation's customer to a contact or account),
 api_groups.py (group conversations),
+api_privacy.py (a contact's export and erasure),
 sockets.py (the live streams).
 `/openapi.json` documents every request and response."""
 
@@ -22,6 +23,7 @@ from fastapi.responses import JSONResponse
 
 from services.gateway import (api_admin, api_after_chat, api_attachments, api_customers, api_groups, api_identity,
                               api_lines, api_masking, api_sessions, api_staff, api_waiting, api_widget, sockets)
+from services.gateway import api_privacy
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -57,6 +59,6 @@ def create_app(gateway: Gateway) -> FastAPI:
         return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
 
     for module in (api_sessions, api_staff, api_admin, api_widget, api_after_chat, api_customers, api_lines,
-                   api_attachments, api_waiting, api_masking, api_identity, api_groups, sockets):
+                   api_attachments, api_waiting, api_masking, api_identity, api_groups, sockets, api_privacy):
         app.include_router(module.router)
     return app

@@ -22,6 +22,7 @@ from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
 from services.gateway.handlers import GatewayHandlers, handlers_for
 from services.gateway.live import Hub
+from services.gateway.privacy import erasure_handlers
 from services.gateway.settings import GatewaySettings
 
 
@@ -46,7 +47,8 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
     handlers = GatewayHandlers(runtime.uow)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, replay_window_s=settings.replay_window_s))
     runtime.consume(ROUTING_EVENTS, handlers_for(handlers, ROUTING_EVENTS.messages))
-    runtime.consume(CHAT_EVENTS, handlers_for(handlers, CHAT_EVENTS.messages))
+    runtime.consume(CHAT_EVENTS, {**handlers_for(handlers, CHAT_EVENTS.messages),
+                                  **erasure_handlers(runtime.uow)})  # privacy: chat.CustomerErased
     runtime.publishes(ROUTING_COMMANDS)
     runtime.publishes(CHAT_COMMANDS)
     runtime.consume(CUSTOMER_EVENTS, handlers_for(handlers, (customer.LineUserChanged, customer.AgentTiesChanged,

@@ -46,7 +46,7 @@ CHAT_COMMANDS = Topic(
 CHAT_EVENTS = Topic(
     name="chat.events", partitions=8,
     key="conversation_id (conversations and messages), queue_id or list_id (chat settings)",
-    producer="chat", consumers=("gateway", "customer", "analysts"),
+    producer="chat", consumers=("gateway", "customer", "routing (CustomerErased only)", "analysts"),
     description="Conversations started, state changes (C1), messages with their sequence numbers, read receipts, "
                 "closed conversations with their wrap-up, chat settings, command answers.",
     messages=(*chat.EVENTS, *answers.ANSWERS),
@@ -62,7 +62,7 @@ CUSTOMER_EVENTS = Topic(
     name="customer.events", partitions=8, key="contact_id (contacts), account_id (accounts)",
     producer="customer", consumers=("gateway", "chat", "analysts"),
     description="Contacts and accounts created and edited, chat customers linked to them (names and links, never "
-                "e-mail or phone), command answers.",
+                "e-mail or phone), contacts erased (ids only), command answers.",
     messages=(*customer.EVENTS, *answers.ANSWERS),
 )
 DEAD_LETTERS = Topic(

@@ -18,8 +18,9 @@ from services.chat.adapters.documents import (CONVERSATIONS, MESSAGES, QUEUE_SET
                                               message_to_doc, queue_settings_from_doc, queue_settings_to_doc,
                                               reasons_from_doc, reasons_to_doc)
 from services.chat.adapters.after_chat import MongoAfterChat
-from services.chat.adapters.masking import TransactionMaskingStore
 from services.chat.adapters.blobs import MongoAttachments
+from services.chat.adapters.erasure import TransactionErasureStore
+from services.chat.adapters.masking import TransactionMaskingStore
 from services.chat.context import ChatRepositories
 from services.chat.domain.conversation import Conversation
 from services.chat.domain.messages import Message
@@ -137,4 +138,5 @@ def mongo_repositories(tx: Transaction, tenant_id: str) -> ChatRepositories:
     return ChatRepositories(MongoConversations(tx, tenant_id), MongoMessages(tx, tenant_id),
                             MongoSettings(tx, tenant_id), MongoAfterChat(tx, tenant_id),
                             attachments=MongoAttachments(tx, tenant_id),
-                            masking=TransactionMaskingStore(tx, tenant_id))
+                            masking=TransactionMaskingStore(tx, tenant_id),
+                            erasure=TransactionErasureStore(tx, tenant_id))

@@ -88,6 +88,8 @@ class Action(StrEnum):
     MANAGE_QUICK_REPLIES = "manage_quick_replies"
     KEEP_QUICK_REPLIES = "keep_quick_replies"
     MANAGE_ATTACHMENTS = "manage_attachments"
+    EXPORT_CUSTOMER_DATA = "export_customer_data"
+    ERASE_CUSTOMER_DATA = "erase_customer_data"
 
 
 class Scope(StrEnum):
@@ -98,7 +100,7 @@ class Scope(StrEnum):
 EVERY_RELATION = frozenset(Relation)
 ADMIN_ACTIONS = frozenset({Action.MANAGE_AGENTS, Action.MANAGE_QUEUES, Action.MANAGE_WRAP_UP_REASONS,
                            Action.MANAGE_IDENTITY_SECRET, Action.MANAGE_SURVEY, Action.MANAGE_QUICK_REPLIES,
-                           Action.MANAGE_ATTACHMENTS, Action.MANAGE_MASKING})
+                           Action.MANAGE_ATTACHMENTS, Action.MANAGE_MASKING, Action.ERASE_CUSTOMER_DATA})
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,11 @@ PERMISSIONS: tuple[Rule, ...] = (
     _tenant_rule(Action.KEEP_QUICK_REPLIES, "keep one's own quick replies, list those one may use",
                  roles=STAFF_ROLES),
     _tenant_rule(Action.MANAGE_ATTACHMENTS, "set the tenant's attachment limits (largest file, accepted types)",
+                 roles=[Role.ADMIN]),
+    _tenant_rule(Action.EXPORT_CUSTOMER_DATA, "export everything held about a contact (privacy: its record, "
+                                              "links, line rows, conversations with messages and files' metadata)",
+                 roles=[Role.ADMIN, Role.SUPERVISOR]),
+    _tenant_rule(Action.ERASE_CUSTOMER_DATA, "erase a contact on request, across every service (privacy)",
                  roles=[Role.ADMIN]),
 )
 

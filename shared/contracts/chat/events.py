@@ -200,4 +200,31 @@ class CustomerIdentified(ChatEvent):
     at: datetime = Field(description="When (UTC).")
 
 
+class CustomerErased(ChatEvent):
+    """Chat obeyed a contact's erasure (customer.ContactErased): for these customer ids it deleted the originals
+    and the files, replaced every message text by "[erased]" and the customer's name by "Erased customer".
+    Ids and counts only; views that copied names or texts (the gateway's, routing's) blank them too."""
+    TYPE: ClassVar[str] = "chat.CustomerErased"
+    KEY: ClassVar[str] = "contact_id"
+    contact_id: str = Field(description="The erased contact (customer's id).")
+    customer_ids: list[str] = Field(description="Chat's customer ids that were the contact's.")
+    conversation_ids: list[str] = Field(description="The conversations blanked.")
+    counts: dict[str, int] = Field(description="What was erased, by count: conversations, messages, originals, "
+                                               "attachments.")
+    erased_by: str | None = Field(description="Who asked for the erasure (a staff user id).")
+    at: datetime = Field(description="When chat obeyed (UTC).")
+
+
+class CustomerIdentified(ChatEvent):
+    """The conversation's customer was linked to a contact (customer.CustomerLinked, U5): its customer name is the
+    contact's now (masked like any name), for this conversation and the customer's other open ones."""
+    TYPE: ClassVar[str] = "chat.CustomerIdentified"
+    conversation_id: str = CONVERSATION
+    customer_id: str = Field(description="The conversation's customer.")
+    customer_name: str = Field(description="Its name now (masked).")
+    contact_id: str | None = Field(description="The contact it is linked to (None: linked to an account only).")
+    agents: list[str] = Field(description="Agents who may work it now (the desks to tell).")
+    at: datetime = Field(description="When (UTC).")
+
+
 EVENTS: tuple[type[ChatEvent], ...] = tuple(ChatEvent.__subclasses__())

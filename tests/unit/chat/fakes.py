@@ -11,6 +11,7 @@ from services.chat.adapters.documents import (CONVERSATIONS, MESSAGES, QUEUE_SET
                                               conversation_from_doc, conversation_to_doc, doc_id, message_from_doc,
                                               message_to_doc, queue_settings_from_doc, queue_settings_to_doc,
                                               reasons_from_doc, reasons_to_doc)
+from services.chat.adapters.erasure import TransactionErasureStore
 from services.chat.adapters.masking import TransactionMaskingStore
 from services.chat.context import ChatRepositories
 from services.chat.domain.conversation import Conversation
@@ -105,7 +106,8 @@ def in_memory_repositories(tx: FakeTransaction, tenant_id: str) -> ChatRepositor
     return ChatRepositories(InMemoryConversations(tx, tenant_id), InMemoryMessages(tx, tenant_id),
                             InMemorySettings(tx, tenant_id), InMemoryAfterChat(tx, tenant_id),
                             attachments=InMemoryAttachments(tx, tenant_id),
-                            masking=TransactionMaskingStore(tx, tenant_id))
+                            masking=TransactionMaskingStore(tx, tenant_id),
+                            erasure=TransactionErasureStore(tx, tenant_id))
 
 
 class InMemoryChatQueries(InMemoryAfterChatQueries):

@@ -49,8 +49,6 @@ class AfterChat(Protocol):
     async def remove_reply(self, name: str, owner: str | None) -> bool: ...
 
 
-
-
 class MaskingStore(Protocol):
     """The tenant's masking policy and the originals of what was masked (C4; masking_cases.py)."""
     async def policy(self) -> MaskingPolicy: ...

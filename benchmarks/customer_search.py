@@ -103,11 +103,11 @@ async def run(system: System, args: argparse.Namespace) -> None:
         queued = await http.put("/v1/admin/queues/support", headers=auth, json={"name": "Support",
                                                                                  "members": {"alice": 1}})
         assert queued.status_code == 200, queued.text
-        token = (await http.post("/v1/auth/sign-in", json={"tenant_id": TENANT, "username": "alice",
-                                                           "password": PASSWORD})).json()["access_token"]
-        auth = {"authorization": f"Bearer {token}"}
         db = mongo["customer"]
         await seed(db, args, rng)
+        token = (await http.post("/v1/auth/sign-in", json={"tenant_id": TENANT, "username": "alice",
+                                                           "password": PASSWORD})).json()["access_token"]
+        auth = {"authorization": f"Bearer {token}"}  # signed in after seeding: the token outlives the run
 
         async def get(path: str, **params: Any) -> dict[str, Any]:
             response = await http.get(path, params=params, headers=auth)
@@ -133,6 +133,8 @@ async def run(system: System, args: argparse.Namespace) -> None:
         results = {"baseline: indexed find_one (client -> mongod)": await timed(n, baseline_query)}
         for name, request in cases.items():
             results[name] = await timed(n, request)
+            print(f"  {name}: p50 {pct(results[name], 50) * 1000:.1f} ms, p99 {pct(results[name], 99) * 1000:.1f} ms",
+                  flush=True)
         hits = await get("/v1/customers/search", q="ber")
         print(f"(a name-prefix search returns {len(hits['hits'])} hits; the list page {len(first_page['rows'])} "
               f"rows of {first_page['line_size']:,})")

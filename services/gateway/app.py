@@ -1,6 +1,7 @@
 """The gateway's public HTTP and WebSocket API (FastAPI; served by the runtime on the gateway's port).
 
-Routers: api_sessions.py (sign-in, sessions), api_staff.py (agents' work), api_admin.py (tenant set-up), api_widget.py (customers),
+Routers: api_sessions.py (sign-in, sessions), api_staff.py (agents' work), api_work.py (work lists),
+api_admin.py (tenant set-up), api_widget.py (customers),
 api_after_chat.py (survey, transcripts, quick replies), api_attachments.py (files in conversations),
 api_waiting.py (a waiting customer's place, a queue's status for the widget),
 api_customers.py (contacts, accounts), api_lines.py (the users of a line),
@@ -22,8 +23,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.gateway import (api_admin, api_after_chat, api_attachments, api_customers, api_groups, api_identity,
-                              api_lines, api_masking, api_sessions, api_staff, api_waiting, api_widget, sockets)
-from services.gateway import api_privacy
+                              api_lines, api_masking, api_privacy, api_sessions, api_staff, api_waiting, api_widget,
+                              api_work, sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -58,7 +59,7 @@ def create_app(gateway: Gateway) -> FastAPI:
                   for e in exc.errors()]
         return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
 
-    for module in (api_sessions, api_staff, api_admin, api_widget, api_after_chat, api_customers, api_lines,
-                   api_attachments, api_waiting, api_masking, api_identity, api_groups, sockets, api_privacy):
+    for module in (api_sessions, api_staff, api_work, api_admin, api_widget, api_after_chat, api_customers, api_lines,
+                   api_attachments, api_waiting, api_masking, api_identity, api_groups, api_privacy, sockets):
         app.include_router(module.router)
     return app

@@ -79,7 +79,9 @@ class CustomerQueries:
             prefix = {"$elemMatch": {"$gte": last, "$lt": last + "\U0010ffff"}}
             query = {"tenant_id": tenant_id, "$and": [*({"words": w} for w in whole), {"words": prefix}]}
             for kind, coll in (("contact", CONTACTS), ("account", ACCOUNTS)):
-                async for doc in self.db[coll].find(query).sort("sort_name", 1).limit(limit):
+                # In the words index's order (the matched word, then the name), no sort stage: a common prefix
+                # reads `limit` entries, not every match; the ranking below orders what it found.
+                async for doc in self.db[coll].find(query).hint("words").limit(limit):
                     keep(kind, doc, "name" if set(tokens) <= set(doc["words"]) else "name_prefix")
         ranked = sorted(found.values(), key=lambda r: (r[0], r[2].kind != "contact", r[1], r[2].id))
         return [hit for _, _, hit in ranked[:limit]]

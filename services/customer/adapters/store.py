@@ -32,7 +32,8 @@ def to_doc(tenant_id: str, p: Profile[Any]) -> dict[str, Any]:
             "created_at": p.created_at, "updated_at": p.updated_at, "fields": fields,
             # search keys, top level so they can be indexed
             "words": words(name), "sort_name": " ".join(words(name)),
-            **{k: search_key(k, fields.get(k)) for k in SEARCHED[p.KIND]}}
+            # searched identifiers at the top level, absent when empty (their unique indexes skip them)
+            **{k: search_key(k, fields[k]) for k in SEARCHED[p.KIND] if fields.get(k) is not None}}
 
 
 SEARCHED = {"contact": ("login_id", "email", "phone"), "account": ("tax_id",)}
@@ -54,9 +55,9 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
         await db[coll].create_index([t, ("words", ASCENDING), ("sort_name", ASCENDING)], name="words")
         await db[coll].create_index([t, ("sort_name", ASCENDING)], name="sort_name")
         for field in SEARCHED[kind]:
-            unique = field in ("login_id", "email")
-            await db[coll].create_index([t, (field, ASCENDING)], name=field, unique=unique,
-                                        partialFilterExpression={field: {"$type": "string"}})
+            # partial on $exists (an equality query implies it, so the planner uses the index; $type would not)
+            await db[coll].create_index([t, (field, ASCENDING)], name=f"by_{field}", unique=field in ("login_id", "email"),
+                                        partialFilterExpression={field: {"$exists": True}})
 
 
 class Profiles:

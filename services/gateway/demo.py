@@ -1,6 +1,6 @@
 """`python -m services.gateway.demo --url http://127.0.0.1:8000`: a demo tenant a newcomer can try at once.
 
-Creates (once) tenant `demo` with admin `admin`, agents `alice` and `bob`, queue `support` with both as members
+Creates (once) tenant `demo` with admin `admin` (supervising queue `support`), agents `alice` and `bob`, queue `support` with both as members
 and two wrap-up reasons, through the gateway's own admin API; prints the sign-ins. Run by `./dev run`."""
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ async def seed(url: str) -> list[str]:
             (await http.put("/v1/admin/queues/support", json={
                 "name": "Support", "members": dict.fromkeys(AGENTS, 1), "offer_timeout_s": 30,
                 "wrap_up_required": True})).raise_for_status()
+            # the admin supervises the queue, so it may read its conversations (and, by the masking policy, originals)
+            (await http.patch(f"/v1/admin/staff/{ADMIN}", json={"supervises": ["support"]})).raise_for_status()
             (await http.put("/v1/admin/wrap-up-reasons", json={"reasons": [
                 {"code": "resolved", "label": "Resolved"},
                 {"code": "follow-up", "label": "Needs a follow-up"}]})).raise_for_status()
-    return [f"tenant {TENANT}: admin {ADMIN} / {ADMIN_PASSWORD}",
+    return [f"tenant {TENANT}: admin {ADMIN} / {ADMIN_PASSWORD} (supervises queue support)",
             *(f"tenant {TENANT}: agent {a} / {AGENT_PASSWORD}" for a in AGENTS),
             f"queue 'support' (members {', '.join(AGENTS)}); wrap-up reasons: resolved, follow-up"]
 

@@ -7,9 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
-from pymongo.errors import ConnectionFailure
+from fastapi import APIRouter, FastAPI, HTTPException, Query
 
 from services.chat.adapters.queries import ChatQueries
 from services.chat.entrypoints.http_after_chat import after_chat_reads
@@ -27,6 +25,7 @@ from shared.contracts.chat.reads import (
     QueueChatSettingsView,
     WrapUpReasonList,
 )
+from shared.read_api import internal_api
 
 NOT_FOUND = {404: {"description": "No such conversation in this tenant (the detail says which)."}}
 
@@ -78,12 +77,4 @@ def read_api(queries: ChatQueries, *, clock: Callable[[], datetime] = lambda: da
         return settings_view(queue_id, await queries.queue_settings(tenant, queue_id), now=clock())
 
     api.include_router(after_chat_reads(queries))  # survey setting, quick replies
-    app = FastAPI(title="chat internal read API", version="0.1.0",
-                  description="Conversations, messages and chat settings, for the gateway. Not public.")
-    app.include_router(api)
-
-    @app.exception_handler(ConnectionFailure)
-    async def database_unavailable(request: Request, exc: ConnectionFailure) -> JSONResponse:
-        return JSONResponse({"detail": f"chat's database is not answering ({type(exc).__name__})"}, status_code=503)
-
-    return app
+    return internal_api("chat", "Conversations, messages and chat settings, for the gateway. Not public.", api)

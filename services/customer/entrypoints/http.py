@@ -7,14 +7,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
-from pymongo.errors import ConnectionFailure
+from fastapi import APIRouter, FastAPI, HTTPException, Query
 
 from services.customer.adapters.line_queries import LineQueries
 from services.customer.adapters.queries import CustomerQueries
 from shared.contracts.answers import Rejected
 from shared.contracts.customer.reads import AccountView, ContactCustomers, ContactView, LinePage, SearchResult
+from shared.read_api import internal_api
 
 
 def read_api(queries: CustomerQueries, lines: LineQueries, *,
@@ -65,13 +64,5 @@ def read_api(queries: CustomerQueries, lines: LineQueries, *,
         except Rejected as bad:
             raise HTTPException(422, bad.reason) from None
 
-    app = FastAPI(title="customer internal read API", version="0.1.0",
-                  description="Contacts, accounts and search, for the gateway. Not public.")
-    app.include_router(api)
-
-    @app.exception_handler(ConnectionFailure)
-    async def database_unavailable(request: Request, exc: ConnectionFailure) -> JSONResponse:
-        return JSONResponse({"detail": f"customer's database is not answering ({type(exc).__name__})"},
-                            status_code=503)
-
-    return app
+    return internal_api("customer", "Contacts, accounts, search and the users of lines, for the gateway. Not public.",
+                        api)

@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
-from pymongo.errors import ConnectionFailure
+from fastapi import APIRouter, FastAPI, HTTPException
 
 from services.routing.adapters.queries import RoutingQueries
 from services.routing.domain.model import ItemState
 from services.routing.domain.waiting import QueueStaffing, estimate_wait_s, waiting_place
 from shared.contracts.routing.reads import ConversationPositionView, QueueStatusView
+from shared.read_api import internal_api
 
 
 def read_api(queries: RoutingQueries, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
@@ -50,13 +49,5 @@ def read_api(queries: RoutingQueries, *, clock: Callable[[], datetime] = lambda:
                                         position=place.position if place else None,
                                         estimated_wait_s=place.estimated_wait_s if place else None)
 
-    app = FastAPI(title="routing internal read API", version="0.1.0",
-                  description="Queue status and waiting conversations' places, for the gateway. Not public.")
-    app.include_router(api)
-
-    @app.exception_handler(ConnectionFailure)
-    async def database_unavailable(request: Request, exc: ConnectionFailure) -> JSONResponse:
-        return JSONResponse({"detail": f"routing's database is not answering ({type(exc).__name__})"},
-                            status_code=503)
-
-    return app
+    return internal_api("routing", "Queue status and waiting conversations' places, for the gateway. Not public.",
+                        api)

@@ -59,6 +59,12 @@ def consuming(message_id: str) -> Iterator[None]:
         _CONSUMED.reset(token)
 
 
+def millisecond_clock() -> datetime:
+    """Now, to the millisecond MongoDB keeps, so a time a service stores reads back exactly as it published it."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 class ConcurrencyConflict(Exception):
     """A document changed since it was read (version check failed); the unit of work runs again."""
 

@@ -6,7 +6,7 @@ use_cases.py."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -21,7 +21,7 @@ from shared.contracts.answers import CommandRejected, Rejected
 from shared.contracts.catalogue import CHAT_EVENTS, ROUTING_COMMANDS
 from shared.contracts.envelope import Actor, Command, Envelope, Event
 from shared.logging import get_logger
-from shared.mongo import MongoUnitOfWork
+from shared.mongo import MongoUnitOfWork, millisecond_clock
 
 if TYPE_CHECKING:
     from shared.testing.fakes import FakeUnitOfWork
@@ -29,11 +29,6 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 ROUTING = Actor()  # routing's decisions are the system's
 
-
-def millisecond_clock() -> datetime:
-    """Now, to the millisecond MongoDB keeps, so a time reads back exactly as it was published."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class ChatHandlers:

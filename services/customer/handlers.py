@@ -4,7 +4,7 @@ through the outbox) and its answer (shared.commands: a repeated request id gets 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from services.customer.adapters.lines import LineRecords
@@ -15,12 +15,8 @@ from services.customer.use_cases import USE_CASES, Context
 from shared.commands import Done, Publisher, answer_command
 from shared.contracts.catalogue import CUSTOMER_EVENTS
 from shared.contracts.envelope import Actor, Envelope
+from shared.mongo import millisecond_clock
 
-
-def millisecond_clock() -> datetime:
-    """Now, to the millisecond MongoDB keeps, so a time reads back exactly as it was published."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class CustomerHandlers:

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,10 +34,43 @@ def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def free_port() -> int:
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def port_is_free(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(*also: int) -> int:
+    """A port to listen on that is free now, with `port + o` free too for each offset in `also`.
+
+    Chosen below the kernel's ephemeral range: a port the kernel handed out (bind to 0) is also where
+    outgoing connections get their local ports from, and a client connection that took it between this
+    check and the server's bind made the server fail to start (seen in CI: a service exiting with 3)."""
+    low, _ = _ephemeral_range()
+    top = min(low, 65536) - 1 - max(also, default=0)
+    if top > 10_000:
+        for _ in range(200):
+            port = random.randint(10_000, top)
+            if all(port_is_free(port + o) for o in (0, *also)):
+                return port
+    for _ in range(200):  # a kernel with a low ephemeral range: take what it gives
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if all(port_is_free(port + o) for o in also):
+            return port
+    raise RuntimeError("no free port")
 
 
 def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:

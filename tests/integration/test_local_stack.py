@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,27 +25,13 @@ pytestmark = pytest.mark.integration
 ANSWERS = ("platform.CommandAccepted", "platform.CommandRejected")
 
 
-def _free_service_ports() -> int:
-    """A base port p such that p (gateway) and p+101..p+104 (the other services) are all free now."""
-    for _ in range(50):
-        base = free_port()
-        try:
-            for offset in (101, 102, 103, 104):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free block of service ports")
-
-
 class Stack:
     """The local stack as a user runs it, on its own ports, its output collected line by line."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.mongo_port, self.kafka_port, self.controller_port = free_port(), free_port(), free_port()
-        self.port_offset = _free_service_ports() - 8000
+        self.port_offset = free_port(101, 102, 103, 104) - 8000  # the gateway at p, the others at p+101..
         self.lines: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
 

@@ -1,1 +1,1 @@
-"""The cases service: Cases, timeline and knowledge (its features arrive with their own issues; today it starts, connects and reports health)."""
+"""The cases service: cases (K1), timelines and quick notes (K2), service requests (K3), knowledge base (K4)."""

@@ -4,7 +4,7 @@
 
 from dataclasses import dataclass, field
 
-from shared.contracts import answers, chat, customer, deadletter, routing
+from shared.contracts import answers, cases, chat, customer, deadletter, routing
 from shared.contracts.envelope import Message
 
 
@@ -65,6 +65,22 @@ CUSTOMER_EVENTS = Topic(
                 "e-mail or phone), contacts erased (ids only), command answers.",
     messages=(*customer.EVENTS, *answers.ANSWERS),
 )
+CASES_COMMANDS = Topic(
+    name="cases.commands", partitions=8, key="case_id (cases), record_id (quick notes), service_request_id, "
+                                            "article_id",
+    producer="gateway", consumers=("cases",),
+    description="Commands to the cases service; each is answered on cases.events by platform.CommandAccepted or "
+                "platform.CommandRejected.",
+    messages=cases.COMMANDS,
+)
+CASES_EVENTS = Topic(
+    name="cases.events", partitions=8, key="case_id (cases), record_id (quick notes), service_request_id, "
+                                          "article_id, conversation_id (suggestions)",
+    producer="cases", consumers=("gateway", "analysts"),
+    description="Cases opened and edited, conversations linked to them, quick notes (ids only), service requests, "
+                "knowledge articles saved, answers suggested for customers' messages, command answers.",
+    messages=(*cases.EVENTS, *answers.ANSWERS),
+)
 DEAD_LETTERS = Topic(
     name="platform.deadletter", partitions=1, key="original record key",
     producer="any consumer", consumers=("operators",),
@@ -73,7 +89,7 @@ DEAD_LETTERS = Topic(
 )
 
 TOPICS: tuple[Topic, ...] = (ROUTING_COMMANDS, ROUTING_EVENTS, CHAT_COMMANDS, CHAT_EVENTS, CUSTOMER_COMMANDS,
-                              CUSTOMER_EVENTS, DEAD_LETTERS)
+                              CUSTOMER_EVENTS, CASES_COMMANDS, CASES_EVENTS, DEAD_LETTERS)
 
 
 def topic(name: str) -> Topic:

@@ -4,13 +4,13 @@ with phonenumbers), tax ids (their checksum, with python-stdnum, for the countri
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import phonenumbers
 from stdnum.exceptions import ValidationError as NumberInvalid
 from stdnum.util import get_cc_module
 
 from shared.contracts.answers import Rejected
+from shared.text import words  # noqa: F401  (search tokens: customer names)
 
 # Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is not ours to judge.
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
@@ -51,10 +51,3 @@ def tax_id(value: str, country: str | None) -> str:
         return module.validate(value)
     except NumberInvalid as exc:
         raise Rejected("invalid_argument", f"tax_id: {value!r} is not a valid {country} tax id: {exc}") from None
-
-
-def words(text: str) -> list[str]:
-    """Search tokens: case- and accent-insensitive words (Ķīsis -> kisis, O'Neil -> o, neil)."""
-    plain = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
-    return [w for w in re.split(r"[^\w]+", plain) if w]

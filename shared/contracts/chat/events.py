@@ -215,16 +215,4 @@ class CustomerErased(ChatEvent):
     at: datetime = Field(description="When chat obeyed (UTC).")
 
 
-class CustomerIdentified(ChatEvent):
-    """The conversation's customer was linked to a contact (customer.CustomerLinked, U5): its customer name is the
-    contact's now (masked like any name), for this conversation and the customer's other open ones."""
-    TYPE: ClassVar[str] = "chat.CustomerIdentified"
-    conversation_id: str = CONVERSATION
-    customer_id: str = Field(description="The conversation's customer.")
-    customer_name: str = Field(description="Its name now (masked).")
-    contact_id: str | None = Field(description="The contact it is linked to (None: linked to an account only).")
-    agents: list[str] = Field(description="Agents who may work it now (the desks to tell).")
-    at: datetime = Field(description="When (UTC).")
-
-
 EVENTS: tuple[type[ChatEvent], ...] = tuple(ChatEvent.__subclasses__())

@@ -1,11 +1,14 @@
-"""Wires the gateway: runtime, projection consumers (routing.events, chat.events), the change-stream hub,
+"""Wires the gateway: runtime, projection consumers (routing.events, chat.events, customer.events,
+cases.events), the change-stream hub,
 the command bus, the public FastAPI app, and chat's read API client."""
 
 from __future__ import annotations
 
 import httpx
-from shared.contracts import answers, customer
+from shared.contracts import answers, cases, customer
 from shared.contracts.catalogue import (
+    CASES_COMMANDS,
+    CASES_EVENTS,
     CHAT_COMMANDS,
     CHAT_EVENTS,
     CUSTOMER_COMMANDS,
@@ -43,7 +46,8 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
         passwords=PasswordParams(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib),
         chat=httpx.AsyncClient(base_url=settings.chat_url, timeout=5.0),
         routing=httpx.AsyncClient(base_url=settings.routing_url, timeout=5.0),
-        customer=httpx.AsyncClient(base_url=settings.customer_url, timeout=5.0))
+        customer=httpx.AsyncClient(base_url=settings.customer_url, timeout=5.0),
+        cases=httpx.AsyncClient(base_url=settings.cases_url, timeout=5.0))
     handlers = GatewayHandlers(runtime.uow)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, replay_window_s=settings.replay_window_s))
     runtime.consume(ROUTING_EVENTS, handlers_for(handlers, ROUTING_EVENTS.messages))
@@ -54,6 +58,9 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
     runtime.consume(CUSTOMER_EVENTS, handlers_for(handlers, (customer.LineUserChanged, customer.AgentTiesChanged,
                                                              *answers.ANSWERS)))
     runtime.publishes(CUSTOMER_COMMANDS)
+    runtime.consume(CASES_EVENTS, handlers_for(handlers, (cases.ConversationLinked, cases.AnswersSuggested,
+                                                          *answers.ANSWERS)))
+    runtime.publishes(CASES_COMMANDS)
     runtime.add_loop(hub.run)
     runtime.serve_http(create_app(gateway))
     return runtime, gateway

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.contracts import chat, customer, routing
+from shared.contracts import cases, chat, customer, routing
 from shared.contracts.envelope import Envelope
 
 Doc = dict[str, Any]
@@ -140,6 +140,16 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
             # "place", not "position": every frame's "position" is its place in the stream (for resuming).
             return Projected(to_customer=[_frame("queue_position", env, conversation_id=cid, queue_id=ev.queue_id,
                                                  place=ev.position, estimated_wait_s=ev.estimated_wait_s)])
+        # --- cases: the linked case, suggested answers ----------------------------------------------------
+        case cases.ConversationLinked():
+            v.update(case_id=ev.case_id, case_number=ev.number)
+            frame = _frame("case_linked", env, conversation_id=cid, case_id=ev.case_id, number=ev.number,
+                           automatic=ev.automatic)
+            out.to_agents += [(a, frame) for a in v["agents"]]
+        case cases.AnswersSuggested():  # K4: for the agents who had the message; the view is unchanged
+            frame = _frame("suggestions", env, conversation_id=cid, message_id=ev.message_id,
+                           suggestions=[s.model_dump(mode="json") for s in ev.suggestions])
+            return Projected(to_agents=[(a, frame) for a in ev.agents])
         case _:
             return Projected(view=None)
     return out

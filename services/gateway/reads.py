@@ -19,6 +19,8 @@ async def service_read(client: httpx.AsyncClient, service: str, path: str, **par
                                          "detail": f"{service} is not answering ({type(exc).__name__})"}) from None
     if response.status_code == 404:
         raise HTTPException(404, detail={"error": "not_found", "detail": "Not found."})
+    if response.status_code == 422:  # the read refused its parameters (a cursor it did not give out): say why
+        raise HTTPException(422, detail={"error": "invalid", "detail": response.json().get("detail")})
     if response.status_code != 200:
         raise HTTPException(502, detail={"error": "upstream", "detail": f"{service} answered {response.status_code}"})
     return response.json()

@@ -14,6 +14,7 @@ class GatewaySettings(ServiceSettings):
     chat_url: str = Field("http://127.0.0.1:8102", description="Chat's internal read API.")
     routing_url: str = Field("http://127.0.0.1:8101", description="Routing's internal read API.")
     customer_url: str = Field("http://127.0.0.1:8103", description="Customer's internal read API.")
+    cases_url: str = Field("http://127.0.0.1:8104", description="Cases' internal read API.")
     token_secret: str = Field(
         "dev-only-change-me-dev-only-change-me",
         description="Signs access, customer and visitor tokens (HS256). Set a long random value in production.")

@@ -72,12 +72,15 @@ class Action(StrEnum):
     LINK_CUSTOMER = "link_customer"
     MARK_READ = "mark_read"
     TYPING = "typing"
+    WORK_CASES = "work_cases"
     OBSERVE = "observe"
     READ_WORK_LISTS = "read_work_lists"
     START_PROACTIVE = "start_proactive"
     SEARCH_HISTORY = "search_history"
     READ_CUSTOMERS = "read_customers"
     EDIT_CONTACTS = "edit_contacts"
+    READ_CASES = "read_cases"
+    EDIT_CASES = "edit_cases"
     EDIT_ACCOUNTS = "edit_accounts"
     MANAGE_AGENTS = "manage_agents"
     MANAGE_QUEUES = "manage_queues"
@@ -165,6 +168,9 @@ PERMISSIONS: tuple[Rule, ...] = (
     _conversation_rule(Action.MARK_READ, "mark messages read (an observer's reading changes no receipt)",
                        work=_WORKING, own=True),
     _conversation_rule(Action.TYPING, "send a typing indicator", work=_WORKING, own=True),
+    _conversation_rule(Action.WORK_CASES, "open a case from the conversation, link it to a case, register a service "
+                                          "request from it (K1, K3)",
+                       work=(*_WORKING, Relation.OFFLINE_INBOX), supervises=True),
     _conversation_rule(Action.OBSERVE, "follow a conversation live without working on it", supervises=True,
                        follows=True),
     _tenant_rule(Action.READ_WORK_LISTS, "the My, Open and Closed lists", roles=STAFF_ROLES),
@@ -174,6 +180,10 @@ PERMISSIONS: tuple[Rule, ...] = (
                                         "read_messages", roles=STAFF_ROLES),
     _tenant_rule(Action.READ_CUSTOMERS, "read and search contacts and accounts (U1, U2)", roles=STAFF_ROLES),
     _tenant_rule(Action.EDIT_CONTACTS, "create contacts and edit them inline", roles=STAFF_ROLES),
+    _tenant_rule(Action.READ_CASES, "read and search cases, a customer's recent cases, timelines and service "
+                                    "requests (K1-K3)", roles=STAFF_ROLES),
+    _tenant_rule(Action.EDIT_CASES, "open cases, edit them inline, write quick notes, move service requests "
+                                    "(K1-K3)", roles=STAFF_ROLES),
     _tenant_rule(Action.EDIT_ACCOUNTS, "create accounts (companies) and edit them inline",
                  roles=[Role.ADMIN, Role.SUPERVISOR]),
     _tenant_rule(Action.MANAGE_AGENTS, "create agents, set roles, capacity and skills", roles=[Role.ADMIN]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from shared.testing.system import Api, Stream
@@ -53,3 +54,17 @@ async def answered(api: Api, path: str, body: Any = None, timeout_s: float = 60.
         response = await api.get(response.json()["answer_url"])
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def eventually(read: Callable[[], Awaitable[Any]], wanted: Callable[[Any], bool], what: str,
+                     timeout_s: float = 20.0) -> Any:
+    """Read until `wanted` holds (polled with a deadline)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        value = await read()
+        if wanted(value):
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s} s; last {value}")
+        await asyncio.sleep(0.2)

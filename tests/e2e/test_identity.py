@@ -4,9 +4,8 @@ unknown contact, a bad body, an agent not on the conversation and another tenant
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -14,23 +13,9 @@ import pytest
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
 from tests.e2e.conftest import PASSWORD, Tenant
-from tests.e2e.helpers import accept, available
+from tests.e2e.helpers import accept, available, eventually
 
 pytestmark = pytest.mark.e2e
-
-
-async def eventually(read: Callable[[], Awaitable[Any]], wanted: Callable[[Any], bool], what: str,
-                     timeout_s: float = 20.0) -> Any:
-    """Read until `wanted` holds (polled with a deadline)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        value = await read()
-        if wanted(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s} s; last {value}")
-        await asyncio.sleep(0.2)
 
 
 async def test_a_visitors_chat_is_linked_to_a_contact_created_from_it(tenant, system):

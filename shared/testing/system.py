@@ -27,16 +27,20 @@ REPLAY_WINDOW_S = 45  # the gateway's replay window in these tests (24 h by defa
 # and a slow run (a loaded CI machine) still replays what a test wrote a while ago
 
 
-def _free_offset() -> int:
-    """A port offset at which every service's port is free. Tried in random order: a stack started moments
-    ago by another test run binds its services' ports only after mongod and Kafka are up, so the first free
-    offset in a fixed order is often the one it already chose (its gateway then answered our clients)."""
+def _free_offset(avoid: set[int]) -> int:
+    """A port offset at which every service's port is free (and none is in `avoid`: ports chosen for mongod
+    and Kafka, not bound yet). Tried in random order: a stack started moments ago by another test run binds
+    its services' ports only after mongod and Kafka are up, so the first free offset in a fixed order is often
+    the one it already chose (its gateway then answered our clients). All below the kernel's ephemeral range
+    (32768 and up here), where outgoing connections take their local ports (see processes.free_port)."""
     import random
     import socket
-    offsets = list(range(20_000, 40_000, 137))
+    offsets = list(range(2_000, 24_000, 137))
     random.shuffle(offsets)
     for offset in offsets:
         ports = [s.http_port + offset for s in SERVICES]
+        if avoid & set(ports):
+            continue
         try:
             for port in ports:
                 with socket.socket() as sock:
@@ -51,8 +55,8 @@ class System:
     def __init__(self, root: Path, service_env: dict[str, str] | None = None) -> None:
         self.root = root
         self.mongo_port, self.kafka_port, self.controller_port = free_port(), free_port(), free_port()
-        self.offset = _free_offset()
-        self.gateway_url = f"http://127.0.0.1:{8000 + self.offset}"
+        self.offset = _free_offset({self.mongo_port, self.kafka_port, self.controller_port})
+        self.gateway_url = self.service_url("gateway")
         self.mongo_url = f"mongodb://127.0.0.1:{self.mongo_port}/?replicaSet=rs0"
         self.proc: subprocess.Popen[str] | None = None
         # the gateway's settings in these tests: a short replay window (so resync can be seen), cheap argon2
@@ -60,6 +64,10 @@ class System:
             "ANSWER_TIMEOUT_S": "10", "REPLAY_WINDOW_S": str(REPLAY_WINDOW_S),
             "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"}
         self.output: list[str] = []
+
+    def service_url(self, name: str) -> str:
+        """Where a service listens (the gateway's public API; the others' internal read APIs)."""
+        return f"http://127.0.0.1:{next(s.http_port for s in SERVICES if s.name == name) + self.offset}"
 
     def start(self, timeout_s: float = 240.0) -> None:
         self.log = open(self.root / "stack.out", "w")  # noqa: SIM115

@@ -13,8 +13,10 @@ import pytest
 
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
+from shared.testing.system import Api
 from tests.e2e.conftest import PASSWORD, Tenant
 from tests.e2e.helpers import accept, available, eventually
+from tests.e2e.test_offline import closed_now
 
 pytestmark = pytest.mark.e2e
 
@@ -126,3 +128,31 @@ async def test_another_tenant_sees_none_of_it(tenant, system):
     finally:
         await other.close()
     assert (await alice.get(f"/v1/cases/{case_id}")).json()["title"] == "Secret"
+
+
+async def test_an_offline_message_becomes_a_case_with_its_text(tenant):
+    alice = await tenant.agent("alice")
+    await tenant.queue("support", ["alice"], operating_hours=closed_now())
+    widget = Api(tenant.system.gateway_url)
+    try:
+        left = await widget.post(f"/v1/widget/{tenant.id}/offline-messages", {
+            "queue_id": "support", "name": "Dana", "text": "Please call me back about my card 4111 1111 1111 1111"})
+    finally:
+        await widget.close()
+    assert left.status_code == 200, left.text
+    cid = left.json()["conversation_id"]
+
+    async def its_case() -> object:
+        response = await alice.get(f"/v1/conversations/{cid}/case")
+        return response.json().get("case_id") if response.status_code == 200 else None
+    case_id = await eventually(its_case, lambda c: c is not None, "the offline message's case")
+
+    async def described() -> dict:
+        return (await alice.get(f"/v1/cases/{case_id}")).json()
+    case = await eventually(described, lambda c: c.get("description"), "the case described by the message")
+    assert (case["title"], case["origin"], case["conversations"]) == ("Offline message from Dana",
+                                                                       "offline_message", [cid])
+    # the text as chat published it: masked where it entered (C4)
+    assert case["description"].startswith("Please call me back about my card *") and "4111" not in case["description"]
+    hits = (await alice.get("/v1/cases", q="offline dana")).json()["hits"]
+    assert [h["case_id"] for h in hits] == [case_id]

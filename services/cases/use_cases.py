@@ -203,3 +203,5 @@ async def change_service_request(ctx: Context, cmd: c.ChangeServiceRequest) -> s
 
 # following chat and customer: auto-link, offline messages, customer links and names (conversation_cases.py)
 from services.cases import conversation_cases  # noqa: E402,F401  (registers them)
+# erasing a contact on request (privacy): erasure_cases.py
+from services.cases import erasure_cases  # noqa: E402,F401  (registers it)

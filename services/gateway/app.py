@@ -5,7 +5,8 @@ api_admin.py (tenant set-up), api_widget.py (customers),
 api_after_chat.py (survey, transcripts, quick replies), api_attachments.py (files in conversations),
 api_waiting.py (a waiting customer's place, a queue's status for the widget),
 api_customers.py (contacts, accounts),
-api_cases.py (cases, quick notes, service requests), api_lines.py (the users of a line),
+api_cases.py (cases, quick notes, service requests), api_view.py (the active-conversation view),
+api_lines.py (the users of a line),
 api_masking.py (masking policy, originals, history search),
 api_identity.py (linking a conversation's customer to a contact or account),
 api_groups.py (group conversations),
@@ -24,8 +25,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.gateway import (api_admin, api_after_chat, api_attachments, api_cases, api_customers, api_groups,
-                              api_identity, api_lines, api_masking, api_privacy, api_sessions, api_staff, api_waiting,
-                              api_widget, api_work, sockets)
+                              api_identity, api_lines, api_masking, api_privacy, api_sessions, api_staff, api_view,
+                              api_waiting, api_widget, api_work, sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -63,6 +64,6 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     for module in (api_sessions, api_staff, api_work, api_admin, api_widget, api_after_chat, api_customers,
                    api_cases, api_lines, api_attachments, api_waiting, api_masking, api_identity, api_groups,
-                   api_privacy, sockets):
+                   api_privacy, api_view, sockets):
         app.include_router(module.router)
     return app

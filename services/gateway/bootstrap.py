@@ -56,10 +56,11 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
     runtime.publishes(ROUTING_COMMANDS)
     runtime.publishes(CHAT_COMMANDS)
     runtime.consume(CUSTOMER_EVENTS, handlers_for(handlers, (customer.LineUserChanged, customer.AgentTiesChanged,
-                                                             *answers.ANSWERS)))
+                                                             customer.CustomerLinked, customer.ContactChanged,
+                                                             customer.AccountChanged, *answers.ANSWERS)))
     runtime.publishes(CUSTOMER_COMMANDS)
-    runtime.consume(CASES_EVENTS, handlers_for(handlers, (cases.ConversationLinked, cases.AnswersSuggested,
-                                                          *answers.ANSWERS)))
+    runtime.consume(CASES_EVENTS, handlers_for(handlers, (cases.ConversationLinked, cases.CaseChanged,
+                                                          cases.AnswersSuggested, *answers.ANSWERS)))
     runtime.publishes(CASES_COMMANDS)
     runtime.add_loop(hub.run)
     runtime.serve_http(create_app(gateway))

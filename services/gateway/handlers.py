@@ -12,6 +12,7 @@ from shared.contracts.answers import CommandAccepted, CommandRejected
 from shared.contracts.envelope import Envelope
 from shared.mongo import MongoUnitOfWork, Transaction
 
+from services.gateway import active_view
 from services.gateway.adapters.favourites import Favourites
 from services.gateway.adapters.store import Views, agent_stream, customer_stream, keep_answer
 from services.gateway.favourites import observed_customer, to_favourites
@@ -39,6 +40,9 @@ class GatewayHandlers:
             if isinstance(ev, customer.AgentTiesChanged):  # the favourites projection (U4)
                 await Favourites(tx.db, tx.session, env.tenant_id).mark(ev.customer_id, ev.agent_id, ev.favourite)
                 return
+            if type(ev) in active_view.RECORD_EVENTS:  # a case, contact or account: the views linked to it
+                await self._record_changed(views, env)
+                return
             cid = getattr(ev, "conversation_id", None)
             view = await views.conversation(cid) if cid is not None else None
             members: list[str] = []
@@ -54,10 +58,32 @@ class GatewayHandlers:
             if (observed := observed_customer(ev)) is not None:  # the join: the customer's favourites observe
                 favourites = await Favourites(tx.db, tx.session, env.tenant_id).agents(observed)
                 to_agents = [*to_agents, *to_favourites(out, favourites, observed)]
+            if isinstance(ev, active_view.CONVERSATION_EVENTS):  # G4: the active-conversation view
+                to_agents = [*to_agents, *await self._view_changed(views, env, cid)]
             frames = [(agent_stream(env.tenant_id, agent), frame) for agent, frame in to_agents]
             frames += [(customer_stream(env.tenant_id, cid), frame) for frame in out.to_customer] if cid else []
             await views.push(frames)
         await self.uow.run(work)  # the event's id is recorded in the same transaction: frames are pushed once
+
+    @staticmethod
+    async def _view_changed(views: Views, env: Envelope[Any], conversation_id: str) -> list[tuple[str, Any]]:
+        change = active_view.apply(await views.active_view(conversation_id), env)
+        if change.view is None:
+            return []
+        await views.save_active_view(change.view)
+        return active_view.frames(change.view, change.sections, env)
+
+    @staticmethod
+    async def _record_changed(views: Views, env: Envelope[Any]) -> None:
+        path = active_view.RECORD_EVENTS[type(env.payload)]
+        record_id = getattr(env.payload, path.split(".")[1])
+        frames = []
+        for view in await views.active_views_of(path, record_id):
+            change = active_view.apply_record(view, env)
+            if change.view is not None:
+                await views.save_active_view(change.view)
+                frames += active_view.frames(change.view, change.sections, env)
+        await views.push([(agent_stream(env.tenant_id, agent), frame) for agent, frame in frames])
 
 
 def handlers_for(gateway: GatewayHandlers, events: tuple[type, ...]) -> dict[type, Any]:

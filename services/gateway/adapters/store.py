@@ -7,7 +7,9 @@
 - `conversations`: who may see what (customer, queue, current agents, offered agents, state, preview),
   which also feeds the work lists My / Open / Closed;
 - `queues`: members (from routing's QueueConfigured), for the Open list and supervisors;
-- `answers`: command answers by request id, for callers that wait or come back later."""
+- `answers`: command answers by request id, for callers that wait or come back later;
+- `active_views`: the active-conversation view (G4, active_view.py), one per active conversation, a
+  tombstone for a closed one."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-USERS, SESSIONS, HEADS, STREAM, CONVERSATIONS, QUEUES, ANSWERS_SEEN = (
-    "users", "sessions", "stream_heads", "stream_events", "conversations", "queues", "answers")
+USERS, SESSIONS, HEADS, STREAM, CONVERSATIONS, QUEUES, ANSWERS_SEEN, ACTIVE_VIEWS = (
+    "users", "sessions", "stream_heads", "stream_events", "conversations", "queues", "answers", "active_views")
+TOMBSTONE_DAYS = 7  # a closed conversation's tombstone outlives any late event by far
 
 Doc = dict[str, Any]
 
@@ -46,6 +49,11 @@ async def ensure_indexes(db: AsyncDatabase[Doc], *, replay_window_s: int) -> Non
                                           ("started_at", DESCENDING)], name="customer_appeals")
     await db[CONVERSATIONS].create_index([("tenant_id", ASCENDING), ("served_by", ASCENDING),
                                           ("state", ASCENDING), ("updated_at", DESCENDING)], name="closed_list")
+    for path in ("case.case_id", "customer.contact_id", "customer.account_id"):  # views linked to a record
+        await db[ACTIVE_VIEWS].create_index([("tenant_id", ASCENDING), (path, ASCENDING)], name=f"by_{path}",
+                                            partialFilterExpression={path: {"$exists": True}})
+    await db[ACTIVE_VIEWS].create_index("closed_at", name="tombstone_ttl",
+                                        expireAfterSeconds=TOMBSTONE_DAYS * 24 * 3600)
 
 
 class Views:
@@ -70,6 +78,18 @@ class Views:
             {"_id": f"{self.tenant_id}:{queue_id}"},
             {"tenant_id": self.tenant_id, "queue_id": queue_id, "name": name, "members": sorted(members)},
             upsert=True, session=self.session)
+
+    async def active_view(self, conversation_id: str) -> Doc | None:
+        return await self.db[ACTIVE_VIEWS].find_one({"_id": f"{self.tenant_id}:{conversation_id}"},
+                                                    session=self.session)
+
+    async def active_views_of(self, path: str, record_id: str) -> list[Doc]:
+        """The active views linked to a case, contact or account (`path`: case.case_id, customer.contact_id...)."""
+        return await self.db[ACTIVE_VIEWS].find({"tenant_id": self.tenant_id, path: record_id, "closed": False},
+                                                session=self.session).to_list()
+
+    async def save_active_view(self, view: Doc) -> None:
+        await self.db[ACTIVE_VIEWS].replace_one({"_id": view["_id"]}, view, upsert=True, session=self.session)
 
     async def push(self, frames: list[tuple[str, Doc]]) -> None:
         await append(self.db, self.session, frames)

@@ -1,0 +1,120 @@
+"""The active-conversation view (G4) through the gateway, with the whole system running: filled from a real
+conversation (summary, context tabs, customer card, linked case, recent cases, timeline); live `view` frames
+when another agent edits the linked case and when an admin renames the contact; exact after a gateway
+instance is killed mid-projection; gone once the conversation is closed, and a late event brings nothing
+back; staff only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.e2e.helpers import accept, answered, available, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def _view(agent, cid: str, **params) -> dict:
+    response = await agent.get(f"/v1/conversations/{cid}/view", **params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_the_view_is_filled_from_the_conversation_and_follows_edits_live(tenant):
+    alice = await tenant.agent("alice")
+    bob = await tenant.agent("bob")
+    await tenant.queue("support", ["alice"])
+    desk = await tenant.stream(alice)
+    await available(alice)
+    assert (await tenant.admin.post("/v1/accounts", {"account_id": "acme", "name": "Acme"})).status_code == 200
+    assert (await tenant.admin.post("/v1/contacts", {"contact_id": "ann", "full_name": "Ann Lindqvist",
+                                                     "email": "ann@example.com", "account_id": "acme"})
+            ).status_code == 200
+    now = datetime.now(UTC)
+    widget, started = await tenant.customer(
+        "support", "My invoice is wrong", prechat={"Order number": "A-1001"},
+        visitor={"browser": "Firefox 140", "os": "Linux", "language": "lv"}, variables={"plan": "gold"},
+        trail=[{"kind": "page_visited", "title": "Billing FAQ", "at": (now - timedelta(minutes=4)).isoformat()},
+               {"kind": "phrase_searched", "title": "wrong invoice", "at": (now - timedelta(minutes=2)).isoformat()}])
+    cid = started["conversation_id"]
+    await accept(alice, desk, cid)
+    assert (await alice.post(f"/v1/conversations/{cid}/link", {"contact_id": "ann"})).status_code == 200
+    opened = await alice.post("/v1/cases", {"title": "Invoice wrong", "conversation_id": cid})
+    case_id = opened.json()["result_id"]
+    await desk.wait_for(lambda f: f["type"] == "view" and f["section"] == "case" and f["conversation_id"] == cid,
+                        what="the view's case section")
+
+    view = await eventually(lambda: _view(alice, cid), lambda v: v["customer"]["contact_id"] == "ann"
+                            and v["customer"]["account_id"] == "acme" and v["case"] and
+                            v["case"].get("case_id") == case_id, "the view with customer and case")
+    summary, context = view["summary"], view["context"]
+    assert (summary["channel"], summary["queue_id"], summary["state"], summary["agents"]) == ("chat", "support",
+                                                                                            "active", ["alice"])
+    assert summary["waited_s"] is not None and summary["started_at"] and summary["customer_messages"] == 1
+    assert [t["title"] for t in context["trail"]] == ["wrong invoice", "Billing FAQ"]
+    assert context["prechat"] == {"Order number": "A-1001"} and context["variables"] == {"plan": "gold"}
+    assert context["visitor"] == {"browser": "Firefox 140", "os": "Linux", "language": "lv"}
+    card = view["customer"]
+    assert card["contact"]["email"] == "ann@example.com" and card["account"]["name"] == "Acme"
+    assert card["name"] == "Ann Lindqvist" and card["company"] == "Acme"
+    assert (view["case"]["version"], view["case"]["allowed_statuses"][0]) == (1, "active")
+    assert [c["case_id"] for c in view["recent_cases"]] == [case_id]
+    assert view["timeline"]["kind"] == "case" and view["timeline"]["record_id"] == case_id
+
+    # another agent edits the linked case: alice's desk is told, and the view reads the new title
+    edited = await bob.patch(f"/v1/cases/{case_id}", {"version": 1, "title": "Invoice 1001 wrong",
+                                                      "status": "active"})
+    assert edited.status_code == 200, edited.text
+    frame = await desk.wait_for(lambda f: f["type"] == "view" and f["section"] == "case"
+                                and f["data"].get("title") == "Invoice 1001 wrong", what="the case edit, live")
+    assert frame["data"]["status"] == "active" and frame["data"]["version"] == 2
+    assert (await _view(alice, cid))["case"]["title"] == "Invoice 1001 wrong"
+    renamed = await tenant.admin.patch("/v1/contacts/ann", {"version": 1, "full_name": "Ann Lind"})
+    assert renamed.status_code == 200, renamed.text
+    await desk.wait_for(lambda f: f["type"] == "view" and f["section"] == "customer"
+                        and f["data"]["name"] == "Ann Lind", what="the contact's new name, live")
+
+    # a customer's message moves the summary
+    assert (await widget.post(f"/v1/widget/conversations/{cid}/messages",
+                              {"client_message_id": "m2", "text": "Any news?"})).status_code == 200
+    await desk.wait_for(lambda f: f["type"] == "view" and f["section"] == "summary"
+                        and f["data"]["customer_messages"] == 2, what="the summary after a customer message")
+
+    # staff only; not for an agent with no relation to it
+    assert (await widget.get(f"/v1/conversations/{cid}/view")).status_code in (401, 403, 404)
+    assert (await bob.get(f"/v1/conversations/{cid}/view")).status_code in (403, 404)
+
+    # closed: no view, and a late event (a case edit) brings nothing back
+    assert (await alice.post(f"/v1/conversations/{cid}/end", {})).status_code == 200
+    await answered(alice, f"/v1/conversations/{cid}/wrap-up", {})
+    await eventually(lambda: alice.get(f"/v1/conversations/{cid}/view"), lambda r: r.status_code == 404,
+                     "the view gone after close")
+    assert (await bob.patch(f"/v1/cases/{case_id}", {"version": 2, "priority": "urgent"})).status_code == 200
+    await eventually(lambda: bob.get(f"/v1/cases/{case_id}"), lambda r: r.json()["version"] == 3, "the edit")
+    assert (await alice.get(f"/v1/conversations/{cid}/view")).status_code == 404
+
+
+async def test_the_view_is_exact_after_a_gateway_instance_is_killed_mid_projection(tenant, system):
+    gateway_b, _ = system.extra_instance("gateway", "b")  # takes half of the partitions of every topic
+    try:
+        alice = await tenant.agent("alice")
+        await tenant.queue("support", ["alice"])
+        desk = await tenant.stream(alice)
+        await available(alice)
+        widget, started = await tenant.customer("support", "first")
+        cid = started["conversation_id"]
+        await accept(alice, desk, cid)
+        for n in range(30):
+            if n == 10:
+                gateway_b.kill()  # SIGKILL while it projects: what it had not committed is handled again
+            # a patient client: a 504 while the group moves the dead instance's partitions is followed by its
+            # answer_url
+            answer = await answered(widget, f"/v1/widget/conversations/{cid}/messages",
+                                    {"client_message_id": f"m{n}", "text": f"message {n}"})
+            assert answer["status"] == "accepted", answer
+        view = await eventually(lambda: _view(alice, cid), lambda v: v["summary"]["customer_messages"] >= 31,
+                                "every customer message counted", timeout_s=60)
+        assert view["summary"]["customer_messages"] == 31  # none twice
+    finally:
+        gateway_b.stop()

@@ -8,15 +8,21 @@ conversation has no view (404): its tombstone keeps late events from bringing it
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway import active_view
 from services.gateway.adapters.store import ACTIVE_VIEWS
+from services.gateway.api_staff import ANSWERS, IdempotencyKey, act
 from services.gateway.auth.permissions import Action
 from services.gateway.identity import Staff, authorise, require_staff
 from services.gateway.reads import service_read
+from shared.contracts import routing
+from shared.contracts.catalogue import ROUTING_COMMANDS
+from shared.contracts.envelope import Identifier
 
 router = APIRouter(tags=["agent"])
 Kind = Literal["contact", "account", "case"]
@@ -73,3 +79,19 @@ async def conversation_view(conversation_id: str, request: Request, staff: Staff
             "recent_cases": (recent or {}).get("hits", []) if "error" not in (recent or {}) else recent,
             "timeline": {"kind": kind, "record_id": records[kind] if kind else None,
                          **(entries if entries is not None else {"entries": [], "next_cursor": None})}}
+
+
+class Skills(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    add: dict[Identifier, Annotated[int, Field(ge=0, le=10)]] = Field(
+        default_factory=dict, description="Skills to require: skill -> minimum level.")
+    remove: list[Identifier] = Field(default_factory=list, description="Skills no longer required.")
+
+
+@router.patch("/v1/conversations/{conversation_id}/skills", responses=ANSWERS)
+async def change_skills(conversation_id: Identifier, body: Skills, request: Request,
+                        staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
+    """The summary's skills, edited: routing refuses it where the queue does not let agents change skills
+    (the answer says why); the view's summary follows (a `view` frame)."""
+    return await act(request, staff, conversation_id, Action.EDIT_SKILLS, ROUTING_COMMANDS,
+                     routing.ChangeConversationSkills, key, agent_id=staff.user_id, add=body.add, remove=body.remove)

@@ -81,6 +81,13 @@ async def test_the_view_is_filled_from_the_conversation_and_follows_edits_live(t
     await desk.wait_for(lambda f: f["type"] == "view" and f["section"] == "summary"
                         and f["data"]["customer_messages"] == 2, what="the summary after a customer message")
 
+    # the summary's skills, edited where the queue lets agents (routing decides)
+    changed = await alice.patch(f"/v1/conversations/{cid}/skills", {"add": {"latvian": 2}})
+    assert changed.status_code == 200, changed.text
+    await desk.wait_for(lambda f: f["type"] == "view" and f["section"] == "summary"
+                        and f["data"]["skills"] == {"latvian": 2}, what="the new skills in the summary")
+    assert (await bob.patch(f"/v1/conversations/{cid}/skills", {"add": {"x": 1}})).status_code in (403, 404)
+
     # staff only; not for an agent with no relation to it
     assert (await widget.get(f"/v1/conversations/{cid}/view")).status_code in (401, 403, 404)
     assert (await bob.get(f"/v1/conversations/{cid}/view")).status_code in (403, 404)

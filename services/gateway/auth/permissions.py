@@ -73,6 +73,7 @@ class Action(StrEnum):
     MARK_READ = "mark_read"
     TYPING = "typing"
     WORK_CASES = "work_cases"
+    EDIT_SKILLS = "edit_skills"
     OBSERVE = "observe"
     READ_WORK_LISTS = "read_work_lists"
     START_PROACTIVE = "start_proactive"
@@ -171,6 +172,8 @@ PERMISSIONS: tuple[Rule, ...] = (
     _conversation_rule(Action.WORK_CASES, "open a case from the conversation, link it to a case, register a service "
                                           "request from it (K1, K3)",
                        work=(*_WORKING, Relation.OFFLINE_INBOX), supervises=True),
+    _conversation_rule(Action.EDIT_SKILLS, "change the skills the conversation requires (where its queue lets "
+                                           "agents; routing decides)", work=[Relation.ASSIGNED], supervises=True),
     _conversation_rule(Action.OBSERVE, "follow a conversation live without working on it", supervises=True,
                        follows=True),
     _tenant_rule(Action.READ_WORK_LISTS, "the My, Open and Closed lists", roles=STAFF_ROLES),

@@ -48,16 +48,22 @@ class Outcome(StrEnum):
     DEAD_LETTERED = "dead_lettered"
 
 
-def one_at_a_time(handler: Handler) -> BatchHandler:
+def processed_id(event_id: str, scope: str | None = None) -> str:
+    """The id a consumer records a message as processed under: the envelope id, prefixed by the scope of a
+    consumer group other than the service's own (each group handles every message once, independently)."""
+    return f"{scope}:{event_id}" if scope else event_id
+
+
+def one_at_a_time(handler: Handler, scope: str | None = None) -> BatchHandler:
     """A batch handler from a per-message one: each envelope in order, in its own unit of work (the consuming
-    context records its id), a repeat skipped, the rest of the batch still handled."""
+    context records its id, see processed_id), a repeat skipped, the rest of the batch still handled."""
     async def handle(batch: Sequence[Envelope[Any]]) -> None:
         if len(batch) == 1:  # the dispatcher counts a repeat of a lone message as a duplicate
-            with consuming(batch[0].event_id):
+            with consuming(processed_id(batch[0].event_id, scope)):
                 await handler(batch[0])
             return
         for env in batch:
-            with consuming(env.event_id), contextlib.suppress(AlreadyProcessed):
+            with consuming(processed_id(env.event_id, scope)), contextlib.suppress(AlreadyProcessed):
                 await handler(env)
     return handle
 
@@ -76,17 +82,20 @@ class MessageDispatcher:
     dead-lettered, and runs of consecutive envelopes with the same handler go to it as one batch. A batch that
     fails is handled again one envelope at a time (already handled ones are repeats), so that one bad message
     is retried and dead-lettered alone. Handlers are batch-shaped (BatchHandler); `handlers` takes per-message
-    ones, adapted with one_at_a_time."""
+    ones, adapted with one_at_a_time. `idempotency_scope` (a second consumer group of the same service on the
+    same topic) keeps its processed records apart from the service's main group's: see processed_id."""
 
     def __init__(self, *, group: str, dead_letter: DeadLetterSink, handlers: Mapping[type[Message], Handler] | None = None,
                  batch_handlers: Mapping[type[Message], BatchHandler] | None = None, max_attempts: int = 5,
                  retry_base_s: float = 0.2,
                  infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS,
-                 redact: Redact = keep_as_is) -> None:
+                 redact: Redact = keep_as_is, idempotency_scope: str | None = None) -> None:
         self.group = group
         self._redact = redact
+        self._scope = idempotency_scope
         handlers, batch_handlers = handlers or {}, batch_handlers or {}
-        adapted = {h: one_at_a_time(h) for h in set(handlers.values())}  # one adapter per handler: batches group
+        # one adapter per handler: batches group
+        adapted = {h: one_at_a_time(h, idempotency_scope) for h in set(handlers.values())}
         self._handlers: dict[str, BatchHandler] = {cls.TYPE: adapted[h] for cls, h in handlers.items()}
         self._handlers.update({cls.TYPE: h for cls, h in batch_handlers.items()})
         self._dead_letter = dead_letter
@@ -154,7 +163,7 @@ class MessageDispatcher:
                                conversation_id=getattr(env.payload, "conversation_id", None)):
             for attempt in range(1, self._max_attempts + 1):
                 try:
-                    with consuming(env.event_id):
+                    with consuming(processed_id(env.event_id, self._scope)):
                         await handler([env])
                     return Outcome.HANDLED
                 except AlreadyProcessed:

@@ -97,17 +97,22 @@ class ServiceRuntime:
     # --- registration -----------------------------------------------------------------------------
 
     def consume(self, topic: Topic, handlers: Mapping[type[Message], Handler] | None = None, *,
-                batch_handlers: Mapping[type[Message], BatchHandler] | None = None) -> MessageDispatcher:
+                batch_handlers: Mapping[type[Message], BatchHandler] | None = None,
+                group: str | None = None) -> MessageDispatcher:
         """Consume `topic` with per-message handlers and/or batch-shaped ones (shared.consumer: envelopes of one
-        partition, in order; today each batch holds one record)."""
-        dispatcher = MessageDispatcher(group=self.settings.consumer_group, handlers=handlers,
+        partition, in order; today each batch holds one record). `group`: a consumer group of its own instead of
+        the service's, for work that may fall behind without holding up the service's other consumers of the
+        topic (its offsets, its idempotency records and its dispatcher, keyed `topic@group`, are its own)."""
+        group_id = group or self.settings.consumer_group
+        dispatcher = MessageDispatcher(group=group_id, handlers=handlers,
                                        batch_handlers=batch_handlers, dead_letter=self.dead_letter,
-                                       max_attempts=self.settings.max_delivery_attempts, redact=self.redact)
-        self.dispatchers[topic.name] = dispatcher
-        title = f"on_{topic.name.replace('.', '_')}"
+                                       max_attempts=self.settings.max_delivery_attempts, redact=self.redact,
+                                       idempotency_scope=group)
+        self.dispatchers[topic.name if group is None else f"{topic.name}@{group}"] = dispatcher
+        title = f"on_{topic.name.replace('.', '_')}" + (f"_{group.replace('-', '_')}" if group else "")
         self.channel_messages[title] = (*(handlers or {}), *(batch_handlers or {}))
         subscriber = self.broker.subscriber(
-            topic.name, group_id=self.settings.consumer_group, auto_offset_reset="earliest",
+            topic.name, group_id=group_id, auto_offset_reset="earliest",
             # An exception here means the dead-letter publish itself failed: re-read the record, never skip it.
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,

@@ -15,10 +15,11 @@ from shared.contracts.chat.attachments import MAX_ATTACHMENTS_PER_MESSAGE
 from shared.contracts.chat.reads import ConversationView, MessagePage
 from shared.contracts.envelope import Command, Identifier
 
-from services.gateway.auth.permissions import NOT_SIGNED_IN, Action, allowed, refusal
+from services.gateway.api_agent_sessions import session_limit_refusal
+from services.gateway.auth.permissions import NOT_SIGNED_IN, READ_ONLY, Action, allowed, refusal
 from services.gateway.commands import Answer, answer_response, request_id_for, result_id
-from services.gateway.identity import (Staff, authorise, bearer, customer_from_token, raise_refusal, require_staff,
-                                      staff_from_token)
+from services.gateway.identity import (Staff, authorise, bearer, conversation_access, customer_from_token,
+                                      raise_refusal, require_staff, staff_from_token)
 from services.gateway.reads import chat_read, push_typing
 
 router = APIRouter()
@@ -146,6 +147,10 @@ async def start_proactive(body: Proactive, request: Request, staff: Staff = Depe
 @router.post(C + "/accept", tags=["agent"], responses=ANSWERS)
 async def accept(conversation_id: Identifier, body: OfferAnswer, request: Request,
                  staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
+    """Refused (409 session_limit) while the agent has 10 sessions open: the offer stays (G3)."""
+    await authorise(request.app.state.gateway.db, staff, conversation_id, Action.ACCEPT_OFFER)
+    if (full := await session_limit_refusal(request.app.state.gateway.db, staff, conversation_id)) is not None:
+        return full
     return await act(request, staff, conversation_id, Action.ACCEPT_OFFER, ROUTING_COMMANDS, routing.AcceptOffer,
                      key, agent_id=staff.user_id, offer_id=body.offer_id)
 
@@ -160,6 +165,9 @@ async def decline(conversation_id: Identifier, body: OfferAnswer, request: Reque
 @router.post(C + "/take", tags=["agent"], responses=ANSWERS)
 async def take(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
                key: str | None = IdempotencyKey) -> JSONResponse:
+    await authorise(request.app.state.gateway.db, staff, conversation_id, Action.TAKE)
+    if (full := await session_limit_refusal(request.app.state.gateway.db, staff, conversation_id)) is not None:
+        return full  # 409 session_limit (G3)
     return await act(request, staff, conversation_id, Action.TAKE, ROUTING_COMMANDS, routing.TakeConversation, key,
                      agent_id=staff.user_id)
 
@@ -204,6 +212,9 @@ async def leave_conference(conversation_id: Identifier, request: Request, staff:
 async def post_message(conversation_id: Identifier, body: NewMessage, request: Request,
                        staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
     action = Action.SEND_PRIVATE_NOTE if body.private else Action.SEND_MESSAGE
+    access = await conversation_access(request.app.state.gateway.db, staff, conversation_id)
+    if not allowed(staff.role, action, access.relations) and allowed(staff.role, Action.OBSERVE, access.relations):
+        raise_refusal(READ_ONLY)  # a supervisor or a favourite's follower observing: says why (G5)
     return await act(request, staff, conversation_id, action, CHAT_COMMANDS, chat.SendMessage, key,
                      client_message_id=body.client_message_id, text=body.text, private=body.private,
                      attachment_ids=body.attachment_ids)

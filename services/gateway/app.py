@@ -11,6 +11,7 @@ api_masking.py (masking policy, originals, history search),
 api_identity.py (linking a conversation's customer to a contact or account),
 api_groups.py (group conversations),
 api_privacy.py (a contact's export and erasure),
+api_agent_sessions.py (the agent's sessions panel), api_supervisor.py (supervisors' board, observation),
 sockets.py (the live streams).
 `/openapi.json` documents every request and response."""
 
@@ -24,9 +25,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.gateway import (api_admin, api_after_chat, api_attachments, api_cases, api_customers, api_groups,
-                              api_identity, api_lines, api_masking, api_privacy, api_sessions, api_staff, api_view,
-                              api_waiting, api_widget, api_work, sockets)
+from services.gateway import (api_admin, api_after_chat, api_agent_sessions, api_attachments, api_cases,
+                              api_customers, api_groups, api_identity, api_lines, api_masking, api_privacy,
+                              api_sessions, api_staff, api_supervisor, api_view, api_waiting, api_widget, api_work,
+                              sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -64,6 +66,6 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     for module in (api_sessions, api_staff, api_work, api_admin, api_widget, api_after_chat, api_customers,
                    api_cases, api_lines, api_attachments, api_waiting, api_masking, api_identity, api_groups,
-                   api_privacy, api_view, sockets):
+                   api_privacy, api_view, api_agent_sessions, api_supervisor, sockets):
         app.include_router(module.router)
     return app

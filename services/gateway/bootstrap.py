@@ -18,11 +18,13 @@ from shared.contracts.catalogue import (
 )
 from shared.runtime import ServiceRuntime
 
+from services.gateway.adapters.agent_sessions import ensure_indexes as panel_indexes
 from services.gateway.adapters.store import ensure_indexes
 from services.gateway.app import Gateway, create_app
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
+from services.gateway.desk import ensure_indexes as desk_indexes
 from services.gateway.handlers import GatewayHandlers, handlers_for
 from services.gateway.live import Hub
 from services.gateway.privacy import erasure_handlers
@@ -50,6 +52,8 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
         cases=httpx.AsyncClient(base_url=settings.cases_url, timeout=5.0))
     handlers = GatewayHandlers(runtime.uow)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, replay_window_s=settings.replay_window_s))
+    runtime.on_startup(lambda: panel_indexes(runtime.db))  # G3: panels by session
+    runtime.on_startup(lambda: desk_indexes(runtime.db))  # G5: supervisors by queue
     runtime.consume(ROUTING_EVENTS, handlers_for(handlers, ROUTING_EVENTS.messages))
     runtime.consume(CHAT_EVENTS, {**handlers_for(handlers, CHAT_EVENTS.messages),
                                   **erasure_handlers(runtime.uow)})  # privacy: chat.CustomerErased

@@ -15,6 +15,7 @@ from shared.mongo import MongoUnitOfWork, Transaction
 from services.gateway import active_view
 from services.gateway.adapters.favourites import Favourites
 from services.gateway.adapters.store import Views, agent_stream, customer_stream, keep_answer
+from services.gateway.desk import Desk
 from services.gateway.favourites import observed_customer, to_favourites
 from services.gateway.projection import project
 
@@ -60,6 +61,9 @@ class GatewayHandlers:
                 to_agents = [*to_agents, *to_favourites(out, favourites, observed)]
             if isinstance(ev, active_view.CONVERSATION_EVENTS):  # G4: the active-conversation view
                 to_agents = [*to_agents, *await self._view_changed(views, env, cid)]
+            # G3/G5: the agents' sessions panels, the supervisors' board, observers
+            to_agents = [*to_agents, *await Desk(tx.db, tx.session, env.tenant_id).on_event(
+                env, out.view or view, to_agents, changed=out.view is not None)]
             frames = [(agent_stream(env.tenant_id, agent), frame) for agent, frame in to_agents]
             frames += [(customer_stream(env.tenant_id, cid), frame) for frame in out.to_customer] if cid else []
             await views.push(frames)
@@ -77,12 +81,14 @@ class GatewayHandlers:
     async def _record_changed(views: Views, env: Envelope[Any]) -> None:
         path = active_view.RECORD_EVENTS[type(env.payload)]
         record_id = getattr(env.payload, path.split(".")[1])
-        frames = []
+        frames, changed = [], []
         for view in await views.active_views_of(path, record_id):
             change = active_view.apply_record(view, env)
             if change.view is not None:
                 await views.save_active_view(change.view)
                 frames += active_view.frames(change.view, change.sections, env)
+                changed.append(change.view)
+        await Desk(views.db, views.session, env.tenant_id).record_changed(env, changed)  # session titles (G3)
         await views.push([(agent_stream(env.tenant_id, agent), frame) for agent, frame in frames])
 
 

@@ -76,6 +76,8 @@ class Action(StrEnum):
     EDIT_SKILLS = "edit_skills"
     OBSERVE = "observe"
     READ_WORK_LISTS = "read_work_lists"
+    KEEP_SESSIONS = "keep_sessions"
+    SUPERVISE = "supervise"
     START_PROACTIVE = "start_proactive"
     SEARCH_HISTORY = "search_history"
     READ_CUSTOMERS = "read_customers"
@@ -177,6 +179,10 @@ PERMISSIONS: tuple[Rule, ...] = (
     _conversation_rule(Action.OBSERVE, "follow a conversation live without working on it", supervises=True,
                        follows=True),
     _tenant_rule(Action.READ_WORK_LISTS, "the My, Open and Closed lists", roles=STAFF_ROLES),
+    _tenant_rule(Action.KEEP_SESSIONS, "keep one's own sessions panel (G3): open, focus, drafts, close",
+                 roles=STAFF_ROLES),
+    _tenant_rule(Action.SUPERVISE, "the live board of the queues one supervises (G5): their conversations, "
+                                   "agents and waiting items", roles=[Role.ADMIN, Role.SUPERVISOR]),
     _tenant_rule(Action.START_PROACTIVE, "start a chat with a customer (proactive chat, C8), held at once",
                  roles=STAFF_ROLES),
     _tenant_rule(Action.SEARCH_HISTORY, "search messages' masked text (C6); hits only from conversations one may "
@@ -242,6 +248,8 @@ class Refusal(NamedTuple):
 NOT_SIGNED_IN = Refusal(401, "not_signed_in", "Sign in to continue.")
 NOT_FOUND = Refusal(404, "not_found", "Not found.")
 FORBIDDEN = Refusal(403, "forbidden", "You are not allowed to do this.")
+READ_ONLY = Refusal(403, "read_only", "You observe this conversation read-only: only the agents working it write "
+                                      "to the customer.")
 
 
 def refusal(role: Role | None, action: Action, relations: Iterable[Relation] = (), *,

@@ -6,8 +6,10 @@ from typing import Any
 
 from services.cases.adapters.queries import CaseQueries
 from services.cases.adapters.store import ensure_indexes
+from services.cases.adapters.timeline import TimelineQueries, ensure_timeline_indexes
 from services.cases.entrypoints import kafka
 from services.cases.entrypoints.http import read_api
+from services.cases.entrypoints.http_timeline import timeline_router
 from services.cases.handlers import CasesHandlers
 from services.cases.settings import CasesSettings
 from shared.runtime import ServiceRuntime
@@ -25,6 +27,7 @@ def build(settings: CasesSettings | None = None, *, uow: Any = None,
                              description="Cases (K1), timelines (K2), service requests (K3), knowledge (K4).")
     handlers = CasesHandlers(runtime.uow, producer=settings.service_name, **handler_options)
     runtime.on_startup(lambda: ensure_indexes(runtime.db))
+    runtime.on_startup(lambda: ensure_timeline_indexes(runtime.db))
     kafka.register(runtime, handlers)
-    runtime.serve_http(read_api(CaseQueries(runtime.db)))
+    runtime.serve_http(read_api(CaseQueries(runtime.db), timeline_router(TimelineQueries(runtime.db))))
     return runtime, handlers

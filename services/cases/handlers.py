@@ -38,7 +38,8 @@ class CasesHandlers:
     async def handle_event(self, env: Envelope[Any]) -> None:
         """Follow another service's event (its id recorded with the change by the consumer: once only)."""
         async def work(tx: Any) -> None:
-            ctx = Context(tx, env.tenant_id, Actor(), self.clock(), event_id=env.event_id)
+            ctx = Context(tx, env.tenant_id, Actor(), self.clock(), event_id=env.event_id,
+                          occurred_at=env.occurred_at)
             await run_followers(ctx, env.payload)
             self.events.emit(tx, env.tenant_id, ctx.events, env)
 

@@ -27,6 +27,7 @@ class Context:
     actor: Actor
     now: datetime
     event_id: str | None = None  # the envelope id of the event being followed (None: a command)
+    occurred_at: datetime | None = None  # and its envelope's time (the timeline's time of events without one)
     events: list[Event] = field(default_factory=list)
 
     @property
@@ -205,3 +206,5 @@ async def change_service_request(ctx: Context, cmd: c.ChangeServiceRequest) -> s
 from services.cases import conversation_cases  # noqa: E402,F401  (registers them)
 # erasing a contact on request (privacy): erasure_cases.py
 from services.cases import erasure_cases  # noqa: E402,F401  (registers it)
+# the timeline of cases, contacts and accounts (K2), after conversation_cases: timeline_cases.py
+from services.cases import timeline_cases  # noqa: E402,F401  (registers it)

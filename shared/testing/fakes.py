@@ -37,8 +37,13 @@ def _get(doc: dict[str, Any], path: str) -> Any:
     return value
 
 
+def _equal(value: Any, wanted: Any) -> bool:
+    """MongoDB's equality: the value itself, or, for an array field, one of its elements."""
+    return value == wanted or (isinstance(value, list) and not isinstance(wanted, list) and wanted in value)
+
+
 def _matches(doc: dict[str, Any], equal: dict[str, Any]) -> bool:
-    return all(_get(doc, k) == v for k, v in equal.items())
+    return all(_equal(_get(doc, k), v) for k, v in equal.items())
 
 
 @dataclass

@@ -170,3 +170,14 @@ async def test_find_update_many_and_delete_many_match_on_equal_fields_and_dotted
         return sorted((d["_id"], d["text"], d["customer"].get("name")) for d in await tx.find("talks", {}))
     assert await backend.uow.run(read, message_id=None) == [("a", "[erased]", "Erased"), ("c", "c", None),
                                                              ("d", "[erased]", "Erased")]
+
+
+async def test_an_array_field_matches_a_value_it_holds(backend):
+    async def work(tx: Any) -> tuple[list[str], list[str], int]:
+        for key, records in (("a", ["case:k1", "contact:ann"]), ("b", ["contact:ann"]), ("c", [])):
+            await tx.store("entries", {"_id": key, "tenant_id": "t1", "records": records})
+        found = sorted(d["_id"] for d in await tx.find("entries", {"tenant_id": "t1", "records": "contact:ann"}))
+        whole = sorted(d["_id"] for d in await tx.find("entries", {"records": ["contact:ann"]}))
+        changed = await tx.update_many("entries", {"records": "case:k1"}, {"records": ["case:k2"]})
+        return found, whole, changed
+    assert await backend.uow.run(work, message_id=None) == (["a", "b"], ["b"], 1)

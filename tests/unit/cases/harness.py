@@ -48,9 +48,11 @@ class Cases:
         assert isinstance(answer, CommandRejected) and answer.code == code, answer
         return answer.reason
 
-    async def feed(self, event: Event, tenant: str = "t1", producer: str = "chat") -> Envelope[Any]:
+    async def feed(self, event: Event, tenant: str = "t1", producer: str = "chat",
+                   occurred_at: datetime | None = None) -> Envelope[Any]:
         """Hand over another service's event (returns its envelope: feed_again() delivers it a second time)."""
-        env = wrap(event, tenant_id=tenant, key=str(getattr(event, event.KEY)), producer=producer)
+        env = wrap(event, tenant_id=tenant, key=str(getattr(event, event.KEY)), producer=producer,
+                   occurred_at=occurred_at)
         await self.feed_again(env)
         return env
 

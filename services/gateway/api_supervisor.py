@@ -15,7 +15,7 @@ from shared.contracts.envelope import Identifier
 
 from services.gateway import board
 from services.gateway.adapters.store import ACTIVE_VIEWS, CONVERSATIONS, QUEUES
-from services.gateway.auth.permissions import Action, refusal
+from services.gateway.auth.permissions import FORBIDDEN, Action, Relation, refusal
 from services.gateway.desk import AGENT_STATUS, OBSERVERS
 from services.gateway.identity import Staff, authorise, raise_refusal, require_staff
 from services.gateway.reads import chat_read
@@ -69,7 +69,9 @@ async def observe(conversation_id: Identifier, request: Request, staff: Staff = 
     """Follow a conversation of a supervised queue live, read-only: its transcript now, then a copy of every
     frame its agents get (marked `observing`) on the caller's stream, until unobserved."""
     gw = request.app.state.gateway
-    await authorise(gw.db, staff, conversation_id, Action.OBSERVE)
+    access = await authorise(gw.db, staff, conversation_id, Action.OBSERVE)
+    if Relation.SUPERVISOR_OF_QUEUE not in access.relations:  # a favourite's follower: favourite frames already,
+        raise_refusal(FORBIDDEN)  # never the private notes an observer's copies carry
     key = {"_id": f"{staff.tenant_id}:{conversation_id}"}
     await gw.db[OBSERVERS].update_one(key, {"$addToSet": {"users": staff.user_id},
                                             "$set": {"tenant_id": staff.tenant_id}}, upsert=True)

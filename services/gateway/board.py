@@ -1,7 +1,8 @@
 """The supervisors' live board (G5), pure: rows of their queues' conversations and agents, as the board read
 (api_supervisor.py) answers them and as `board_conversation` / `board_agent` frames carry them when they change.
 The rows are built from the gateway's own projections (the conversations of the work lists, the active view's
-waiting time, agents' presence and load from routing's PresenceChanged and CapacityChanged)."""
+waiting time, agents' presence and capacity from routing's PresenceChanged and CapacityChanged, their load
+counted from the conversations they hold or are offered)."""
 
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ def conversation_row(conversation: Doc, view: Doc | None, now: datetime) -> Doc:
 
 
 def agent_row(agent_id: str, status: Doc | None, queues: list[str]) -> Doc:
-    """An agent of a supervised queue: presence, and load and capacity per channel."""
+    """An agent of a supervised queue: presence, load (conversations offered to it or held, from the gateway's
+    projection: routing publishes capacity, not load) and capacity per channel."""
     status = status or {}
     return {"agent_id": agent_id, "queues": sorted(queues), "presence": status.get("presence", "offline"),
-            "channels": {ch: dict(v) for ch, v in sorted((status.get("channels") or {}).items())}}
+            "load": status.get("load", 0), "capacity": dict(sorted((status.get("capacity") or {}).items()))}
 
 
 def conversation_frame(row: Doc, at: datetime) -> Doc:

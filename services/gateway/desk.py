@@ -7,7 +7,8 @@ changes panels and pushes frames once.
   CustomerLinked, ContactChanged and AccountChanged, cases' CaseChanged); `sentiment_alert` is the hook the
   sentiment consumer calls.
 - Supervisors of a conversation's queue get a `board_conversation` frame when it changes; supervisors of an
-  agent's queues a `board_agent` frame when its presence or load does; observers of a conversation a copy of
+  agent's queues a `board_agent` frame when its presence, capacity or load (conversations offered or held,
+  counted here: routing does not publish it) does; observers of a conversation a copy of
   what its agents get (marked `observing`)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from shared.contracts import cases, chat, customer, routing
@@ -78,7 +79,8 @@ class Desk:
                 await self._each(sid, at, lambda p: panel_rules.retitle(p, sid, ev.customer_name))
             case customer.CustomerLinked():
                 await self._each(sid, at, lambda p: panel_rules.retitle(p, sid, ev.name or ev.company))
-        board_frames = await self._to_supervisors(conversation, at) if changed else []
+        board_frames = [*await self._to_supervisors(conversation, at), *await self._loads(ev, conversation, at)] \
+            if changed else []
         return [*board_frames, *await self._to_observers(conversation, to_agents)]
 
     async def _open(self, agent_id: str, conversation: Doc, at: datetime) -> None:
@@ -174,22 +176,43 @@ class Desk:
         return [(w, f) for w in watchers for f in frames]
 
     async def _agent_status(self, ev: routing.PresenceChanged | routing.CapacityChanged, at: datetime) -> Frames:
-        key = {"_id": f"{self.tenant_id}:{ev.agent_id}"}
         if isinstance(ev, routing.PresenceChanged):
             change = {"presence": ev.presence}
         else:
-            change = {f"channels.{ev.channel}": {"load": ev.load, "capacity": ev.capacity}}
+            change = {f"capacity.{ev.channel}": ev.capacity}
+        return await self._agent_changed(ev.agent_id, change, at, always=True)
+
+    async def _agent_changed(self, agent_id: str, change: Doc, at: datetime, *, always: bool = False) -> Frames:
+        """Store the agent's status change; a `board_agent` frame for the supervisors of its queues when it
+        changed something (or `always`)."""
+        key = {"_id": f"{self.tenant_id}:{agent_id}"}
+        before = await self.db[AGENT_STATUS].find_one(key, session=self.session)
         status = await self.db[AGENT_STATUS].find_one_and_update(
-            key, {"$set": {**change, "tenant_id": self.tenant_id, "agent_id": ev.agent_id}}, upsert=True,
-            return_document=True, session=self.session)
+            key, {"$set": {**change, "tenant_id": self.tenant_id, "agent_id": agent_id}}, upsert=True,
+            return_document=ReturnDocument.AFTER, session=self.session)
+        if not always and before is not None and all(before.get(k) == v for k, v in change.items()):
+            return []
         queues = [q["queue_id"] async for q in self.db[QUEUES].find(
-            {"tenant_id": self.tenant_id, "members": ev.agent_id}, {"queue_id": 1}, session=self.session)]
+            {"tenant_id": self.tenant_id, "members": agent_id}, {"queue_id": 1}, session=self.session)]
         if not queues:
             return []
         frames = []
         for supervisor in await self.supervisors(queues):
             mine = [q for q in queues if q in await self._supervised(supervisor)]
-            frames.append((supervisor, board.agent_frame(board.agent_row(ev.agent_id, status, mine), at)))
+            frames.append((supervisor, board.agent_frame(board.agent_row(agent_id, status, mine), at)))
+        return frames
+
+    async def _loads(self, ev: Any, conversation: Doc, at: datetime) -> Frames:
+        """The load of the agents this conversation event may have changed: conversations offered to them or
+        held (not closed), counted from the gateway's projection."""
+        touched = {*conversation.get("agents", []), *conversation.get("offered", []),
+                   *getattr(ev, "removed_agents", []), *filter(None, [getattr(ev, "agent_id", None)])}
+        frames = []
+        for agent in sorted(touched):
+            load = await self.db[CONVERSATIONS].count_documents(
+                {"tenant_id": self.tenant_id, "state": {"$ne": "closed"},
+                 "$or": [{"agents": agent}, {"offered": agent}]}, session=self.session)
+            frames += await self._agent_changed(agent, {"load": load}, at)
         return frames
 
     async def _supervised(self, user_id: str) -> list[str]:

@@ -32,6 +32,6 @@ def test_a_taken_conversation_shows_how_long_the_customer_waited_from_the_active
 
 def test_an_agent_row_defaults_to_offline_without_status():
     assert board.agent_row("a1", None, ["q2", "q1"]) == {"agent_id": "a1", "queues": ["q1", "q2"],
-                                                         "presence": "offline", "channels": {}}
-    row = board.agent_row("a1", {"presence": "available", "channels": {"chat": {"load": 1, "capacity": 3}}}, ["q1"])
-    assert row["channels"] == {"chat": {"load": 1, "capacity": 3}} and row["presence"] == "available"
+                                                         "presence": "offline", "load": 0, "capacity": {}}
+    row = board.agent_row("a1", {"presence": "available", "load": 1, "capacity": {"chat": 3}}, ["q1"])
+    assert (row["presence"], row["load"], row["capacity"]) == ("available", 1, {"chat": 3})

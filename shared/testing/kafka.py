@@ -5,12 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from shared.broker import producer_config
 from shared.contracts.envelope import Envelope, InvalidMessage, decode, encode, wrap
+from shared.settings import ServiceSettings
+
+
+async def publish_all(bootstrap: str, records: Iterable[tuple[str, Envelope[Any]]]) -> None:
+    """Produce (topic, envelope) records as the producing services' relays do (value: the envelope, key: its
+    key, the services' producer settings), in order per topic and key, and wait until all are acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_config(ServiceSettings()))
+    await producer.start()
+    try:
+        for topic, env in records:
+            await producer.send(topic, encode(env), key=env.key.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:

@@ -19,7 +19,7 @@ HOME = "home"
 MAX_SESSIONS = 10  # besides Home
 MAX_DRAFT_BYTES = 64 * 1024  # a draft's JSON, as stored
 ALERT = "{title}. Your conversation urgently needs attention."
-OPEN_STATES = frozenset({"requested", "queued", "offered", "active", "wrap_up", "waiting"})
+UNFINISHED = frozenset({"active", "wrap_up"})  # the assignee still owes the wrap-up
 
 
 class SessionLimit(Exception):
@@ -166,13 +166,13 @@ class Loss:
     detail: str
 
 
-def losses(session: Doc, *, conversation_state: str | None) -> list[Loss]:
-    """What closing the session would lose or leave undone: an unsent draft; a conversation still open (its
-    wrap-up is done by closing, with a reason where the queue requires one)."""
+def losses(session: Doc, *, conversation_state: str | None, assigned: bool = True) -> list[Loss]:
+    """What closing the session would lose or leave undone: an unsent draft; a conversation its assignee has
+    not wrapped up yet (closing does the wrap-up, with a reason where the queue requires one)."""
     out = []
     if session["has_draft"]:
         out.append(Loss("draft", "an unsent draft (composer text or unsaved edits) is discarded"))
-    if session["kind"] == "conversation" and conversation_state in OPEN_STATES:
+    if session["kind"] == "conversation" and assigned and conversation_state in UNFINISHED:
         out.append(Loss("conversation", f"the conversation is {conversation_state.replace('_', '-')}: "
                                         "closing the session wraps it up and ends it"))
     return out

@@ -18,7 +18,6 @@ from shared.contracts.envelope import Identifier
 
 from services.gateway import agent_sessions as rules
 from services.gateway.adapters.agent_sessions import Panels, in_transaction, now
-from services.gateway.adapters.store import CONVERSATIONS
 from services.gateway.auth.permissions import Action, Relation, refusal
 from services.gateway.commands import request_id_for
 from services.gateway.identity import Staff, conversation_access, raise_refusal, require_staff
@@ -167,7 +166,7 @@ async def save_draft(session_id: str, body: Draft, request: Request, staff: Staf
         session["has_draft"] = not empty
         await panels.save(panel, now())
         return {"saved": True, "bytes": size}
-    return await in_transaction(gw_db(request), staff.tenant_id, work)
+    return await in_transaction(request.app.state.gateway.db, staff.tenant_id, work)
 
 
 @router.post(S + "/{session_id}/close",
@@ -187,24 +186,23 @@ async def close_session(session_id: str, body: CloseSession, request: Request,
     session = await _panel_session(gw.db, staff, session_id)
     if session is None:
         raise _refused(404, "not_found", "No such session is open.")
-    state = None
+    state, assigned = None, False
     if session["kind"] == "conversation":
-        conversation = await gw.db[CONVERSATIONS].find_one({"_id": f"{staff.tenant_id}:{session['ref']}"})
-        state = (conversation or {}).get("state")
-    losses = rules.losses(session, conversation_state=state)
+        access = await conversation_access(gw.db, staff, session["ref"])
+        state = (access.view or {}).get("state")
+        assigned = Relation.ASSIGNED in access.relations  # a conference member's session just closes
+    losses = rules.losses(session, conversation_state=state, assigned=assigned)
     if losses and not body.confirm:
         raise _refused(409, "confirm", "Closing this session loses what is listed: send confirm: true to close it.",
                        losses=[{"what": loss.what, "detail": loss.detail} for loss in losses])
     if any(loss.what == "conversation" for loss in losses):
-        access = await conversation_access(gw.db, staff, session["ref"])
-        if Relation.ASSIGNED in access.relations:  # a conference member's session just closes
-            wrap = body.wrap_up or WrapUp()
-            answer = await gw.bus.send(CHAT_COMMANDS, chat.WrapUp(
-                conversation_id=session["ref"], reason_code=wrap.reason_code, note=wrap.note,
-                request_id=request_id_for(staff.tenant_id, staff.user_id, None)),
-                tenant_id=staff.tenant_id, actor=staff.actor)
-            if answer.status_code != 200:
-                return answer  # e.g. 422 reason_required: the session stays open
+        wrap = body.wrap_up or WrapUp()
+        answer = await gw.bus.send(CHAT_COMMANDS, chat.WrapUp(
+            conversation_id=session["ref"], reason_code=wrap.reason_code, note=wrap.note,
+            request_id=request_id_for(staff.tenant_id, staff.user_id, None)),
+            tenant_id=staff.tenant_id, actor=staff.actor)
+        if answer.status_code != 200:
+            return answer  # e.g. 422 reason_required: the session stays open
 
     async def work(panels: Panels) -> Any:
         panel = await panels.get(staff.user_id)
@@ -220,10 +218,6 @@ async def _panel_session(db: Any, staff: Staff, session_id: str) -> dict[str, An
     async def read(panels: Panels) -> Any:
         return rules.find(await panels.get(staff.user_id), session_id)
     return await in_transaction(db, staff.tenant_id, read)
-
-
-def gw_db(request: Request) -> Any:
-    return request.app.state.gateway.db
 
 
 async def session_limit_refusal(db: Any, staff: Staff, conversation_id: str) -> JSONResponse | None:

@@ -108,3 +108,23 @@ async def _panel(api) -> dict:
     response = await api.get("/v1/agent/sessions")
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def test_a_contact_session_opened_by_hand_follows_the_contacts_name(tenant):
+    alice = await tenant.agent("alice")
+    desk = await tenant.stream(alice)
+    created = await alice.post("/v1/contacts", {"full_name": "Jānis Bērziņš"})
+    assert created.status_code == 200, created.text
+    contact = created.json()["result_id"]
+    assert (await alice.post("/v1/agent/sessions", {"kind": "contact", "id": "nobody"})).status_code == 404
+    opened = await eventually(lambda: alice.post("/v1/agent/sessions", {"kind": "contact", "id": contact}),
+                              lambda r: r.status_code == 200, "the contact's session opened")
+    assert (opened.json()["id"], opened.json()["title"], opened.json()["icon"]) == (
+        f"contact:{contact}", "Jānis Bērziņš", "JĀ")
+    renamed = await alice.patch(f"/v1/contacts/{contact}", {"version": 1, "full_name": "Anna Kalniņa"})
+    assert renamed.status_code == 200, renamed.text
+    frame = await desk.wait_for(lambda f: f["type"] == "sessions" and any(
+        s["id"] == f"contact:{contact}" and s["title"] == "Anna Kalniņa" for s in f["sessions"]),
+        what="the session retitled")
+    assert frame["focused"] == f"contact:{contact}"
+    assert (await alice.post(f"/v1/agent/sessions/contact:{contact}/close", {})).status_code == 200  # nothing lost

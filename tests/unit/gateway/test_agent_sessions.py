@@ -84,6 +84,7 @@ def test_closing_lists_an_unsent_draft_and_a_conversation_not_closed_yet():
     panel = panel_with("c1")
     session = rules.find(panel, "conversation:c1")
     assert rules.losses(session, conversation_state="closed") == []
+    assert rules.losses(session, conversation_state="waiting") == []  # parked (persistent chat): nothing owed
     session["has_draft"] = True
     assert [loss.what for loss in rules.losses(session, conversation_state="active")] == ["draft", "conversation"]
     assert "wrap-up" in rules.losses(session, conversation_state="wrap_up")[1].detail
@@ -97,3 +98,8 @@ def test_the_sessions_frame_carries_the_panel_without_drafts():
     assert frame["type"] == "sessions" and frame["focused"] == "home"
     assert [s["icon"] for s in frame["sessions"]] == ["HO", "VI"]
     assert "draft" not in frame["sessions"][1]
+
+
+def test_a_conference_members_session_owes_no_wrap_up():
+    session = rules.find(panel_with("c1"), "conversation:c1")
+    assert rules.losses(session, conversation_state="active", assigned=False) == []

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from shared.contracts import cases
 from shared.contracts.cases.common import CaseField, ServiceRequestStatus
 from shared.contracts.cases.reads import CaseList, CaseView, ConversationCase, ServiceRequestList, ServiceRequestView
+from shared.contracts.cases.timeline import TimelinePage
 from shared.contracts.catalogue import CASES_COMMANDS
 from shared.contracts.envelope import Identifier
 
@@ -189,6 +190,26 @@ def _note_route(kind: Literal["case", "contact", "account"]) -> None:
 
 for _kind in ("case", "contact", "account"):
     _note_route(_kind)  # type: ignore[arg-type]
+
+
+def _timeline_route(kind: Literal["case", "contact", "account"]) -> None:
+    async def timeline(record_id: Identifier, request: Request, cursor: str | None = Query(None, max_length=500),
+                       limit: Annotated[int, Query(ge=1, le=100)] = 10,
+                       staff: Staff = Depends(admin(Action.READ_CASES))) -> Any:
+        await _record_exists(request, staff, kind, record_id)
+        return await cases_read(request, staff, f"/timeline/{kind}/{record_id}", cursor=cursor, limit=limit)
+
+    router.add_api_route(f"/v1/{kind}s/{{record_id}}/timeline", timeline, methods=["GET"], response_model=TimelinePage,
+                         name=f"{kind}_timeline", summary=f"A {kind}'s timeline",
+                         responses={404: {"description": f"No such {kind}."},
+                                    422: {"description": "A cursor this timeline did not give out."}},
+                         description=f"The {kind}'s timeline (K2): conversations started, assigned, transferred "
+                                     f"and ended, case changes, quick notes, service requests; newest first; "
+                                     f"`next_cursor` for the older page.")
+
+
+for _kind in ("case", "contact", "account"):
+    _timeline_route(_kind)  # type: ignore[arg-type]
 
 
 @router.post("/v1/conversations/{conversation_id}/service-requests", responses=ANSWERS)

@@ -156,3 +156,45 @@ async def test_an_offline_message_becomes_a_case_with_its_text(tenant):
     assert case["description"].startswith("Please call me back about my card *") and "4111" not in case["description"]
     hits = (await alice.get("/v1/cases", q="offline dana")).json()["hits"]
     assert [h["case_id"] for h in hits] == [case_id]
+
+
+async def test_the_timeline_of_a_whole_conversation_on_the_case_and_the_contact(tenant):
+    alice = await tenant.agent("alice")
+    bob = await tenant.agent("bob")
+    await tenant.queue("support", ["alice"])
+    await tenant.queue("billing", ["bob"])
+    desk, bob_desk = await tenant.stream(alice), await tenant.stream(bob)
+    await available(alice)
+    await available(bob)
+    assert (await tenant.admin.post("/v1/contacts", {"contact_id": "eve", "full_name": "Eve Ozola"})
+            ).status_code == 200
+    _, started = await tenant.customer("support", "I was charged twice")
+    cid = started["conversation_id"]
+    await accept(alice, desk, cid)
+    assert (await alice.post(f"/v1/conversations/{cid}/link", {"contact_id": "eve"})).status_code == 200
+    case_id = (await alice.post("/v1/cases", {"title": "Double charge", "conversation_id": cid})).json()["result_id"]
+    assert (await alice.post(f"/v1/cases/{case_id}/notes", {"text": "Refund approved"})).status_code == 200
+    moved = await alice.post(f"/v1/conversations/{cid}/transfer", {"to_queue_id": "billing", "reason": "billing"})
+    assert moved.status_code == 200, moved.text
+    await accept(bob, bob_desk, cid)
+    assert (await bob.post(f"/v1/conversations/{cid}/end", {})).status_code == 200
+    assert (await bob.post(f"/v1/conversations/{cid}/wrap-up", {})).status_code == 200
+
+    wanted = ["conversation_started", "conversation_assigned", "case_opened", "case_linked", "quick_note",
+              "conversation_transferred", "conversation_assigned", "conversation_ended"]
+
+    async def kinds(path: str) -> list[str]:
+        response = await alice.get(path, limit=50)
+        assert response.status_code == 200, response.text
+        return [e["kind"] for e in reversed(response.json()["entries"])]  # oldest first
+    on_case = await eventually(lambda: kinds(f"/v1/cases/{case_id}/timeline"),
+                               lambda k: all(w in k for w in set(wanted)) and k.count("conversation_assigned") == 2,
+                               "the case's timeline of the whole conversation", timeout_s=30)
+    assert on_case[0] == "conversation_started" and on_case[-1] == "conversation_ended", on_case
+    on_contact = await kinds("/v1/contacts/eve/timeline")
+    assert "conversation_started" in on_contact and "conversation_ended" in on_contact, on_contact
+    first = (await alice.get(f"/v1/cases/{case_id}/timeline", limit=2)).json()
+    older = (await alice.get(f"/v1/cases/{case_id}/timeline", limit=50, cursor=first["next_cursor"])).json()
+    assert len(first["entries"]) == 2 and len(older["entries"]) == len(on_case) - 2
+    assert (await alice.get(f"/v1/cases/{case_id}/timeline", cursor="forged")).status_code == 422
+    assert (await alice.get("/v1/contacts/nobody/timeline")).status_code == 404

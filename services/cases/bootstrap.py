@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from services.cases.adapters.articles import ensure_knowledge_indexes
+from services.cases.adapters.embeddings import KnowledgeSettings, shared_embedder
 from services.cases.adapters.queries import CaseQueries
+from services.cases.adapters.retrieval import Retriever
 from services.cases.adapters.store import ensure_indexes
 from services.cases.adapters.timeline import TimelineQueries, ensure_timeline_indexes
-from services.cases.entrypoints import kafka
+from services.cases.entrypoints import kafka, suggestions
 from services.cases.entrypoints.http import read_api
+from services.cases.entrypoints.http_knowledge import knowledge_router
 from services.cases.entrypoints.http_timeline import timeline_router
 from services.cases.handlers import CasesHandlers
 from services.cases.settings import CasesSettings
+from services.cases.suggestions import Suggester
 from shared.runtime import ServiceRuntime
 
 
@@ -29,5 +35,14 @@ def build(settings: CasesSettings | None = None, *, uow: Any = None,
     runtime.on_startup(lambda: ensure_indexes(runtime.db))
     runtime.on_startup(lambda: ensure_timeline_indexes(runtime.db))
     kafka.register(runtime, handlers)
-    runtime.serve_http(read_api(CaseQueries(runtime.db), timeline_router(TimelineQueries(runtime.db))))
+    # K4: articles' indexes, the suggestions consumer (a consumer group of its own), the knowledge read API
+    knowledge = KnowledgeSettings()
+    runtime.on_startup(lambda: ensure_knowledge_indexes(runtime.db))
+    runtime.on_startup(lambda: asyncio.to_thread(shared_embedder().warm))
+    retriever = Retriever(runtime.db, shared_embedder(), candidates=knowledge.candidates)
+    suggester = Suggester(runtime.uow, retriever, group=suggestions.group_of(runtime),
+                          max_age_s=knowledge.suggestion_max_age_s, producer=settings.service_name)
+    suggestions.register(runtime, suggester)
+    runtime.serve_http(read_api(CaseQueries(runtime.db), timeline_router(TimelineQueries(runtime.db)),
+                                knowledge_router(runtime.db, retriever, suggester.stats)))
     return runtime, handlers

@@ -208,3 +208,5 @@ from services.cases import conversation_cases  # noqa: E402,F401  (registers the
 from services.cases import erasure_cases  # noqa: E402,F401  (registers it)
 # the timeline of cases, contacts and accounts (K2), after conversation_cases: timeline_cases.py
 from services.cases import timeline_cases  # noqa: E402,F401  (registers it)
+# the knowledge base (K4): articles, drafts from replies: knowledge_cases.py
+from services.cases import knowledge_cases  # noqa: E402,F401  (registers them)

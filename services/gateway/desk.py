@@ -32,10 +32,15 @@ log = get_logger(__name__)
 Doc = dict[str, Any]
 Frames = list[tuple[str, Doc]]
 AGENT_STATUS, OBSERVERS = "agent_status", "observers"
+# The events that can change how many conversations an agent holds or is offered (not messages, not reads).
+LOAD_EVENTS = (routing.OfferMade, routing.OfferDeclined, routing.OfferExpired, routing.OfferWithdrawn,
+               routing.ConversationAssigned, routing.ConversationTransferred, chat.ConversationStateChanged,
+               chat.ConversationClosed)
 
 
 async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db[USERS].create_index([("tenant_id", ASCENDING), ("supervises", ASCENDING)], name="supervisors")
+    await db[CONVERSATIONS].create_index([("tenant_id", ASCENDING), ("offered", ASCENDING)], name="offered_to")
 
 
 class Desk:
@@ -75,12 +80,17 @@ class Desk:
                 panel = await self.panels.get(ev.reader.id)
                 if panel_rules.messages_read(panel, cid, ev.unread):
                     await self.panels.save(panel, at)
+            case chat.ConversationStarted():  # in case routing's assignment was projected first
+                await self._each(sid, at, lambda p: panel_rules.retitle(p, sid, ev.customer.name))
             case chat.CustomerIdentified():
                 await self._each(sid, at, lambda p: panel_rules.retitle(p, sid, ev.customer_name))
             case customer.CustomerLinked():
                 await self._each(sid, at, lambda p: panel_rules.retitle(p, sid, ev.name or ev.company))
-        board_frames = [*await self._to_supervisors(conversation, at), *await self._loads(ev, conversation, at)] \
-            if changed else []
+        board_frames = []
+        if changed:
+            board_frames = await self._to_supervisors(conversation, at)
+        if isinstance(ev, LOAD_EVENTS):
+            board_frames += await self._loads(ev, conversation, at)
         return [*board_frames, *await self._to_observers(conversation, to_agents)]
 
     async def _open(self, agent_id: str, conversation: Doc, at: datetime) -> None:
@@ -180,45 +190,61 @@ class Desk:
             change = {"presence": ev.presence}
         else:
             change = {f"capacity.{ev.channel}": ev.capacity}
-        return await self._agent_changed(ev.agent_id, change, at, always=True)
-
-    async def _agent_changed(self, agent_id: str, change: Doc, at: datetime, *, always: bool = False) -> Frames:
-        """Store the agent's status change; a `board_agent` frame for the supervisors of its queues when it
-        changed something (or `always`)."""
-        key = {"_id": f"{self.tenant_id}:{agent_id}"}
-        before = await self.db[AGENT_STATUS].find_one(key, session=self.session)
         status = await self.db[AGENT_STATUS].find_one_and_update(
-            key, {"$set": {**change, "tenant_id": self.tenant_id, "agent_id": agent_id}}, upsert=True,
+            {"_id": f"{self.tenant_id}:{ev.agent_id}"},
+            {"$set": {**change, "tenant_id": self.tenant_id, "agent_id": ev.agent_id}}, upsert=True,
             return_document=ReturnDocument.AFTER, session=self.session)
-        if not always and before is not None and all(before.get(k) == v for k, v in change.items()):
-            return []
-        queues = [q["queue_id"] async for q in self.db[QUEUES].find(
-            {"tenant_id": self.tenant_id, "members": agent_id}, {"queue_id": 1}, session=self.session)]
-        if not queues:
-            return []
-        frames = []
-        for supervisor in await self.supervisors(queues):
-            mine = [q for q in queues if q in await self._supervised(supervisor)]
-            frames.append((supervisor, board.agent_frame(board.agent_row(agent_id, status, mine), at)))
-        return frames
+        return await self._agent_frames(ev.agent_id, status, at)
 
     async def _loads(self, ev: Any, conversation: Doc, at: datetime) -> Frames:
-        """The load of the agents this conversation event may have changed: conversations offered to them or
-        held (not closed), counted from the gateway's projection."""
+        """The agents whose load this event may have changed, as rows for the supervisors of their queues
+        (counted only when someone supervises them)."""
         touched = {*conversation.get("agents", []), *conversation.get("offered", []),
-                   *getattr(ev, "removed_agents", []), *filter(None, [getattr(ev, "agent_id", None)])}
+                   *getattr(ev, "removed_agents", []), *filter(None, [getattr(ev, "agent_id", None)]),
+                   *filter(None, [getattr(ev, "from_agent_id", None)])}
         frames = []
         for agent in sorted(touched):
-            load = await self.db[CONVERSATIONS].count_documents(
-                {"tenant_id": self.tenant_id, "state": {"$ne": "closed"},
-                 "$or": [{"agents": agent}, {"offered": agent}]}, session=self.session)
-            frames += await self._agent_changed(agent, {"load": load}, at)
+            status = await self.db[AGENT_STATUS].find_one({"_id": f"{self.tenant_id}:{agent}"},
+                                                          session=self.session)
+            frames += await self._agent_frames(agent, status, at, load_changed=True)
+        return frames
+
+    async def _agent_frames(self, agent_id: str, status: Doc | None, at: datetime, *,
+                            load_changed: bool = False) -> Frames:
+        """A `board_agent` frame for each supervisor of the agent's queues (with the load counted now); when
+        only the load may have changed, none if it did not."""
+        queues = [q["queue_id"] async for q in self.db[QUEUES].find(
+            {"tenant_id": self.tenant_id, "members": agent_id}, {"queue_id": 1}, session=self.session)]
+        supervisors = await self.supervisors(queues) if queues else []
+        if not supervisors:
+            return []
+        load = await agent_load(self.db, self.tenant_id, agent_id, session=self.session)
+        if load_changed and (status or {}).get("load") == load:
+            return []
+        await self.db[AGENT_STATUS].update_one(
+            {"_id": f"{self.tenant_id}:{agent_id}"},
+            {"$set": {"load": load, "tenant_id": self.tenant_id, "agent_id": agent_id}}, upsert=True,
+            session=self.session)
+        row_status = {**(status or {}), "load": load}
+        frames = []
+        for supervisor in supervisors:
+            mine = [q for q in queues if q in await self._supervised(supervisor)]
+            frames.append((supervisor, board.agent_frame(board.agent_row(agent_id, row_status, mine), at)))
         return frames
 
     async def _supervised(self, user_id: str) -> list[str]:
         user = await self.db[USERS].find_one({"_id": f"{self.tenant_id}:{user_id}"}, {"supervises": 1},
                                              session=self.session)
         return list((user or {}).get("supervises", []))
+
+
+async def agent_load(db: AsyncDatabase[Doc], tenant_id: str, agent_id: str,
+                     session: AsyncClientSession | None = None) -> int:
+    """Conversations not closed that the agent holds, is in, or is offered (the gateway's projection: routing
+    publishes capacity, not load)."""
+    return await db[CONVERSATIONS].count_documents(
+        {"tenant_id": tenant_id, "state": {"$ne": "closed"}, "$or": [{"agents": agent_id}, {"offered": agent_id}]},
+        session=session)
 
 
 def _title(conversation: Doc) -> str:

@@ -14,13 +14,15 @@ from shared.contracts import chat
 from shared.contracts.catalogue import CHAT_COMMANDS
 from shared.contracts.chat.privacy import MaskingPolicyView, OriginalsPage, SearchResults
 from shared.contracts.envelope import Identifier
+from shared.text import words
 
 from services.gateway.api_admin import admin
 from services.gateway.api_staff import ANSWERS, IdempotencyKey
 from services.gateway.auth.permissions import Action, allowed, refusal
 from services.gateway.commands import request_id_for
-from services.gateway.identity import Staff, authorise, conversation_access, raise_refusal, require_staff
-from services.gateway.reads import chat_read
+from services.gateway.identity import Staff, authorise, raise_refusal, require_staff
+from services.gateway import history_search
+from services.gateway.reads import chat_read, service_read
 
 router = APIRouter()
 
@@ -86,30 +88,53 @@ async def read_originals(conversation_id: Identifier, request: Request, staff: S
     return response.json()
 
 
-@router.get("/v1/agent/search", tags=["agent"], response_model=SearchResults)
+@router.get("/v1/agent/search", tags=["agent"], response_model=SearchResults,
+            responses={403: {"description": "Not allowed to read the named conversation."},
+                       404: {"description": "No such conversation or contact in this tenant."},
+                       422: {"description": "The query has no words, or more than one scope is named."}})
 async def search(request: Request, staff: Staff = Depends(require_staff),
-                 q: str = Query(min_length=1, max_length=200, description="Words, all of which must appear."),
-                 customer_id: Identifier | None = Query(None, description="Only this customer's conversations."),
-                 limit: int = Query(50, ge=1, le=200)) -> Any:
-    """Messages whose masked text holds every word of `q`, newest first, from conversations the caller may read.
+                 q: str = Query(min_length=1, max_length=200,
+                                description="Words, all of which must appear (case- and accent-insensitive); the "
+                                            "last one may be the start of a word."),
+                 customer_id: Identifier | None = Query(None, description="Only this chat customer's conversations."),
+                 contact_id: Identifier | None = Query(None, description="Only the conversations of the chat "
+                                                                         "customers linked to this contact (U5)."),
+                 conversation_id: Identifier | None = Query(None, description="Only this conversation."),
+                 limit: int = Query(20, ge=1, le=100)) -> Any:
+    """History search (C6): messages whose masked text holds every word of `q`, best first, with a snippet whose
+    matched words are marked (fragments: show them as text, never as HTML), from conversations the caller may
+    read the messages of: one, a customer's, a contact's customers', or without a scope all the caller may read.
     Only masked text is searched: a card number, an IBAN or an e-mail address finds nothing."""
     refused = refusal(staff.role, Action.SEARCH_HISTORY)
     if refused is not None:
         raise_refusal(refused)
-    if not q.split():
+    named = [name for name, value in (("customer_id", customer_id), ("contact_id", contact_id),
+                                      ("conversation_id", conversation_id)) if value is not None]
+    if len(named) > 1:
+        raise HTTPException(422, detail={"error": "invalid", "detail": [
+            {"field": name, "reason": "name one scope at most"} for name in named]})
+    if not words(q):
         raise HTTPException(422, detail={"error": "invalid", "detail": [{"field": "q", "reason": "no words"}]})
     gw = request.app.state.gateway
-    params: dict[str, Any] = {"q": q, "limit": min(500, limit * 5)}
-    if customer_id is not None:
-        params["customer_id"] = customer_id
-    found = await chat_read(gw, f"/internal/tenants/{staff.tenant_id}/search", **params)
-    readable: dict[str, bool] = {}
-    hits = []
-    for hit in found["hits"]:
-        cid = hit["conversation_id"]
-        if cid not in readable:
-            access = await conversation_access(gw.db, staff, cid)
-            readable[cid] = access.view is not None and allowed(staff.role, Action.READ_MESSAGES, access.relations)
-        if readable[cid]:
-            hits.append(hit)
-    return SearchResults(hits=hits[:limit])
+    t = staff.tenant_id
+    if conversation_id is not None:
+        await authorise(gw.db, staff, conversation_id, Action.READ_MESSAGES)
+        scope: list[str] | None = [conversation_id]
+    elif customer_id is not None:
+        scope = await history_search.customers_conversations(gw.db, staff, [customer_id])
+    elif contact_id is not None:
+        linked = await service_read(gw.customer, "customer", f"/internal/tenants/{t}/contacts/{contact_id}/customers")
+        scope = await history_search.customers_conversations(gw.db, staff, linked["customer_ids"])
+    else:
+        scope = await history_search.callers_conversations(gw.db, staff)
+    if scope == []:
+        return SearchResults(hits=[])
+    asked = limit if scope is not None else min(500, limit * 5)  # the tenant's: some hits will not be readable
+    found = await chat_read(gw, f"/internal/tenants/{t}/search",
+                            body={"q": q, "conversation_ids": scope, "limit": asked})
+    hits = found["hits"]
+    complete = found["complete"]
+    if scope is None:
+        complete = complete and len(hits) < asked
+        hits = await history_search.readable_hits(gw.db, staff, hits)
+    return SearchResults(hits=hits[:limit], complete=complete and len(hits) <= limit)

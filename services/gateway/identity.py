@@ -120,11 +120,17 @@ async def require_customer(request: Request) -> Customer:
     return customer
 
 
-async def conversation_access(db: Any, staff: Staff, conversation_id: str) -> ConversationAccess:
-    """The gateway's view of a conversation of the staff member's tenant, and the staff member's relations."""
-    view = await db[CONVERSATIONS].find_one({"_id": f"{staff.tenant_id}:{conversation_id}"})
-    if view is None:
-        return ConversationAccess(None)
+def waits_in_queue(view: Doc) -> bool:
+    """Whether membership of the conversation's queue relates one to it: it waits there, or it is an offline
+    message left there."""
+    return bool(view.get("queue_id")) and (view["state"] in ("queued", "offered", "requested")
+                                           or view["state"] == "closed" and bool(view.get("offline")))
+
+
+def relations_to(view: Doc, staff: Staff, *, queue_member: bool, favourite: bool) -> set[Relation]:
+    """The staff member's relations to a conversation from the gateway's view of it, given whether they are a
+    member of its queue and have its customer as a favourite (pure: conversation_access and history search's
+    batches supply those)."""
     rel: set[Relation] = set()
     agents = view.get("agents", [])
     if agents and agents[0] == staff.user_id or (view["state"] == "closed" and staff.user_id in view["served_by"]):
@@ -136,14 +142,25 @@ async def conversation_access(db: Any, staff: Staff, conversation_id: str) -> Co
     if view.get("queue_id"):
         if view["queue_id"] in staff.queues:
             rel.add(Relation.SUPERVISOR_OF_QUEUE)
-        offline_message = view["state"] == "closed" and view.get("offline")
-        if view["state"] in ("queued", "offered", "requested") or offline_message:
-            queue = await db[QUEUES].find_one({"_id": f"{staff.tenant_id}:{view['queue_id']}"})
-            if queue and staff.user_id in queue["members"]:
-                rel.add(Relation.OFFLINE_INBOX if offline_message else Relation.QUEUE_MEMBER)
-    if view.get("customer_id") and await is_favourite(db, staff.tenant_id, view["customer_id"], staff.user_id):
+        if queue_member and waits_in_queue(view):
+            rel.add(Relation.OFFLINE_INBOX if view["state"] == "closed" else Relation.QUEUE_MEMBER)
+    if favourite and view.get("customer_id"):
         rel.add(Relation.FAVOURITE_OF)
-    return ConversationAccess(view, rel)
+    return rel
+
+
+async def conversation_access(db: Any, staff: Staff, conversation_id: str) -> ConversationAccess:
+    """The gateway's view of a conversation of the staff member's tenant, and the staff member's relations."""
+    view = await db[CONVERSATIONS].find_one({"_id": f"{staff.tenant_id}:{conversation_id}"})
+    if view is None:
+        return ConversationAccess(None)
+    member = False
+    if waits_in_queue(view):
+        queue = await db[QUEUES].find_one({"_id": f"{staff.tenant_id}:{view['queue_id']}"})
+        member = bool(queue) and staff.user_id in queue["members"]
+    favourite = bool(view.get("customer_id")) and await is_favourite(db, staff.tenant_id, view["customer_id"],
+                                                                      staff.user_id)
+    return ConversationAccess(view, relations_to(view, staff, queue_member=member, favourite=favourite))
 
 
 async def authorise(db: Any, staff: Staff, conversation_id: str, action: Action) -> ConversationAccess:

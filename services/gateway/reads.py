@@ -10,10 +10,15 @@ from fastapi import HTTPException
 from services.gateway.adapters.store import agent_stream, customer_stream, push
 
 
-async def service_read(client: httpx.AsyncClient, service: str, path: str, **params: Any) -> Any:
-    """A read from a service's internal API, passed on (its 404 stays a 404; the service down is a 503)."""
+async def service_read(client: httpx.AsyncClient, service: str, path: str, *, body: Any = None, **params: Any
+                       ) -> Any:
+    """A read from a service's internal API, passed on (its 404 stays a 404; the service down is a 503); with a
+    `body`, a POST (a read whose question is too long for a query string, such as a search's scope)."""
     try:
-        response = await client.get(path, params=params)
+        if body is None:
+            response = await client.get(path, params=params)
+        else:
+            response = await client.post(path, json=body, params=params)
     except httpx.HTTPError as exc:
         raise HTTPException(503, detail={"error": "unavailable",
                                          "detail": f"{service} is not answering ({type(exc).__name__})"}) from None

@@ -9,6 +9,7 @@ from typing import Any
 from services.chat.domain.conversation import Conversation
 from services.chat.domain.lifecycle import State
 from services.chat.domain.messages import Message
+from services.chat.domain.search import terms
 from services.chat.domain.settings import QueueChatSettings
 from shared.contracts.chat.attachments import AttachmentInfo
 from shared.contracts.chat.common import Context, Customer, OperatingHours, Sender, WrapUpReason
@@ -40,6 +41,7 @@ def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
 def message_to_doc(tenant_id: str, m: Message) -> dict[str, Any]:
     return {"_id": doc_id(tenant_id, m.message_id), "tenant_id": tenant_id, "conversation_id": m.conversation_id,
             "message_id": m.message_id, "seq": m.seq, "sender": m.sender.model_dump(), "text": m.text,
+            "terms": terms(m.text),  # history search's words index (C6): the masked text's, never an original's
             "private": m.private, "client_message_id": m.client_message_id, "sent_at": m.sent_at,
             "attachments": [a.model_dump() for a in m.attachments]}
 

@@ -49,7 +49,7 @@ class TransactionErasureStore:
     async def blank_messages(self, conversation_id: str) -> int:
         """Every message's text becomes ERASED_TEXT and it names no file any more; how many changed."""
         return await self._tx.update_many(MESSAGES, {"tenant_id": self.t, "conversation_id": conversation_id},
-                                          {"text": ERASED_TEXT, "attachments": []})
+                                          {"text": ERASED_TEXT, "attachments": [], "terms": []})
 
     async def delete_originals(self, conversation_id: str) -> int:
         """What masking kept as given (messages' texts, the customer, the context, notes): all of it."""

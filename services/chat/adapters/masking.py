@@ -3,11 +3,11 @@ documents in their own collection (`originals`) so that nothing that reads messa
 (views, search, events) can ever see them. Works in a unit of work's transaction through its generic
 document API (load, store, put), so MongoDB and the in-memory fakes run the same code.
 
-Also the read API's queries: the policy, the originals of a conversation, and search over masked text."""
+Also the read API's queries: the policy, the originals of a conversation, and history search (C6) over the
+words index of masked text (`terms` on each message, domain/search.py)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.chat.adapters.documents import CONVERSATIONS, MESSAGES, doc_id
 from services.chat.domain.masking import ORIGINALS_ROLES_DEFAULT, MaskingPolicy
 from services.chat.domain.pii import DEFAULT_PHONE_REGIONS
+from services.chat.domain.search import SearchQuery
 
 MASKING_POLICY, ORIGINALS = "masking_policy", "originals"
 Doc = dict[str, Any]
@@ -76,22 +77,49 @@ class TransactionMaskingStore:
 
 # --- the read API's queries --------------------------------------------------------------------------------
 
+SEARCH_CANDIDATES = 1000  # at most this many matching messages are ranked per search: a bound on its cost
+
+
 class MaskingQueries(Protocol):
     async def policy(self, tenant_id: str) -> Doc | None: ...
     async def originals(self, tenant_id: str, conversation_id: str, message_ids: list[str]) -> list[Doc]: ...
-    async def search(self, tenant_id: str, *, words: list[str], customer_id: str | None, limit: int
-                     ) -> list[tuple[Doc, Doc]]: ...
+    async def search(self, tenant_id: str, query: SearchQuery, *, conversation_ids: list[str] | None
+                     ) -> tuple[list[Doc], dict[str, Doc]]: ...
 
 
-def words_filter(words: list[str]) -> Doc:
-    """Every word somewhere in the masked text, case-insensitive, as typed (no pattern syntax)."""
-    return {"$and": [{"text": {"$regex": re.escape(w), "$options": "i"}} for w in words]}
+def search_filter(tenant_id: str, query: SearchQuery, conversation_ids: list[str] | None) -> Doc:
+    """Messages (not private notes) holding every word of the query, in the given conversations or the whole
+    tenant's. Only one condition can bound the index scan: the bound word's equality (the prefix's range when
+    the query is one word being typed); the others are checked on the fetched documents ($expr), so neither
+    the planner nor its cached plan for this query shape can scan a common word's or a short prefix's entries."""
+    low, high = query.prefix, query.prefix + "\U0010ffff"
+    found: Doc = {"tenant_id": tenant_id}
+    if query.bound is None:
+        found["terms"] = {"$elemMatch": {"$gte": low, "$lt": high}}
+    else:
+        others = [w for w in query.whole if w != query.bound]
+        starts = {"$filter": {"input": "$terms", "as": "t",
+                              "cond": {"$and": [{"$gte": ["$$t", low]}, {"$lt": ["$$t", high]}]}}}
+        found["terms"] = query.bound
+        found["$expr"] = {"$and": [{"$setIsSubset": [{"$literal": others}, "$terms"]}, {"$gt": [{"$size": starts}, 0]}]}
+    if conversation_ids is not None:
+        found["conversation_id"] = {"$in": conversation_ids}
+    found["private"] = False
+    return found
+
+
+SEARCH_IN_CONVERSATIONS, SEARCH_NEWEST = "history_in_conversations", "history_newest"
 
 
 async def ensure_masking_indexes(db: AsyncDatabase[Doc]) -> None:
     await db[ORIGINALS].create_index([("tenant_id", ASCENDING), ("conversation_id", ASCENDING)], name="of_conversation")
-    await db[MESSAGES].create_index([("tenant_id", ASCENDING), ("private", ASCENDING), ("sent_at", DESCENDING)],
-                                    name="search_newest")
+    # History search: a word's entries in given conversations (a customer's, one, those a caller may read), and
+    # a word's newest entries across the tenant; private notes are not searched, so not indexed.
+    not_private = {"private": False}
+    await db[MESSAGES].create_index([("tenant_id", ASCENDING), ("terms", ASCENDING), ("conversation_id", ASCENDING)],
+                                    name=SEARCH_IN_CONVERSATIONS, partialFilterExpression=not_private)
+    await db[MESSAGES].create_index([("tenant_id", ASCENDING), ("terms", ASCENDING), ("sent_at", DESCENDING)],
+                                    name=SEARCH_NEWEST, partialFilterExpression=not_private)
 
 
 class MongoMaskingQueries:
@@ -106,15 +134,23 @@ class MongoMaskingQueries:
                *(message_original_id(tenant_id, m) for m in message_ids)]
         return await self._db[ORIGINALS].find({"_id": {"$in": ids}}).to_list()
 
-    async def search(self, tenant_id: str, *, words: list[str], customer_id: str | None, limit: int
-                     ) -> list[tuple[Doc, Doc]]:
-        """Messages (not private notes) whose masked text holds every word, newest first, with their conversation."""
-        query: Doc = {"tenant_id": tenant_id, "private": False, **words_filter(words)}
-        if customer_id is not None:
-            ids = await self._db[CONVERSATIONS].distinct(
-                "conversation_id", {"tenant_id": tenant_id, "customer.customer_id": customer_id})
-            query["conversation_id"] = {"$in": ids}
-        messages = await self._db[MESSAGES].find(query).sort("sent_at", DESCENDING).limit(limit).to_list()
-        conversations = {c["conversation_id"]: c for c in await self._db[CONVERSATIONS].find(
-            {"_id": {"$in": [doc_id(tenant_id, m["conversation_id"]) for m in messages]}}).to_list()}
-        return [(m, conversations[m["conversation_id"]]) for m in messages if m["conversation_id"] in conversations]
+    def search_cursor(self, tenant_id: str, query: SearchQuery, conversation_ids: list[str] | None) -> Any:
+        """The candidates' query: in conversations, a word's entries for them; else the word's newest entries
+        (for a query of one word being typed, the first entries of the words it starts)."""
+        found = self._db[MESSAGES].find(search_filter(tenant_id, query, conversation_ids), {"terms": 0})
+        if conversation_ids is not None:
+            return found.hint(SEARCH_IN_CONVERSATIONS).limit(SEARCH_CANDIDATES)
+        found = found.hint(SEARCH_NEWEST)
+        if query.bound is not None:  # one word's entries are in time order: the newest first, no sort in memory
+            found = found.sort("sent_at", DESCENDING)
+        return found.limit(SEARCH_CANDIDATES)
+
+    async def search(self, tenant_id: str, query: SearchQuery, *, conversation_ids: list[str] | None
+                     ) -> tuple[list[Doc], dict[str, Doc]]:
+        """At most SEARCH_CANDIDATES messages holding every query word, and their conversations by id."""
+        messages = await self.search_cursor(tenant_id, query, conversation_ids).to_list()
+        ids = sorted({m["conversation_id"] for m in messages})
+        conversations = {c["conversation_id"]: c async for c in self._db[CONVERSATIONS].find(
+            {"_id": {"$in": [doc_id(tenant_id, cid) for cid in ids]}},
+            {"conversation_id": 1, "customer.customer_id": 1, "queue_id": 1})}
+        return messages, conversations

@@ -1,4 +1,4 @@
-"""Chat's internal read API for masking (C4) and search (C6), mounted beside entrypoints/http.py's routes:
+"""Chat's internal read API for masking (C4) and history search (C6), mounted beside entrypoints/http.py's routes:
 the tenant's policy, the originals of a conversation (only for a role the policy allows: the gateway
 passes the caller's role and has already checked the caller may read the conversation), and search over
 masked message text (never the originals)."""
@@ -18,12 +18,14 @@ from services.chat.adapters.masking import (
 )
 from services.chat.adapters.queries import ChatQueries
 from services.chat.domain.masking import MaskingPolicy
-from shared.contracts.chat.common import Context, Customer, Sender
+from services.chat.domain.search import parse_query
+from services.chat.search_cases import search_history
+from shared.contracts.chat.common import Context, Customer
 from shared.contracts.chat.privacy import (
     MaskingPolicyView,
     OriginalMessage,
     OriginalsPage,
-    SearchHit,
+    SearchRequest,
     SearchResults,
 )
 
@@ -78,20 +80,15 @@ def masking_api(queries: ChatQueries, masking: MaskingQueries) -> APIRouter:
             context=Context.model_validate(fields.get("context", conversation["context"])),
             messages=messages, last_seq=conversation["seq"])
 
-    @api.get("/search")
-    async def search_messages(tenant: str, q: Annotated[str, Query(min_length=1, max_length=200)],
-                              customer_id: str | None = None,
-                              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> SearchResults:
-        """Messages whose masked text holds every word of `q` (case-insensitive), across the tenant's
-        conversations or one customer's; newest first. Originals are never searched, so a card number or an
-        e-mail finds nothing (only the part masking keeps, such as a card's last 4 digits)."""
-        words = q.split()
-        if not words:
+    @api.post("/search", responses={422: {"description": "The query has no words."}})
+    async def search_messages(tenant: str, body: SearchRequest) -> SearchResults:
+        """History search (C6): messages whose masked text holds every word of `q`, in the given conversations
+        or the tenant's, best first. Only masked text is indexed, so a card number or an e-mail address finds
+        nothing (only what masking keeps, such as a card's last 4 digits)."""
+        query = parse_query(body.q)
+        if query is None:
             raise HTTPException(422, "the query has no words")
-        found = await masking.search(tenant, words=words, customer_id=customer_id, limit=limit)
-        return SearchResults(hits=[SearchHit(
-            conversation_id=m["conversation_id"], message_id=m["message_id"], seq=m["seq"],
-            sender=Sender.model_validate(m["sender"]), text=m["text"], sent_at=m["sent_at"],
-            customer_id=conv["customer"]["customer_id"], queue_id=conv["queue_id"]) for m, conv in found])
+        return await search_history(masking, tenant, query, conversation_ids=body.conversation_ids,
+                                    limit=body.limit)
 
     return api

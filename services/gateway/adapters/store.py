@@ -21,6 +21,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
+from services.gateway.adapters.favourites import FAVOURITES
+
 USERS, SESSIONS, HEADS, STREAM, CONVERSATIONS, QUEUES, ANSWERS_SEEN, ACTIVE_VIEWS = (
     "users", "sessions", "stream_heads", "stream_events", "conversations", "queues", "answers", "active_views")
 TOMBSTONE_DAYS = 7  # a closed conversation's tombstone outlives any late event by far
@@ -49,6 +51,7 @@ async def ensure_indexes(db: AsyncDatabase[Doc], *, replay_window_s: int) -> Non
                                           ("started_at", DESCENDING)], name="customer_appeals")
     await db[CONVERSATIONS].create_index([("tenant_id", ASCENDING), ("served_by", ASCENDING),
                                           ("state", ASCENDING), ("updated_at", DESCENDING)], name="closed_list")
+    await db[FAVOURITES].create_index([("tenant_id", ASCENDING), ("agents", ASCENDING)], name="of_agent")
     for path in ("case.case_id", "customer.contact_id", "customer.account_id"):  # views linked to a record
         await db[ACTIVE_VIEWS].create_index([("tenant_id", ASCENDING), (path, ASCENDING)], name=f"by_{path}",
                                             partialFilterExpression={path: {"$exists": True}})

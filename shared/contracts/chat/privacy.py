@@ -40,16 +40,45 @@ class OriginalsPage(BaseModel):
     last_seq: int
 
 
+MAX_SEARCH_CONVERSATIONS = 5000  # a search names at most this many conversations (or none: the tenant's)
+
+
+class SearchRequest(BaseModel):
+    """History search (C6): messages whose masked text holds every word of `q`, best first."""
+    q: str = Field(min_length=1, max_length=200, description="Words, all of which must appear; the last one may be "
+                                                             "the start of a word (as one types).",
+                   examples=["charged twice"])
+    conversation_ids: list[str] | None = Field(
+        None, max_length=MAX_SEARCH_CONVERSATIONS,
+        description="Only these conversations (a customer's, one, those the caller may read); None: the whole "
+                    "tenant's, ranked among the newest matches.")
+    limit: int = Field(50, ge=1, le=500)
+
+
+class Fragment(BaseModel):
+    """A piece of a snippet. Show `text` as text (never as HTML); mark it when `match`."""
+    text: str
+    match: bool = Field(description="A word of the query.")
+
+
 class SearchHit(BaseModel):
     conversation_id: str
     message_id: str
     seq: int
     sender: Sender
     text: str = Field(description="The message as everyone sees it (masked).")
+    snippet: list[Fragment] = Field(default_factory=list,
+                                    description="The message, or the part of a long one around its first match, "
+                                                "in pieces with the matched words apart.")
+    score: float = Field(0.0, description="Relevance: higher first (term frequency, shorter messages, whole words "
+                                          "over prefixes, words together as a phrase).")
     sent_at: datetime
     customer_id: str
     queue_id: str
 
 
 class SearchResults(BaseModel):
-    hits: list[SearchHit] = Field(description="Newest first. Only masked text is searched, never originals.")
+    hits: list[SearchHit] = Field(description="Best first, then newest. Only masked text is searched, never "
+                                              "originals.")
+    complete: bool = Field(True, description="False: more messages matched than one search ranks (the newest or "
+                                             "the first of them were); add words to narrow it.")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from services.chat.adapters.documents import CONVERSATIONS, MESSAGES, doc_id
+from services.chat.adapters.documents import CONVERSATIONS, MESSAGES
 from services.chat.adapters.masking import (
     MASKING_POLICY,
     ORIGINALS,
+    SEARCH_CANDIDATES,
     conversation_original_id,
     message_original_id,
 )
+from services.chat.domain.search import SearchQuery
 from shared.testing.fakes import FakeUnitOfWork
 
 Doc = dict[str, Any]
@@ -32,16 +33,15 @@ class InMemoryMaskingQueries:
                *(message_original_id(tenant_id, m) for m in message_ids)]
         return [self._coll(ORIGINALS)[i] for i in ids if i in self._coll(ORIGINALS)]
 
-    async def search(self, tenant_id: str, *, words: list[str], customer_id: str | None, limit: int
-                     ) -> list[tuple[Doc, Doc]]:
-        conversations = self._coll(CONVERSATIONS)
-        found = []
-        for m in self._coll(MESSAGES).values():
-            conv = conversations.get(doc_id(tenant_id, m["conversation_id"]))
-            if m["tenant_id"] != tenant_id or m["private"] or conv is None:
-                continue
-            if customer_id is not None and conv["customer"]["customer_id"] != customer_id:
-                continue
-            if all(re.search(re.escape(w), m["text"], re.IGNORECASE) for w in words):
-                found.append((m, conv))
-        return sorted(found, key=lambda pair: pair[0]["sent_at"], reverse=True)[:limit]
+    async def search(self, tenant_id: str, query: SearchQuery, *, conversation_ids: list[str] | None
+                     ) -> tuple[list[Doc], dict[str, Doc]]:
+        """The same documents the Mongo query finds: every whole word and a word with the prefix in `terms`."""
+        found = [m for m in self._coll(MESSAGES).values()
+                 if m["tenant_id"] == tenant_id and not m["private"]
+                 and (conversation_ids is None or m["conversation_id"] in conversation_ids)
+                 and all(w in m["terms"] for w in query.whole)
+                 and any(t.startswith(query.prefix) for t in m["terms"])]
+        found.sort(key=lambda m: m["sent_at"], reverse=True)
+        conversations = {c["conversation_id"]: c for c in self._coll(CONVERSATIONS).values()
+                         if c["tenant_id"] == tenant_id and c["conversation_id"] in {m["conversation_id"] for m in found}}
+        return found[:SEARCH_CANDIDATES], conversations

@@ -3,6 +3,7 @@ internal read API."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from services.chat.adapters.erasure import ensure_erasure_indexes
 from services.chat.adapters.masking import MaskingQueries, MongoMaskingQueries, ensure_masking_indexes
 from services.chat.adapters.queries import ChatQueries, MongoChatQueries
 from services.chat.adapters.repositories import ensure_indexes, mongo_repositories
+from services.chat.adapters.sentiment_model import SentimentModel
 from services.chat.context import ChatRepositories
 from services.chat.entrypoints import kafka
 from services.chat.entrypoints.attachments import attachments_api, sweep_unattached
@@ -21,6 +23,7 @@ from services.chat.entrypoints.http_masking import masking_api
 from services.chat.handlers import ChatHandlers
 from services.chat import erasure_cases  # noqa: F401  (registers customer.ContactErased: privacy)
 from services.chat.redaction import mask_log_line, mask_stdlib_logging, redact
+from services.chat.sentiment_cases import Score, SentimentHandlers
 from services.chat.settings import ChatSettings
 from shared.runtime import ServiceRuntime
 
@@ -35,7 +38,7 @@ def bootstrap(settings: ChatSettings | None = None) -> ServiceRuntime:
 def build(settings: ChatSettings | None = None, *, uow: FakeUnitOfWork | None = None,
           repositories: Callable[[Any, str], ChatRepositories] = mongo_repositories,
           queries: ChatQueries | None = None, masking_queries: MaskingQueries | None = None,
-          **handler_options: Any) -> tuple[ServiceRuntime, ChatHandlers]:
+          sentiment_score: Score | None = None, **handler_options: Any) -> tuple[ServiceRuntime, ChatHandlers]:
     """The runtime and, for tests, the handlers it drives. Unit tests hand in in-memory fakes (a unit of
     work, repositories, queries; a clock and ids through handler_options) and drive the subscribers
     through FastStream's TestKafkaBroker."""
@@ -50,7 +53,15 @@ def build(settings: ChatSettings | None = None, *, uow: FakeUnitOfWork | None = 
     runtime.on_startup(lambda: ensure_masking_indexes(runtime.db))
     mask_stdlib_logging()
     runtime.on_startup(lambda: ensure_after_chat_indexes(runtime.db))
-    kafka.register(runtime, handlers)
+    sentiment = None
+    if settings.sentiment:  # C5: the model loads in the background at start (chat's other consumers do not wait)
+        if sentiment_score is None:
+            model = SentimentModel(threads=settings.sentiment_threads)
+            runtime.add_loop(lambda: asyncio.to_thread(model.warm))
+            sentiment_score = model.score
+        sentiment = SentimentHandlers(runtime.uow, sentiment_score, repositories=repositories,
+                                      window=settings.sentiment_window, producer=settings.service_name)
+    kafka.register(runtime, handlers, sentiment)
     queries = queries or MongoChatQueries(runtime.db)
     blobs = BlobStore(runtime.db)  # attachments: bytes over HTTP, never Kafka (entrypoints/attachments.py)
     runtime.on_startup(blobs.ensure_indexes)

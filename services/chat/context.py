@@ -14,6 +14,7 @@ from services.chat.domain.conversation import Conversation, Outcome
 from services.chat.domain.masking import MaskingPolicy
 from services.chat.domain.messages import Message
 from services.chat.domain.quick_replies import QuickReply
+from services.chat.domain.sentiment import ConversationMood, Level
 from services.chat.domain.settings import QueueChatSettings
 from services.chat.domain.survey import SurveySettings
 from shared.contracts.answers import Rejected
@@ -67,6 +68,14 @@ class ErasureStore(Protocol):
                           counts: dict[str, int], by: str | None, at: datetime) -> None: ...
 
 
+class SentimentStore(Protocol):
+    """The tenant's sentiment alert threshold and each conversation's last customer scores (C5; sentiment_cases.py)."""
+    async def threshold(self) -> Level: ...
+    async def save_threshold(self, threshold: Level) -> None: ...
+    async def mood(self, conversation_id: str) -> tuple[ConversationMood, int | None]: ...
+    async def save_mood(self, mood: ConversationMood, read_version: int | None) -> None: ...
+
+
 class Attachments(Protocol):
     """Files uploaded to the tenant's conversations and the tenant's limits (attachment_cases.py)."""
     async def get(self, attachment_id: str) -> Attachment | None: ...
@@ -84,6 +93,7 @@ class ChatRepositories:
     attachments: Attachments
     masking: MaskingStore
     erasure: ErasureStore
+    sentiment: SentimentStore
 
 
 @dataclass

@@ -20,6 +20,7 @@ from services.chat.group_cases import GROUP_USE_CASES, count_colleagues_unread
 from services.chat.domain.lifecycle import State
 from services.chat.domain.settings import QueueChatSettings, check_open, check_reason_list
 from services.chat.masking_cases import MASKING_USE_CASES
+from services.chat.sentiment_cases import SENTIMENT_USE_CASES
 from shared.contracts import chat as c
 from shared.contracts import routing as r
 from shared.contracts.answers import CommandRejected, Rejected
@@ -271,9 +272,9 @@ async def on_routing_refused(ctx: UseCaseContext, e: CommandRejected) -> None:
 
 
 # survey and quick replies (after_chat_cases.py), attachments (attachment_cases.py), masking (masking_cases.py),
-# groups (group_cases.py)
+# groups (group_cases.py), sentiment's threshold (sentiment_cases.py)
 for _command, _function in {**AFTER_CHAT_USE_CASES, **ATTACHMENT_USE_CASES, **MASKING_USE_CASES,
-                            **GROUP_USE_CASES}.items():
+                            **GROUP_USE_CASES, **SENTIMENT_USE_CASES}.items():
     use_case(_command)(_function)
 
 CHAT_COMMANDS = tuple(m for m in USE_CASES if issubclass(m, c.ChatCommand))

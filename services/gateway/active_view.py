@@ -3,9 +3,10 @@ routing, customer and cases: pure functions, no I/O (handlers.py runs them in th
 pushes a `view` frame per changed section to the conversation's agents).
 
 Sections: `summary` (channel, queue, state, agents, skills, start, when an agent took it and how long the
-customer waited, messages), `context` (pre-chat survey, self-service trail newest first, visitor details,
-context variables), `customer` (chat's customer, the contact and account it is linked to, their names) and
-`case` (the linked case: id, number, and its title, priority and status as the last CaseChanged said).
+customer waited, messages, the customer's sentiment (C5)), `context` (pre-chat survey, self-service trail
+newest first, visitor details, context variables), `customer` (chat's customer, the contact and account it is
+linked to, their names) and `case` (the linked case: id, number, and its title, priority and status as the last
+CaseChanged said).
 
 Exact under duplicates (the consumer records each event id in the same transaction) and under arrival out
 of order between topics: every section a topic can reach from two sides carries what orders it, never a
@@ -29,7 +30,8 @@ Doc = dict[str, Any]
 CONVERSATION_EVENTS = (chat.ConversationStarted, chat.ConversationStateChanged, chat.MessagePosted,
                        chat.ConversationClosed, chat.CustomerIdentified, routing.ConversationQueued,
                        routing.ConversationAssigned, routing.ConversationSkillsChanged,
-                       routing.ConversationTransferred, customer.CustomerLinked, cases.ConversationLinked)
+                       routing.ConversationTransferred, customer.CustomerLinked, cases.ConversationLinked,
+                       chat.SentimentAssessed)
 RECORD_EVENTS = {cases.CaseChanged: "case.case_id", customer.ContactChanged: "customer.contact_id",
                  customer.AccountChanged: "customer.account_id"}
 
@@ -45,7 +47,7 @@ def new_view(tenant_id: str, conversation_id: str) -> Doc:
             "closed": False,
             "summary": {"channel": "chat", "queue_id": None, "state": "requested", "agents": [], "skills": {},
                         "started_at": None, "assigned_at": None, "waited_s": None, "customer_messages": 0,
-                        "last_customer_message_at": None},
+                        "last_customer_message_at": None, "sentiment": None},
             "context": {"prechat": {}, "trail": [], "visitor": {}, "variables": {}, "authenticated": False},
             "customer": {"customer_id": None, "name": None, "contact_id": None, "account_id": None,
                          "company": None, "linked_at": None, "contact_version": 0, "account_version": 0},
@@ -112,6 +114,13 @@ def apply(view: Doc | None, env: Envelope[Any]) -> Change:
                 return Change()
             s["customer_messages"] += 1
             s["last_customer_message_at"] = ev.sent_at
+            return Change(v, ["summary"])
+        case chat.SentimentAssessed():  # C5: the conversation's level after its latest assessed message
+            known = s.get("sentiment")
+            if known is not None and known["seq"] >= ev.seq:
+                return Change()
+            s["sentiment"] = {"level": ev.conversation_level, "message_level": ev.message_level, "seq": ev.seq,
+                              "alert": ev.alert, "at": ev.at}
             return Change(v, ["summary"])
         case chat.CustomerIdentified():
             if not _link(c, ev.at, ev.contact_id, None, name=ev.customer_name):

@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 
 from services.gateway import (api_admin, api_after_chat, api_agent_sessions, api_attachments, api_cases,
                               api_customers, api_groups, api_identity, api_lines, api_masking, api_privacy,
-                              api_sessions, api_staff, api_supervisor, api_view, api_waiting, api_widget, api_work,
+                              api_sentiment, api_sessions, api_staff, api_supervisor, api_view, api_waiting, api_widget, api_work,
                               sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
@@ -66,6 +66,6 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     for module in (api_sessions, api_staff, api_work, api_admin, api_widget, api_after_chat, api_customers,
                    api_cases, api_lines, api_attachments, api_waiting, api_masking, api_identity, api_groups,
-                   api_privacy, api_view, api_agent_sessions, api_supervisor, sockets):
+                   api_privacy, api_sentiment, api_view, api_agent_sessions, api_supervisor, sockets):
         app.include_router(module.router)
     return app

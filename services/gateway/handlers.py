@@ -62,8 +62,14 @@ class GatewayHandlers:
             if isinstance(ev, active_view.CONVERSATION_EVENTS):  # G4: the active-conversation view
                 to_agents = [*to_agents, *await self._view_changed(views, env, cid)]
             # G3/G5: the agents' sessions panels, the supervisors' board, observers
-            to_agents = [*to_agents, *await Desk(tx.db, tx.session, env.tenant_id).on_event(
-                env, out.view or view, to_agents, changed=out.view is not None)]
+            desk = Desk(tx.db, tx.session, env.tenant_id)
+            to_agents = [*to_agents, *await desk.on_event(env, out.view or view, to_agents,
+                                                          changed=out.view is not None)]
+            if (isinstance(ev, chat.SentimentAssessed) and ev.alert  # C5: the session's alert, the supervisors
+                    and (view or {}).get("state") not in (None, "closed")):  # (an assessment may come after close)
+                to_agents += await desk.sentiment_alert(ev.conversation_id, env.occurred_at,
+                                                        level=ev.conversation_level, threshold=ev.threshold,
+                                                        message_id=ev.message_id)
             frames = [(agent_stream(env.tenant_id, agent), frame) for agent, frame in to_agents]
             frames += [(customer_stream(env.tenant_id, cid), frame) for frame in out.to_customer] if cid else []
             await views.push(frames)

@@ -36,6 +36,14 @@ def _frame(kind: str, env: Envelope[Any], **data: Any) -> Doc:
             **data}
 
 
+def sentiment_frame(env: Envelope[Any], ev: chat.SentimentAssessed) -> Doc:
+    """The customer's sentiment after a message (C5): the conversation's level, the message's, and whether it
+    is at or below the tenant's threshold (an alert)."""
+    return _frame("sentiment", env, conversation_id=ev.conversation_id, level=ev.conversation_level,
+                  message_level=ev.message_level, message_id=ev.message_id, seq=ev.seq, threshold=ev.threshold,
+                  alert=ev.alert, queue_id=ev.queue_id)
+
+
 def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> Projected:
     """`view` is the conversation's current view (None if unknown); `queue_members` the members of the queue
     the event names, for events that reach the Open list."""
@@ -150,6 +158,9 @@ def project(env: Envelope[Any], view: Doc | None, queue_members: list[str]) -> P
             frame = _frame("suggestions", env, conversation_id=cid, message_id=ev.message_id,
                            suggestions=[s.model_dump(mode="json") for s in ev.suggestions])
             return Projected(to_agents=[(a, frame) for a in ev.agents])
+        case chat.SentimentAssessed():  # C5: to whoever works it now (the assessment may lag the message)
+            frame = sentiment_frame(env, ev)
+            return Projected(to_agents=[(a, frame) for a in (v["agents"] if view is not None else ev.agents)])
         case _:
             return Projected(view=None)
     return out

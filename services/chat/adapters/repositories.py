@@ -21,6 +21,7 @@ from services.chat.adapters.after_chat import MongoAfterChat
 from services.chat.adapters.blobs import MongoAttachments
 from services.chat.adapters.erasure import TransactionErasureStore
 from services.chat.adapters.masking import TransactionMaskingStore
+from services.chat.adapters.sentiment import TransactionSentimentStore
 from services.chat.context import ChatRepositories
 from services.chat.domain.conversation import Conversation
 from services.chat.domain.messages import Message
@@ -139,4 +140,5 @@ def mongo_repositories(tx: Transaction, tenant_id: str) -> ChatRepositories:
                             MongoSettings(tx, tenant_id), MongoAfterChat(tx, tenant_id),
                             attachments=MongoAttachments(tx, tenant_id),
                             masking=TransactionMaskingStore(tx, tenant_id),
-                            erasure=TransactionErasureStore(tx, tenant_id))
+                            erasure=TransactionErasureStore(tx, tenant_id),
+                            sentiment=TransactionSentimentStore(tx, tenant_id))

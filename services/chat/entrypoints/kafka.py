@@ -1,17 +1,22 @@
 """Chat's topics at a glance: it consumes chat.commands, routing.events and customer.events (customers linked to
-contacts), and publishes chat.events and routing.commands (both via its outbox)."""
+contacts), its own chat.events in the group chat-sentiment (customers' messages scored, C5), and publishes
+chat.events and routing.commands (both via its outbox)."""
 
 from services.chat.handlers import ChatHandlers
 from services.chat.identity_cases import CUSTOMER_EVENTS_FOLLOWED
+from services.chat.sentiment_cases import SENTIMENT_GROUP, SentimentHandlers
 from services.chat.use_cases import CHAT_COMMANDS, ROUTING_EVENTS
-from shared.contracts import catalogue
+from shared.contracts import catalogue, chat
 from shared.runtime import ServiceRuntime
 
 
-def register(runtime: ServiceRuntime, handlers: ChatHandlers) -> None:
+def register(runtime: ServiceRuntime, handlers: ChatHandlers, sentiment: SentimentHandlers | None = None) -> None:
     runtime.consume(catalogue.CHAT_COMMANDS, {command: handlers.handle_command for command in CHAT_COMMANDS})
     runtime.consume(catalogue.ROUTING_EVENTS, {event: handlers.handle_routing_event for event in ROUTING_EVENTS})
     runtime.consume(catalogue.CUSTOMER_EVENTS, {event: handlers.handle_customer_event
                                                 for event in CUSTOMER_EVENTS_FOLLOWED})
+    if sentiment is not None:  # its own group: it may lag, never holds up chat's other consumers
+        runtime.consume(catalogue.CHAT_EVENTS, {chat.MessagePosted: sentiment.on_message_posted},
+                        group=SENTIMENT_GROUP)
     runtime.publishes(catalogue.CHAT_EVENTS)
     runtime.publishes(catalogue.ROUTING_COMMANDS)

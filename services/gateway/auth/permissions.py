@@ -91,6 +91,7 @@ class Action(StrEnum):
     MANAGE_IDENTITY_SECRET = "manage_identity_secret"
     MANAGE_SURVEY = "manage_survey"
     MANAGE_MASKING = "manage_masking"
+    MANAGE_SENTIMENT = "manage_sentiment"
     MANAGE_QUICK_REPLIES = "manage_quick_replies"
     KEEP_QUICK_REPLIES = "keep_quick_replies"
     MANAGE_ATTACHMENTS = "manage_attachments"
@@ -106,7 +107,8 @@ class Scope(StrEnum):
 EVERY_RELATION = frozenset(Relation)
 ADMIN_ACTIONS = frozenset({Action.MANAGE_AGENTS, Action.MANAGE_QUEUES, Action.MANAGE_WRAP_UP_REASONS,
                            Action.MANAGE_IDENTITY_SECRET, Action.MANAGE_SURVEY, Action.MANAGE_QUICK_REPLIES,
-                           Action.MANAGE_ATTACHMENTS, Action.MANAGE_MASKING, Action.ERASE_CUSTOMER_DATA})
+                           Action.MANAGE_ATTACHMENTS, Action.MANAGE_MASKING, Action.MANAGE_SENTIMENT,
+                           Action.ERASE_CUSTOMER_DATA})
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,8 @@ PERMISSIONS: tuple[Rule, ...] = (
     _tenant_rule(Action.MANAGE_SURVEY, "switch the post-chat survey (CSAT) on or off", roles=[Role.ADMIN]),
     _tenant_rule(Action.MANAGE_MASKING, "set what chat masks (C4) and which roles may read the originals",
                  roles=[Role.ADMIN]),
+    _tenant_rule(Action.MANAGE_SENTIMENT, "set the sentiment level at or below which agents and supervisors are "
+                                          "alerted (C5)", roles=[Role.ADMIN]),
     _tenant_rule(Action.MANAGE_QUICK_REPLIES, "edit the tenant's quick replies (everyone's canned responses)",
                  roles=[Role.ADMIN]),
     _tenant_rule(Action.KEEP_QUICK_REPLIES, "keep one's own quick replies, list those one may use",

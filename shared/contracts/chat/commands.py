@@ -218,4 +218,17 @@ class ConfigureAttachments(ChatCommand):
 
 
 
+# --- sentiment (C5) -------------------------------------------------------------------------------------
+
+class ConfigureSentiment(ChatCommand):
+    """The tenant's sentiment alert threshold (admin): the agent and the queue's supervisors are alerted when a
+    conversation's level falls to or below it. A tenant that never sent one alerts at slightly_negative."""
+    TYPE: ClassVar[str] = "chat.ConfigureSentiment"
+    KEY: ClassVar[str] = "setting_id"
+    setting_id: Literal["sentiment"] = Field("sentiment", description="Always 'sentiment' (one per tenant).")
+    threshold: Literal["very_negative", "negative", "slightly_negative", "neutral", "slightly_positive",
+                       "positive", "very_positive"] = Field(
+        "slightly_negative", description="Alert at or below this level.", examples=["slightly_negative"])
+
+
 COMMANDS: tuple[type[ChatCommand], ...] = tuple(ChatCommand.__subclasses__())

@@ -2,7 +2,7 @@
 by queue id or list id). ConversationClosed is the one analysts and views use for a finished chat."""
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -213,6 +213,38 @@ class CustomerErased(ChatEvent):
                                                "attachments.")
     erased_by: str | None = Field(description="Who asked for the erasure (a staff user id).")
     at: datetime = Field(description="When chat obeyed (UTC).")
+
+
+# --- sentiment (C5) -------------------------------------------------------------------------------------
+
+SentimentLevel = Literal["very_negative", "negative", "slightly_negative", "neutral", "slightly_positive",
+                         "positive", "very_positive"]
+
+
+class SentimentAssessed(ChatEvent):
+    """A customer message's sentiment and the conversation's after it (over its last customer messages), from
+    chat's sentiment consumer (its own consumer group: it may lag behind the message, never holds it up)."""
+    TYPE: ClassVar[str] = "chat.SentimentAssessed"
+    conversation_id: str = CONVERSATION
+    message_id: str = Field(description="The customer message assessed.")
+    seq: int = Field(description="Its position in the conversation.")
+    message_level: SentimentLevel = Field(description="The message's level.")
+    message_score: float = Field(ge=-1, le=1, description="The message's score, -1 (very negative) to 1.")
+    conversation_level: SentimentLevel = Field(description="The conversation's level over its last customer "
+                                                           "messages (the newest weigh most).")
+    threshold: SentimentLevel = Field(description="The tenant's alert threshold when it was assessed.")
+    alert: bool = Field(description="The conversation's level is at or below the threshold.")
+    queue_id: str = Field(description="The queue the conversation is in (its supervisors see the alert).")
+    agents: list[str] = Field(description="Agents working the conversation.")
+    at: datetime = Field(description="When it was assessed (UTC).")
+
+
+class SentimentConfigured(ChatEvent):
+    """The tenant's sentiment alert threshold (C5) changed."""
+    TYPE: ClassVar[str] = "chat.SentimentConfigured"
+    KEY: ClassVar[str] = "setting_id"
+    setting_id: str = Field("sentiment", description="Always 'sentiment'.")
+    threshold: SentimentLevel = Field(description="Alert when a conversation's level is at or below this one.")
 
 
 EVENTS: tuple[type[ChatEvent], ...] = tuple(ChatEvent.__subclasses__())

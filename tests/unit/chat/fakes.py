@@ -13,6 +13,7 @@ from services.chat.adapters.documents import (CONVERSATIONS, MESSAGES, QUEUE_SET
                                               reasons_from_doc, reasons_to_doc)
 from services.chat.adapters.erasure import TransactionErasureStore
 from services.chat.adapters.masking import TransactionMaskingStore
+from services.chat.adapters.sentiment import TransactionSentimentStore
 from services.chat.context import ChatRepositories
 from services.chat.domain.conversation import Conversation
 from services.chat.domain.messages import Message
@@ -107,7 +108,8 @@ def in_memory_repositories(tx: FakeTransaction, tenant_id: str) -> ChatRepositor
                             InMemorySettings(tx, tenant_id), InMemoryAfterChat(tx, tenant_id),
                             attachments=InMemoryAttachments(tx, tenant_id),
                             masking=TransactionMaskingStore(tx, tenant_id),
-                            erasure=TransactionErasureStore(tx, tenant_id))
+                            erasure=TransactionErasureStore(tx, tenant_id),
+                            sentiment=TransactionSentimentStore(tx, tenant_id))
 
 
 class InMemoryChatQueries(InMemoryAfterChatQueries):

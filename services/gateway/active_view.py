@@ -210,12 +210,19 @@ def public(view: Doc) -> Doc:
     case = dict(view["case"]) if view["case"] else None
     if case:
         case.pop("linked_at", None)
-    return {"conversation_id": view["conversation_id"], "summary": _json(view["summary"]),
-            "context": view["context"], "customer": c, "case": _json(case) if case else None}
+    return _json({"conversation_id": view["conversation_id"], "summary": view["summary"],
+                  "context": view["context"], "customer": c, "case": case})
 
 
-def _json(d: Doc) -> Doc:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in d.items()}
+def _json(value: Any) -> Any:
+    """Times as ISO strings, at any depth (frames are JSON)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    return value
 
 
 def _copy(view: Doc) -> Doc:

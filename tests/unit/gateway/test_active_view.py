@@ -147,3 +147,11 @@ def test_each_changed_section_is_one_frame_per_agent_on_the_conversation():
                                            customer=chat.Customer(customer_id="v-9", name="V"),
                                            context=chat.Context(), offline=True))
     assert av.apply(None, offline).view is None
+
+
+def test_every_frame_is_plain_json_at_any_depth():
+    import json
+    view = run(started(), state("active"))
+    view["summary"]["sentiment"] = {"level": "negative", "at": T0}  # a nested time, as sentiment keeps one
+    for _, frame in av.frames(view, ["summary", "context", "customer"], state("active")):
+        json.dumps(frame)

@@ -1,6 +1,6 @@
 """Sentiment (C5): each customer message of chat.events (MessagePosted from a customer, not private) is scored,
 and the conversation's level over its last customer messages is published as chat.SentimentAssessed, with an
-alert when it is at or below the tenant's threshold. Runs in a consumer group of its own on chat.events
+alert when it is at or below the tenant's threshold. Runs in a consumer group of its own on chat.events (chat-sentiment)
 (entrypoints/kafka.py), so it may fall behind without holding up messages; the score is computed before the
 transaction (the model runs off the event loop), and the conversation's scores, the event and the consumed
 message's id are written together, so a redelivery counts nothing twice.
@@ -24,7 +24,12 @@ from shared.logging import get_logger
 from shared.mongo import MongoUnitOfWork, millisecond_clock
 
 log = get_logger(__name__)
-SENTIMENT_GROUP = "chat-sentiment"
+
+
+def sentiment_group(service_group: str) -> str:
+    """The sentiment consumer's own group beside the service's (chat-sentiment for chat)."""
+    return f"{service_group}-sentiment"
+
 Score = Callable[[str], Awaitable[float]]
 
 

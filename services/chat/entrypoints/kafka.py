@@ -4,7 +4,7 @@ chat.events and routing.commands (both via its outbox)."""
 
 from services.chat.handlers import ChatHandlers
 from services.chat.identity_cases import CUSTOMER_EVENTS_FOLLOWED
-from services.chat.sentiment_cases import SENTIMENT_GROUP, SentimentHandlers
+from services.chat.sentiment_cases import SentimentHandlers, sentiment_group
 from services.chat.use_cases import CHAT_COMMANDS, ROUTING_EVENTS
 from shared.contracts import catalogue, chat
 from shared.runtime import ServiceRuntime
@@ -17,6 +17,6 @@ def register(runtime: ServiceRuntime, handlers: ChatHandlers, sentiment: Sentime
                                                 for event in CUSTOMER_EVENTS_FOLLOWED})
     if sentiment is not None:  # its own group: it may lag, never holds up chat's other consumers
         runtime.consume(catalogue.CHAT_EVENTS, {chat.MessagePosted: sentiment.on_message_posted},
-                        group=SENTIMENT_GROUP)
+                        group=sentiment_group(runtime.settings.consumer_group))
     runtime.publishes(catalogue.CHAT_EVENTS)
     runtime.publishes(catalogue.ROUTING_COMMANDS)

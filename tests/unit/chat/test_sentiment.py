@@ -13,7 +13,7 @@ import pytest
 
 from services.chat.domain.sentiment import (LEVELS, ConversationMood, alerts, conversation_score, level_of,
                                             rank)
-from services.chat.sentiment_cases import SENTIMENT_GROUP, SentimentHandlers, assessed
+from services.chat.sentiment_cases import SentimentHandlers, assessed, sentiment_group
 from shared.contracts import chat as c
 from shared.contracts.answers import CommandRejected
 from shared.contracts.envelope import Envelope
@@ -117,7 +117,7 @@ async def deliver(sentiment: SentimentHandlers, chat: Chat) -> None:
 
 
 async def deliver_one(sentiment: SentimentHandlers, env: Envelope[c.MessagePosted]) -> None:
-    with consuming(f"{SENTIMENT_GROUP}:{env.event_id}"), contextlib.suppress(AlreadyProcessed):
+    with consuming(f"{sentiment_group('chat')}:{env.event_id}"), contextlib.suppress(AlreadyProcessed):
         await sentiment.on_message_posted(env)  # (the dispatcher takes AlreadyProcessed as done)
 
 

@@ -77,7 +77,7 @@ class TransactionMaskingStore:
 
 # --- the read API's queries --------------------------------------------------------------------------------
 
-SEARCH_CANDIDATES = 1000  # at most this many matching messages are ranked per search: a bound on its cost
+SEARCH_CANDIDATES = 500  # at most this many matching messages are ranked per search: a bound on its cost
 
 
 class MaskingQueries(Protocol):

@@ -58,50 +58,61 @@ def parse_query(q: str) -> SearchQuery | None:
 class Span:
     start: int
     end: int
+    position: int  # the word's place among the text's words
     asked: str  # the query word it matches (the prefix for a prefix match)
     weight: float
 
 
-def spans(query: SearchQuery, text: str) -> list[Span]:
-    """Where the query's words are in the text (character offsets), in order."""
+def _normalised(token: str) -> list[str]:
+    """A token's search words (most tokens are plain ASCII: lower case is all shared/text.py's words does)."""
+    return [token.lower()] if token.isascii() else words(token)
+
+
+def _spans(query: SearchQuery, text: str) -> tuple[list[Span], int]:
+    """Where the query's words are in the text, in order, and how many words the text has."""
     found = []
-    for token in _TOKEN.finditer(text):
-        for part in words(token.group()):
+    position = -1
+    for position, token in enumerate(_TOKEN.finditer(text)):
+        for part in _normalised(token.group()):
             weight = query.matches(part)
             if weight:
                 asked = part if part in query.whole else query.prefix
-                found.append(Span(token.start(), token.end(), asked, weight))
+                found.append(Span(token.start(), token.end(), position, asked, weight))
                 break
-    return found
+    return found, position + 1
+
+
+def spans(query: SearchQuery, text: str) -> list[Span]:
+    """Where the query's words are in the text (character offsets), in order."""
+    return _spans(query, text)[0]
 
 
 def score(query: SearchQuery, text: str) -> float:
     """Relevance of a message that holds every query word: BM25-like term frequency (saturating, shorter
     messages first), whole words over prefixes, and a bonus when the words stand together in the query's order
     (a phrase) or close to each other. 0 when a word is missing."""
-    found = spans(query, text)
+    found, length = _spans(query, text)
     asked = [*query.whole, query.prefix]
-    weight = {a: 0.0 for a in asked}
+    weight = dict.fromkeys(asked, 0.0)
     for s in found:
         weight[s.asked] += s.weight
     if not all(weight.values()):
         return 0.0
-    length = max(1, len(_TOKEN.findall(text)))
-    norm = _K1 * (1 - _B + _B * length / _AVERAGE_WORDS)
+    norm = _K1 * (1 - _B + _B * max(1, length) / _AVERAGE_WORDS)
     relevance = sum(w * (_K1 + 1) / (w + norm) for w in weight.values())
-    return round(relevance + _closeness(asked, text, found), 6)
+    return round(relevance + _closeness(asked, found, length), 6)
 
 
-def _closeness(asked: list[str], text: str, found: list[Span]) -> float:
+def _closeness(asked: list[str], found: list[Span], length: int) -> float:
     """1 for the query's words side by side in its order (a phrase), less the farther apart they stand; 0 for a
     one-word query."""
     if len(asked) < 2:
         return 0.0
-    index = {m.start(): i for i, m in enumerate(_TOKEN.finditer(text))}
-    at = [(index[s.start], s.asked) for s in found]
-    if any(all((p + k, w) in set(at) for k, w in enumerate(asked)) for p, _ in at):
+    at = [(s.position, s.asked) for s in found]
+    present = set(at)
+    if any(all((p + k, w) in present for k, w in enumerate(asked)) for p, _ in at):
         return 1.0
-    shortest = len(index)
+    shortest = length
     for i, (first, word) in enumerate(at):  # the shortest run of words that holds every query word
         seen = set()
         for position, other in at[i:]:

@@ -10,6 +10,7 @@ import pytest
 
 from services.chat.adapters.documents import CONVERSATIONS, MESSAGES, conversation_to_doc, message_to_doc
 from services.chat.adapters.masking import (
+    SEARCH_CANDIDATES,
     SEARCH_IN_CONVERSATIONS,
     SEARCH_NEWEST,
     MongoMaskingQueries,
@@ -68,7 +69,7 @@ async def test_ranked_hits_in_the_given_conversations_or_the_tenants(chat):
     assert {h["customer_id"] for h in customers["hits"]} == {"cu5"}
     assert [h["message_id"] for h in (await search(chat, "charged tw", conversation_ids=["c6"]))["hits"]] == ["m6-4"]
     many = await search(chat, "order", limit=500)
-    assert len(many["hits"]) == 500 and not many["complete"]  # over 1,000 match: the newest 1,000 are ranked
+    assert len(many["hits"]) == SEARCH_CANDIDATES and not many["complete"]  # more match: the newest are ranked
     assert all(h["seq"] != 10 for h in many["hits"])  # private notes are never searched
 
 
@@ -84,7 +85,8 @@ async def test_every_search_query_is_served_by_a_words_index(chat):
         plan = str(explained["queryPlanner"]["winningPlan"])
         assert "IXSCAN" in plan and index in plan and "COLLSCAN" not in plan and "'SORT'" not in plan, (q, plan)
         stats = (await chat.runtime.db.command("explain", {
-            "find": MESSAGES, "filter": search_filter("t1", parse_query(q), conversation_ids), "hint": index, "limit": 1000,
+            "find": MESSAGES, "filter": search_filter("t1", parse_query(q), conversation_ids), "hint": index,
+            "limit": SEARCH_CANDIDATES,
             **({"sort": {"sent_at": -1}} if conversation_ids is None and parse_query(q).bound else {})},
             verbosity="executionStats"))["executionStats"]
         returned = stats["nReturned"]

@@ -6,6 +6,7 @@ api_after_chat.py (survey, transcripts, quick replies), api_attachments.py (file
 api_waiting.py (a waiting customer's place, a queue's status for the widget),
 api_customers.py (contacts, accounts),
 api_cases.py (cases, quick notes, service requests), api_view.py (the active-conversation view),
+api_knowledge.py (knowledge articles, drafts from replies, the widget's hints),
 api_lines.py (the users of a line),
 api_masking.py (masking policy, originals, history search),
 api_identity.py (linking a conversation's customer to a contact or account),
@@ -26,9 +27,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.gateway import (api_admin, api_after_chat, api_agent_sessions, api_attachments, api_cases,
-                              api_customers, api_groups, api_identity, api_lines, api_masking, api_privacy,
-                              api_sentiment, api_sessions, api_staff, api_supervisor, api_view, api_waiting, api_widget, api_work,
-                              sockets)
+                              api_customers, api_groups, api_identity, api_knowledge, api_lines, api_masking,
+                              api_privacy, api_sentiment, api_sessions, api_staff, api_supervisor, api_view,
+                              api_waiting, api_widget, api_work, sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -65,7 +66,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
 
     for module in (api_sessions, api_staff, api_work, api_admin, api_widget, api_after_chat, api_customers,
-                   api_cases, api_lines, api_attachments, api_waiting, api_masking, api_identity, api_groups,
-                   api_privacy, api_sentiment, api_view, api_agent_sessions, api_supervisor, sockets):
+                   api_cases, api_knowledge, api_lines, api_attachments, api_waiting, api_masking, api_identity,
+                   api_groups, api_privacy, api_sentiment, api_view, api_agent_sessions, api_supervisor, sockets):
         app.include_router(module.router)
     return app

@@ -84,6 +84,10 @@ class Action(StrEnum):
     EDIT_CONTACTS = "edit_contacts"
     READ_CASES = "read_cases"
     EDIT_CASES = "edit_cases"
+    READ_ARTICLES = "read_articles"
+    EDIT_ARTICLES = "edit_articles"
+    DRAFT_ARTICLE = "draft_article"
+    READ_HINTS = "read_hints"
     EDIT_ACCOUNTS = "edit_accounts"
     MANAGE_AGENTS = "manage_agents"
     MANAGE_QUEUES = "manage_queues"
@@ -195,6 +199,13 @@ PERMISSIONS: tuple[Rule, ...] = (
                                     "requests (K1-K3)", roles=STAFF_ROLES),
     _tenant_rule(Action.EDIT_CASES, "open cases, edit them inline, write quick notes, move service requests "
                                     "(K1-K3)", roles=STAFF_ROLES),
+    _tenant_rule(Action.READ_ARTICLES, "read and search knowledge articles, drafts too (K4)", roles=STAFF_ROLES),
+    _tenant_rule(Action.EDIT_ARTICLES, "write knowledge articles, edit and publish them (K4)",
+                 roles=[Role.ADMIN, Role.SUPERVISOR]),
+    _conversation_rule(Action.DRAFT_ARTICLE, "make a draft knowledge article from an agent's reply in the "
+                                             "conversation (K4)", work=_WORKING, supervises=True),
+    _conversation_rule(Action.READ_HINTS, "similar-question hints while typing and the article chosen: published "
+                                          "articles of the conversation's tenant (K4)", own=True),
     _tenant_rule(Action.EDIT_ACCOUNTS, "create accounts (companies) and edit them inline",
                  roles=[Role.ADMIN, Role.SUPERVISOR]),
     _tenant_rule(Action.MANAGE_AGENTS, "create agents, set roles, capacity and skills", roles=[Role.ADMIN]),

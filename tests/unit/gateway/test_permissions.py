@@ -52,7 +52,7 @@ def test_a_customer_can_never_see_or_write_private_notes():
 
 def test_a_customer_acts_only_on_its_own_conversation_and_only_as_a_customer():
     customer_actions = {Action.READ_CONVERSATION, Action.READ_MESSAGES, Action.SEND_MESSAGE, Action.END,
-                        Action.MARK_READ, Action.TYPING}
+                        Action.MARK_READ, Action.TYPING, Action.READ_HINTS}
     for action in Action:
         for rels in RELATION_SETS:
             assert allowed(Role.CUSTOMER, action, rels) == (Relation.OWN in rels and action in customer_actions)

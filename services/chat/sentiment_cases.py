@@ -57,20 +57,23 @@ class SentimentHandlers:
         async def work(tx: Any) -> None:
             repos = self.repositories(tx, env.tenant_id)
             mood, version = await repos.sentiment.mood(message.conversation_id)
+            before = mood.level(self.window) if mood.scores else None
             if not mood.add(message.message_id, score, self.window):
                 return
             conversation = await repos.conversations.get(message.conversation_id)
             threshold = await repos.sentiment.threshold()
             level = mood.level(self.window)
+            alert = alerts(level, threshold)
             await repos.sentiment.save_mood(mood, version)
             self.events.emit(tx, env.tenant_id, [c.SentimentAssessed(
                 conversation_id=message.conversation_id, message_id=message.message_id, seq=message.seq,
                 message_level=level_of(score), message_score=round(max(-1.0, min(1.0, score)), 4),
-                conversation_level=level, threshold=threshold, alert=alerts(level, threshold),
+                conversation_level=level, threshold=threshold, alert=alert,
+                fell=alert and (before is None or not alerts(before, threshold)),
                 queue_id=conversation.queue_id if conversation else "", agents=list(message.agents),
                 at=self.clock())], env)
             log.info("sentiment assessed", conversation_id=message.conversation_id, message_level=level_of(score),
-                     conversation_level=level, alert=alerts(level, threshold))
+                     conversation_level=level, alert=alert)
 
         await self.uow.run(work)
 

@@ -65,8 +65,11 @@ class GatewayHandlers:
             desk = Desk(tx.db, tx.session, env.tenant_id)
             to_agents = [*to_agents, *await desk.on_event(env, out.view or view, to_agents,
                                                           changed=out.view is not None)]
-            if (isinstance(ev, chat.SentimentAssessed) and ev.alert  # C5: the session's alert, the supervisors
-                    and (view or {}).get("state") not in (None, "closed")):  # (an assessment may come after close)
+            # C5: the conversation's sentiment fell to the tenant's threshold (once per fall, not for each message
+            # while it stays there): the alert on the agents' sessions and the queue's supervisors; an assessment
+            # may come after the close, which alerts nobody
+            if (isinstance(ev, chat.SentimentAssessed) and ev.fell
+                    and (view or {}).get("state") not in (None, "closed")):
                 to_agents += await desk.sentiment_alert(ev.conversation_id, env.occurred_at,
                                                         level=ev.conversation_level, threshold=ev.threshold,
                                                         message_id=ev.message_id)

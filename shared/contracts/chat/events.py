@@ -234,6 +234,8 @@ class SentimentAssessed(ChatEvent):
                                                            "messages (the newest weigh most).")
     threshold: SentimentLevel = Field(description="The tenant's alert threshold when it was assessed.")
     alert: bool = Field(description="The conversation's level is at or below the threshold.")
+    fell: bool = Field(False, description="It has just fallen there: alerting now, not after the previous "
+                                         "assessed message (the first one alerting counts as a fall).")
     queue_id: str = Field(description="The queue the conversation is in (its supervisors see the alert).")
     agents: list[str] = Field(description="Agents working the conversation.")
     at: datetime = Field(description="When it was assessed (UTC).")

@@ -80,7 +80,7 @@ def test_only_the_customers_own_words_are_assessed() -> None:
 # --- the consumer through chat's real handlers -------------------------------------------------------------
 
 SCORES = {"Hi, where is my order?": 0.0, "it is late AGAIN, this is a joke": -0.7,
-          "I am furious, refund me now": -1.0, "ok thanks, that helps": 0.5}
+          "I am furious, refund me now": -1.0, "ok thanks, that helps": 0.9}
 
 
 class Scorer:
@@ -144,6 +144,7 @@ async def test_each_customer_message_is_assessed_with_the_conversations_level(
         ("negative", "slightly_negative", True),  # (0 - 2*0.7) / 3 = -0.47
         ("very_negative", "negative", True),  # (0 - 1.4 - 3) / 6 = -0.73
     ]
+    assert [e.fell for e in got] == [False, True, False]  # it fell once, then stayed below
     assert {(e.queue_id, e.threshold, e.conversation_id) for e in got} == {("q1", "slightly_negative", "c1")}
     assert [e.seq for e in got] == [1, 2, 3]
 
@@ -184,3 +185,16 @@ async def test_the_tenants_threshold_is_set_by_an_admin_and_applies_to_what_foll
                       ("negative", "very_negative", False)]  # (0 - 2 - 3) / 6 = -0.83: negative, not very
     other_tenant = await chat.send(c.ConfigureSentiment(threshold="neutral", actor=ADMIN), tenant="t2")
     assert chat.answer(other_tenant).TYPE == "platform.CommandAccepted"
+
+
+async def test_it_falls_again_after_it_recovered(chat: Chat, sentiment: SentimentHandlers) -> None:
+    await start(chat)
+    texts = ["I am furious, refund me now", "ok thanks, that helps", "ok thanks, that helps",
+             "I am furious, refund me now", "I am furious, refund me now"]
+    for n, text in enumerate(texts, start=1):
+        await say(chat, text, n)
+    await deliver(sentiment, chat)
+    got = chat.events(c.SentimentAssessed)
+    # scores 0, -1, .9, .9, -1, -1: weighted means 0, -0.67, 0.12, 0.43, -0.05, then (window 5) -0.37
+    assert [(e.alert, e.fell) for e in got] == [(False, False), (True, True), (False, False), (False, False),
+                                                (False, False), (True, True)]

@@ -4,6 +4,7 @@ takes nothing) and makes a `sentiment` frame for the conversation's agents."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -48,10 +49,13 @@ def test_the_change_is_a_summary_frame_and_a_sentiment_frame_for_the_agents_work
     view = run(started(), state("active", agents=("a1", "a2")))
     change = av.apply(view, assessed(2))
     assert change.sections == ["summary"]
-    assert {agent for agent, _ in av.frames(change.view, change.sections, assessed(2))} == {"a1", "a2"}
+    view_frames = av.frames(change.view, change.sections, assessed(2))
+    assert {agent for agent, _ in view_frames} == {"a1", "a2"}
+    assert json.loads(json.dumps([f for _, f in view_frames]))[0]["data"]["sentiment"]["at"].startswith("2026-")
     conversation = {"agents": ["a2"], "state": "active"}  # the gateway's conversation projection: a2 has it now
     out = project(assessed(2, agents=("a1",)), conversation, [])
     assert out.view is None
     ((agent, frame),) = out.to_agents
     assert agent == "a2" and frame["type"] == "sentiment" and frame["level"] == "negative" and frame["alert"]
     assert frame["conversation_id"] == "c1" and frame["threshold"] == "slightly_negative"
+    json.dumps(frame)  # frames are JSON

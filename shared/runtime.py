@@ -284,7 +284,8 @@ class ServiceRuntime:
     def run(self) -> None:
         """Serve until SIGINT/SIGTERM, then stop consuming, finish loops and close clients."""
         config = uvicorn.Config(self.asgi_app(), host=self.settings.http_host, port=self.settings.http_port,
-                                lifespan="on", log_config=None, access_log=False)
+                                lifespan="on", log_config=None, access_log=False,
+                                timeout_keep_alive=self.settings.http_keep_alive_s)
         # uvicorn shuts down gracefully on these, then re-raises them into the handlers it found;
         # no-op handlers make that a clean exit 0 instead of a traceback or a -15.
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -15,6 +15,12 @@ class ServiceSettings(BaseSettings):
     mongo_db: str | None = Field(None, description="Database this service owns; defaults to the service name.")
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    http_keep_alive_s: int = Field(
+        75, description="How long an idle HTTP keep-alive connection is kept open. Longer than clients keep theirs "
+                        "(httpx, which the gateway and the tests use: 5 s): the client must be the one to drop an "
+                        "idle connection. With uvicorn's default, also 5 s, the server closed connections as clients "
+                        "reused them, and those requests failed with 'Server disconnected without sending a "
+                        "response'.")
     log_level: str = "INFO"
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stderr is a terminal.")
     # Kafka client settings, all in one place (shared/broker.py and shared/runtime.py read them).

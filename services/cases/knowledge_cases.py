@@ -1,6 +1,6 @@
 """Knowledge base (K4) use cases: save an article (create, or edit against the version read; publish by saving
-it published), and a draft article from an agent's reply. Each article is saved with its embedding, computed
-before the write (off the event loop) from what the model reads of it."""
+it published), and a draft article from an agent's reply. Each article is saved with its embeddings (its text's and its
+title's), computed before the write, off the event loop."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from shared.contracts.answers import Rejected
 from shared.contracts.cases.knowledge import DraftArticleFromReply, SaveArticle
 
 
-async def _embedding_of(article: Article) -> np.ndarray:
-    return (await shared_embedder().passages([article.embedded_text]))[0]
+async def _embeddings_of(article: Article) -> tuple[np.ndarray, np.ndarray]:
+    """Its text's and its title's embeddings."""
+    text, title = await shared_embedder().passages([article.embedded_text, article.title])
+    return text, title
 
 
 @use_case(SaveArticle)
@@ -33,7 +35,7 @@ async def save_article(ctx: Context, cmd: SaveArticle) -> str:
         if changed is None:
             return article.id
         event = changed
-    await store.save(article, await _embedding_of(article))
+    await store.save(article, *await _embeddings_of(article))
     ctx.events.append(event)
     return article.id
 
@@ -48,6 +50,6 @@ async def draft_article_from_reply(ctx: Context, cmd: DraftArticleFromReply) -> 
                                     tags=["from-reply"], language=cmd.language, status="draft", by=ctx.by,
                                     now=ctx.now, source_conversation_id=cmd.conversation_id,
                                     source_message_id=cmd.message_id)
-    await store.save(article, await _embedding_of(article))
+    await store.save(article, *await _embeddings_of(article))
     ctx.events.append(event)
     return article.id

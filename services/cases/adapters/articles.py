@@ -1,7 +1,7 @@
 """Knowledge articles <-> MongoDB documents, and the repository the use cases save them with.
 
 Collections:
-- `articles`: one per article, with its embedding (float32 bytes) and `text_language`, the MongoDB language its
+- `articles`: one per article, with its embeddings (float32 bytes: its text's and its title's) and `text_language`, the MongoDB language its
   text index stems it in (the index's language_override: per-article language, 'none' where MongoDB has no
   stemmer); `revision` is the tenant's knowledge revision at its last save;
 - `knowledge_revisions`: one counter per tenant, raised in the transaction of every save, so an in-process
@@ -28,13 +28,15 @@ def doc_id(tenant_id: str, record_id: str) -> str:
     return f"{tenant_id}|{record_id}"
 
 
-def article_doc(tenant_id: str, article: Article, embedding: np.ndarray, revision: int) -> Doc:
+def article_doc(tenant_id: str, article: Article, embedding: np.ndarray, title_embedding: np.ndarray,
+                revision: int) -> Doc:
     return {"_id": doc_id(tenant_id, article.id), "tenant_id": tenant_id, "id": article.id, "title": article.title,
             "body": article.body, "tags": article.tags, "language": article.language,
             "text_language": text_language(article.language), "status": article.status, "version": article.version,
             "created_at": article.created_at, "updated_at": article.updated_at, "updated_by": article.updated_by,
             "source_conversation_id": article.source_conversation_id,
-            "source_message_id": article.source_message_id, "revision": revision, "embedding": to_bytes(embedding)}
+            "source_message_id": article.source_message_id, "revision": revision, "embedding": to_bytes(embedding),
+            "title_embedding": to_bytes(title_embedding)}
 
 
 def article_from(doc: Doc) -> Article:
@@ -68,13 +70,13 @@ class ArticleStore:
         self._versions[article_id] = doc["version"] if doc else None
         return article_from(doc) if doc else None
 
-    async def save(self, article: Article, embedding: np.ndarray) -> None:
+    async def save(self, article: Article, embedding: np.ndarray, title_embedding: np.ndarray) -> None:
         """Write it with its embedding under the tenant's next knowledge revision (the counter's versioned put
         makes two saves at once conflict, and one runs again: revisions are never shared or skipped)."""
         counter = await self.tx.load(REVISIONS, self.t)
         revision = (counter["revision"] if counter else 0) + 1
         await self.tx.put(REVISIONS, {"_id": self.t, "tenant_id": self.t, "revision": revision, "version": revision},
                           read_version=counter["version"] if counter else None)
-        await self.tx.put(ARTICLES, article_doc(self.t, article, embedding, revision),
+        await self.tx.put(ARTICLES, article_doc(self.t, article, embedding, title_embedding, revision),
                           read_version=self._versions.get(article.id))
         self._versions[article.id] = article.version

@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.cases.adapters.articles import ARTICLES, LANGUAGES, REVISIONS, doc_id
 from services.cases.adapters.embeddings import DIMENSIONS, Embedder, from_bytes
-from services.cases.domain.knowledge import composer_text, fuse, guess_language, snippet, text_language
+from services.cases.domain.knowledge import composer_text, fuse, guess_language, similarity, snippet, text_language
 from shared.contracts.cases.knowledge import ArticleHit
 
 Method = Literal["text", "vector", "combined"]
@@ -41,19 +41,21 @@ class TenantVectors:
     """One tenant's articles as a matrix of unit vectors (one row each) with what a hit shows."""
     revision: int = 0
     entries: dict[str, _Entry] = field(default_factory=dict)
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    vectors: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # (text's, title's)
     ids: list[str] = field(default_factory=list)
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, DIMENSIONS), dtype=np.float32))
+    titles: np.ndarray = field(default_factory=lambda: np.zeros((0, DIMENSIONS), dtype=np.float32))
     published: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def apply(self, docs: Sequence[Doc], revision: int) -> None:
         for doc in docs:
             self.entries[doc["id"]] = _Entry(doc["title"], snippet(doc["body"]), composer_text(doc["body"]),
                                              doc["language"], doc["status"])
-            self.vectors[doc["id"]] = from_bytes(doc["embedding"])
+            self.vectors[doc["id"]] = (from_bytes(doc["embedding"]), from_bytes(doc["title_embedding"]))
         self.ids = list(self.vectors)
-        self.matrix = (np.vstack([self.vectors[i] for i in self.ids]) if self.ids
-                       else np.zeros((0, DIMENSIONS), dtype=np.float32))
+        empty = np.zeros((0, DIMENSIONS), dtype=np.float32)
+        self.matrix = np.vstack([self.vectors[i][0] for i in self.ids]) if self.ids else empty
+        self.titles = np.vstack([self.vectors[i][1] for i in self.ids]) if self.ids else empty
         self.published = np.array([self.entries[i].status == "published" for i in self.ids], dtype=bool)
         self.revision = revision
 
@@ -66,7 +68,7 @@ class Retriever:
         self.db = db
         self.embedder = embedder
         self.candidates = candidates
-        self.weights = weights or {}
+        self.weights = weights  # None: the domain's FUSION_WEIGHTS
         self._tenants: OrderedDict[str, TenantVectors] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         self._max_tenants = max_tenants
@@ -84,7 +86,8 @@ class Retriever:
             if cached.revision < current:
                 docs = await self.db[ARTICLES].find(
                     {"tenant_id": tenant_id, "revision": {"$gt": cached.revision, "$lte": current}},
-                    {"id": 1, "title": 1, "body": 1, "language": 1, "status": 1, "embedding": 1}).to_list()
+                    {"id": 1, "title": 1, "body": 1, "language": 1, "status": 1, "embedding": 1,
+                     "title_embedding": 1}).to_list()
                 cached.apply(docs, current)
             self._tenants[tenant_id] = cached
             self._tenants.move_to_end(tenant_id)
@@ -110,11 +113,11 @@ class Retriever:
 
     async def vector_ranking(self, cache: TenantVectors, q: str, *, published_only: bool,
                              limit: int) -> list[tuple[str, float]]:
-        """The embedding model: (article id, cosine similarity), best first."""
+        """The embedding model: (article id, similarity: its text's and its title's cosine, weighted), best first."""
         if not cache.ids:
             return []
         query = await self.embedder.query(q)
-        scores = cache.matrix @ query
+        scores = similarity(cache.matrix @ query, cache.titles @ query)
         if published_only:
             scores = np.where(cache.published, scores, -np.inf)
         top = np.argsort(-scores)[:limit]

@@ -18,6 +18,7 @@ from services.cases.domain.knowledge import (
     draft_title,
     fuse,
     guess_language,
+    similarity,
     stale,
     text_language,
 )
@@ -92,16 +93,27 @@ async def test_a_draft_from_a_reply_remembers_where_it_came_from():
 
 
 def test_reciprocal_rank_fusion_rewards_agreement_and_keeps_a_stable_order():
-    fused = fuse({"text": ["a", "b", "c"], "vector": ["c", "a", "d"]}, k=60)
+    equal = {"text": 1.0, "vector": 1.0}
+    fused = fuse({"text": ["a", "b", "c"], "vector": ["c", "a", "d"]}, weights=equal, k=60)
     assert [r.article_id for r in fused] == ["a", "c", "b", "d"]
     assert fused[0].ranks == {"text": 1, "vector": 2} and fused[3].ranks == {"vector": 3}
     assert fused[0].score == pytest.approx(1 / 61 + 1 / 62)
     weighted = fuse({"text": ["a", "b"], "vector": ["b", "a"]}, weights={"vector": 2.0})
     assert [r.article_id for r in weighted] == ["b", "a"]
-    tie = fuse({"text": ["x"], "vector": ["y"]})
+    tie = fuse({"text": ["x"], "vector": ["y"]}, weights=equal)
     assert [r.article_id for r in tie] == ["x", "y"]  # same score, same best rank: by id
     assert fuse({"text": ["a", "a", "b"]})[1].ranks == {"text": 2}  # a repeated id counts once
     assert len(fuse({"text": list("abcdef")}, limit=3)) == 3
+
+
+def test_by_default_the_model_leads_and_a_text_match_moves_an_article_up_a_few_places():
+    assert [r.article_id for r in fuse({"text": ["a"], "vector": ["b", "a"]})] == ["a", "b"]
+    assert [r.article_id for r in fuse({"text": ["c"], "vector": ["a", "b", "c"]})] == ["c", "a", "b"]
+    assert [r.article_id for r in fuse({"text": ["e"], "vector": list("abcde")})] == ["a", "e", "b", "c", "d"]
+    assert [r.article_id for r in fuse({"text": ["j"], "vector": list("abcdefghij")})][:3] == ["a", "b", "c"]
+    # found by words only: after everything the model found
+    assert [r.article_id for r in fuse({"text": ["x", "a"], "vector": ["a", "b"]})] == ["a", "b", "x"]
+    assert similarity(1.0, 0.0) == pytest.approx(0.8)  # an article's text counts most, its title a fifth
 
 
 def test_tags_titles_and_what_the_composer_gets():

@@ -133,10 +133,15 @@ class Retriever:
             return []
         language = language or guess_language(q) or "en"
         depth = max(self.candidates, limit)
-        text = (await self.text_ranking(tenant_id, q, language, published_only=published_only, limit=depth)
-                if method in ("text", "combined") else [])
-        vector = (await self.vector_ranking(cache, q, published_only=published_only, limit=depth)
-                  if method in ("vector", "combined") else [])
+        async def nothing() -> list[tuple[str, float]]:
+            return []
+
+        # MongoDB searches its text index while the model embeds the question (in its thread)
+        text, vector = await asyncio.gather(
+            self.text_ranking(tenant_id, q, language, published_only=published_only, limit=depth)
+            if method in ("text", "combined") else nothing(),
+            self.vector_ranking(cache, q, published_only=published_only, limit=depth)
+            if method in ("vector", "combined") else nothing())
         if method == "text":
             scored = text
         elif method == "vector":

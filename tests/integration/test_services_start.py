@@ -22,9 +22,9 @@ from shared.testing.kafka import eventually
 pytestmark = pytest.mark.integration
 
 
-def _get(url: str) -> tuple[int, bytes]:
+def _get(url: str, timeout_s: float = 2) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -46,8 +46,10 @@ async def _start_check_stop(name: str, infra, unique: str) -> dict:
             if ready[0] == 200:
                 break
             await asyncio.sleep(0.5)
-        live = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/health/live")
-        spec = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/asyncapi.json")
+        # generous: five services start at once on a shared machine (chat and cases load a model), and the
+        # first AsyncAPI document is built on request (a CI run timed it out at 2 s under load)
+        live = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/health/live", 30)
+        spec = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/asyncapi.json", 30)
     finally:
         out = await _terminate(proc)
     return {"ready": ready, "live": live, "spec": spec, "exit": proc.returncode, "log": out.decode(errors="replace")}

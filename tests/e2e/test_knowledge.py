@@ -51,8 +51,7 @@ async def test_a_customer_message_brings_suggestions_to_the_agent_and_a_reply_be
     await accept(alice, desk, cid)
 
     sent = await widget.post(f"/v1/widget/conversations/{cid}/messages",
-                             {"client_message_id": "c1", "text": "I changed my mind about the kettle, can I still "
-                                                                 "send it back and get my money?"})
+                             {"client_message_id": "c1", "text": "Can I return the kettle I bought? I want a refund."})
     assert sent.status_code == 200, sent.text
     message = await desk.wait_for(lambda f: f["type"] == "message" and f.get("client_message_id") == "c1",
                                   what="the customer's message")

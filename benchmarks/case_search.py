@@ -13,20 +13,17 @@ to mongod. Figures and ratios, not a test; target p99 <= 50 ms each."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
 
 from benchmarks.broker_hop import pct
-from benchmarks.customer_search import FIRST, LAST, PASSWORD, TENANT, timed
+from benchmarks.customer_search import FIRST, LAST, PASSWORD, TENANT
+from benchmarks.harness import print_table, run_on_system, timed
 from services.cases.adapters.store import CASES, NUMBERS, case_doc
 from services.cases.domain.cases import Case, case_number
 from services.gateway.settings import GatewaySettings
@@ -109,12 +106,7 @@ async def run(system: System, args: argparse.Namespace) -> None:
         hits = await get("/v1/cases", q=words[0])
         print(f"(a title-prefix search returns {len(hits['hits'])} hits, the default limit)")
     await mongo.close()
-    base = results["baseline: indexed find_one (client -> mongod)"]
-    print(f"\n{n} requests each, one at a time, client clock{'':8s}{'p50':>10s}{'p99':>10s}{'p99/base':>10s}  target")
-    for name, took in results.items():
-        p50, p99 = pct(took, 50), pct(took, 99)
-        mark = "" if name.startswith("baseline") else ("  met" if p99 <= 0.050 else "  NOT met (p99 <= 50 ms)")
-        print(f"{name:52s}{p50 * 1000:8.1f}ms{p99 * 1000:8.1f}ms{p99 / pct(base, 99):9.1f}x{mark}")
+    print_table(results, "baseline: indexed find_one (client -> mongod)", target_s=0.050, requests=n)
 
 
 def main() -> None:
@@ -123,14 +115,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-cases-"))
-    system = System(root, service_env={"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"})
-    system.start()
-    try:
-        asyncio.run(run(system, args))
-    finally:
-        system.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    run_on_system("bench-cases-", run, args)
 
 
 if __name__ == "__main__":

@@ -16,20 +16,22 @@ and ratios, not a test; target p99 <= 50 ms each."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
 
 from benchmarks.broker_hop import pct
-from services.customer.adapters.lines import AGENT_TIES, LINE_USERS, LineUser, line_user_doc
+from benchmarks.harness import print_table, run_on_system, timed
+from services.customer.adapters.lines import (
+    AGENT_TIES,
+    LINE_USERS,
+    LineUser,
+    line_user_doc,
+)
 from services.customer.adapters.store import ACCOUNTS, CONTACTS, to_doc
 from services.customer.domain.profiles import Account, Contact
 from services.gateway.settings import GatewaySettings
@@ -78,15 +80,6 @@ async def seed(db: Any, args: argparse.Namespace, rng: random.Random) -> None:
     await db[AGENT_TIES].insert_many(ties, ordered=False)
     print(f"seeded {len(contacts):,} contacts, {len(accounts):,} accounts, a line of {len(rows):,} users "
           f"(alice tied to {len(ties):,} of them) in {time.monotonic() - t0:.1f}s", flush=True)
-
-
-async def timed(samples: int, request: Any) -> list[float]:
-    took = []
-    for n in range(samples):
-        t0 = time.perf_counter()
-        await request(n)
-        took.append(time.perf_counter() - t0)
-    return took
 
 
 async def run(system: System, args: argparse.Namespace) -> None:
@@ -139,14 +132,7 @@ async def run(system: System, args: argparse.Namespace) -> None:
         print(f"(a name-prefix search returns {len(hits['hits'])} hits; the list page {len(first_page['rows'])} "
               f"rows of {first_page['line_size']:,})")
     await mongo.close()
-    base50, base99 = pct(results["baseline: indexed find_one (client -> mongod)"], 50), \
-        pct(results["baseline: indexed find_one (client -> mongod)"], 99)
-    print(f"\n{n} requests each, one at a time, client clock{'':8s}{'p50':>10s}{'p99':>10s}{'p99/base':>10s}  target")
-    for name, took in results.items():
-        p50, p99 = pct(took, 50), pct(took, 99)
-        mark = "" if name.startswith("baseline") else ("  met" if p99 <= 0.050 else "  NOT met (p99 <= 50 ms)")
-        print(f"{name:52s}{p50 * 1000:8.1f}ms{p99 * 1000:8.1f}ms{p99 / base99:9.1f}x{mark}")
-    print(f"(baseline p50 {base50 * 1000:.2f} ms)")
+    print_table(results, "baseline: indexed find_one (client -> mongod)", target_s=0.050, requests=n)
 
 
 def main() -> None:
@@ -156,14 +142,7 @@ def main() -> None:
     parser.add_argument("--line-users", type=int, default=5_000)
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-customer-"))
-    system = System(root, service_env={"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"})
-    system.start()
-    try:
-        asyncio.run(run(system, args))
-    finally:
-        system.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    run_on_system("bench-customer-", run, args)
 
 
 if __name__ == "__main__":

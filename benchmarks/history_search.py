@@ -23,21 +23,23 @@ find_one from the same client process straight to mongod. Figures, not a test; t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import random
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
 
 from benchmarks.broker_hop import pct
-from services.chat.adapters.documents import CONVERSATIONS, MESSAGES, conversation_to_doc, message_to_doc
+from benchmarks.harness import print_table, run_on_system, timed
+from services.chat.adapters.documents import (
+    CONVERSATIONS,
+    MESSAGES,
+    conversation_to_doc,
+    message_to_doc,
+)
 from services.chat.domain.conversation import Conversation
 from services.chat.domain.lifecycle import State
 from services.chat.domain.messages import Message
@@ -139,15 +141,6 @@ async def seed(chat_db: Any, gateway_db: Any, corpus: Corpus) -> None:
           f"customers, served by {corpus.args.agents} agents, in {time.monotonic() - t0:.0f}s", flush=True)
 
 
-async def timed(samples: int, request: Any) -> list[float]:
-    took = []
-    for n in range(samples):
-        t0 = time.perf_counter()
-        await request(n)
-        took.append(time.perf_counter() - t0)
-    return took
-
-
 def query(rng: random.Random, corpus: Corpus, n: int) -> str:
     """One or two words of a band (by turns), the last cut to a prefix of at least 3 letters now and then."""
     band = corpus.band(("common", "middling", "rare")[n % 3])
@@ -212,14 +205,7 @@ async def run(system: System, args: argparse.Namespace) -> None:
         print("(q=refund: " + ", ".join(f"{name} {len(found['hits'])} hits, complete={found['complete']}"
                                         for name, found in sample.items()) + ")")
     await mongo.close()
-    base50, base99 = pct(results["baseline: indexed find_one (client -> mongod)"], 50), \
-        pct(results["baseline: indexed find_one (client -> mongod)"], 99)
-    print(f"\n{n} requests each, one at a time, client clock{'':8s}{'p50':>10s}{'p99':>10s}{'p99/base':>10s}  target")
-    for name, took in results.items():
-        p50, p99 = pct(took, 50), pct(took, 99)
-        mark = "" if name.startswith("baseline") else ("  met" if p99 <= 0.100 else "  NOT met (p99 <= 100 ms)")
-        print(f"{name:52s}{p50 * 1000:8.1f}ms{p99 * 1000:8.1f}ms{p99 / base99:9.1f}x{mark}")
-    print(f"(baseline p50 {base50 * 1000:.2f} ms)")
+    print_table(results, "baseline: indexed find_one (client -> mongod)", target_s=0.100, requests=n)
 
 
 def main() -> None:
@@ -230,14 +216,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-history-"))
-    system = System(root, service_env={"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"})
-    system.start()
-    try:
-        asyncio.run(run(system, args))
-    finally:
-        system.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    run_on_system("bench-history-", run, args)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import shutil
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from benchmarks.broker_hop import broker_round_trip, pct
 from benchmarks.conversation_latency import Desk, line
+from benchmarks.harness import run_on_system
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
 from shared.testing.system import System
@@ -154,14 +152,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--duration-s", type=float, default=300.0)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-view-"))
-    system = System(root, service_env={"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"})
-    system.start()
-    try:
-        asyncio.run(benchmark(system, args))
-    finally:
-        system.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    run_on_system("bench-view-", benchmark, args)
 
 
 if __name__ == "__main__":

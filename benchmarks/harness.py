@@ -1,0 +1,55 @@
+"""What the whole-system benchmarks share: the system started for one run, requests timed one at a time with
+the client's clock, and the table of figures against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.broker_hop import pct
+from shared.testing.system import System
+
+# Cheap password hashing for the benchmark's sign-ins (nothing else differs from a user's run).
+SERVICE_ENV = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"}
+
+
+def run_on_system(prefix: str, run: Callable[[System, argparse.Namespace], Awaitable[None]],
+                  args: argparse.Namespace) -> None:
+    """Start the whole system (mongod, Kafka, every service) in a fresh folder, run, stop, clean up."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    system = System(root, service_env=dict(SERVICE_ENV))
+    system.start()
+    try:
+        asyncio.run(run(system, args))
+    finally:
+        system.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def timed(samples: int, request: Callable[[int], Awaitable[Any]]) -> list[float]:
+    """Seconds each of `samples` requests took, one after the other."""
+    took = []
+    for n in range(samples):
+        t0 = time.perf_counter()
+        await request(n)
+        took.append(time.perf_counter() - t0)
+    return took
+
+
+def print_table(results: dict[str, list[float]], baseline: str, *, target_s: float, requests: int) -> None:
+    """p50, p99 and p99 over the baseline's p99 for each request kind, and whether its p99 meets the target."""
+    base = results[baseline]
+    print(f"\n{requests} requests each, one at a time, client clock{'':8s}{'p50':>10s}{'p99':>10s}{'p99/base':>10s}"
+          f"  target")
+    for name, took in results.items():
+        p50, p99 = pct(took, 50), pct(took, 99)
+        mark = "" if name == baseline else (
+            "  met" if p99 <= target_s else f"  NOT met (p99 <= {target_s * 1000:.0f} ms)")
+        print(f"{name:52s}{p50 * 1000:8.1f}ms{p99 * 1000:8.1f}ms{p99 / pct(base, 99):9.1f}x{mark}")
+    print(f"(baseline p50 {pct(base, 50) * 1000:.2f} ms)")

@@ -18,7 +18,10 @@ import numpy as np
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.background import low_priority_executor
 from shared.logging import get_logger
+
+_EXECUTOR = low_priority_executor("embeddings")  # the model's one thread, below the message path
 
 log = get_logger(__name__)
 DIMENSIONS = 384
@@ -72,7 +75,7 @@ class Embedder:
         if (hit := self._cache.get(key)) is not None:
             self._cache.move_to_end(key)
             return hit
-        vector = (await asyncio.to_thread(self._encode, [key], True))[0]
+        vector = (await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self._encode, [key], True))[0]
         if self._cache_size:
             self._cache[key] = vector
             while len(self._cache) > self._cache_size:
@@ -83,7 +86,7 @@ class Embedder:
         """Documents' unit vectors, one row each."""
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        return await asyncio.to_thread(self._encode, texts, False)
+        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self._encode, texts, False)
 
 
 _SHARED: Embedder | None = None

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from services.chat.domain.sentiment import LEVELS, Level, rank
+from shared.background import low_priority_executor
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -76,6 +77,10 @@ EXAMPLES: dict[Level, tuple[str, ...]] = {
 TEMPERATURE = 0.02  # softmax over cosine similarities (e5's lie close together: 0.75-0.95)
 
 
+# The model's one thread, below the message path's priority (shared/background.py).
+_EXECUTOR = low_priority_executor("sentiment")
+
+
 class SentimentModel:
     """One process's scorer; the embedding model is loaded on first use (or by `warm`)."""
 
@@ -116,4 +121,4 @@ class SentimentModel:
         self.score_now("warm up")
 
     async def score(self, text: str) -> float:
-        return await asyncio.to_thread(self.score_now, text)
+        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self.score_now, text)

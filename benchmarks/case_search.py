@@ -21,9 +21,8 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from benchmarks.broker_hop import pct
 from benchmarks.customer_search import FIRST, LAST, PASSWORD, TENANT
-from benchmarks.harness import print_table, run_on_system, timed
+from benchmarks.harness import BASELINE, measure, print_table, run_on_system
 from services.cases.adapters.store import CASES, NUMBERS, case_doc
 from services.cases.domain.cases import Case, case_number
 from services.gateway.settings import GatewaySettings
@@ -95,18 +94,11 @@ async def run(system: System, args: argparse.Namespace) -> None:
                 assert response.status_code == 200, response.text
             checks["recent cases (cases' read API)"] = recent
             baseline = lambda i: db[CASES].find_one({"_id": f"{TENANT}|c{rng.randrange(args.cases)}"})  # noqa: E731
-            await timed(50, baseline)
-            for request in checks.values():
-                await timed(20, request)
-            results = {"baseline: indexed find_one (client -> mongod)": await timed(n, baseline)}
-            for name, request in checks.items():
-                results[name] = await timed(n, request)
-                print(f"  {name}: p50 {pct(results[name], 50) * 1000:.1f} ms, "
-                      f"p99 {pct(results[name], 99) * 1000:.1f} ms", flush=True)
+            results = await measure(baseline, checks, n)
         hits = await get("/v1/cases", q=words[0])
         print(f"(a title-prefix search returns {len(hits['hits'])} hits, the default limit)")
     await mongo.close()
-    print_table(results, "baseline: indexed find_one (client -> mongod)", target_s=0.050, requests=n)
+    print_table(results, BASELINE, target_s=0.050, requests=n)
 
 
 def main() -> None:

@@ -24,8 +24,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from benchmarks.broker_hop import pct
-from benchmarks.harness import print_table, run_on_system, timed
+from benchmarks.harness import BASELINE, measure, print_table, run_on_system
 from services.customer.adapters.lines import (
     AGENT_TIES,
     LINE_USERS,
@@ -120,19 +119,12 @@ async def run(system: System, args: argparse.Namespace) -> None:
             "line list: a later page": lambda i: get("/v1/lines/support/users", limit=50, cursor=later),
         }
         baseline_query = lambda i: db[CONTACTS].find_one({"_id": f"{TENANT}|k{rng.randrange(args.contacts)}"})  # noqa: E731
-        await timed(50, baseline_query)  # warm both paths once
-        for request in cases.values():
-            await timed(20, request)
-        results = {"baseline: indexed find_one (client -> mongod)": await timed(n, baseline_query)}
-        for name, request in cases.items():
-            results[name] = await timed(n, request)
-            print(f"  {name}: p50 {pct(results[name], 50) * 1000:.1f} ms, p99 {pct(results[name], 99) * 1000:.1f} ms",
-                  flush=True)
+        results = await measure(baseline_query, cases, n)
         hits = await get("/v1/customers/search", q="ber")
         print(f"(a name-prefix search returns {len(hits['hits'])} hits; the list page {len(first_page['rows'])} "
               f"rows of {first_page['line_size']:,})")
     await mongo.close()
-    print_table(results, "baseline: indexed find_one (client -> mongod)", target_s=0.050, requests=n)
+    print_table(results, BASELINE, target_s=0.050, requests=n)
 
 
 def main() -> None:

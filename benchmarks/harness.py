@@ -42,6 +42,23 @@ async def timed(samples: int, request: Callable[[int], Awaitable[Any]]) -> list[
     return took
 
 
+BASELINE = "baseline: indexed find_one (client -> mongod)"
+
+
+async def measure(baseline: Callable[[int], Awaitable[Any]], checks: dict[str, Callable[[int], Awaitable[Any]]],
+                  requests: int) -> dict[str, list[float]]:
+    """Warm every path, then time `requests` of the baseline and of each check, printing each as it ends."""
+    await timed(50, baseline)
+    for request in checks.values():
+        await timed(20, request)
+    results = {BASELINE: await timed(requests, baseline)}
+    for name, request in checks.items():
+        results[name] = await timed(requests, request)
+        print(f"  {name}: p50 {pct(results[name], 50) * 1000:.1f} ms, p99 {pct(results[name], 99) * 1000:.1f} ms",
+              flush=True)
+    return results
+
+
 def print_table(results: dict[str, list[float]], baseline: str, *, target_s: float, requests: int) -> None:
     """p50, p99 and p99 over the baseline's p99 for each request kind, and whether its p99 meets the target."""
     base = results[baseline]

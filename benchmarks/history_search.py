@@ -32,8 +32,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from benchmarks.broker_hop import pct
-from benchmarks.harness import print_table, run_on_system, timed
+from benchmarks.harness import BASELINE, measure, print_table, run_on_system
 from services.chat.adapters.documents import (
     CONVERSATIONS,
     MESSAGES,
@@ -191,21 +190,14 @@ async def run(system: System, args: argparse.Namespace) -> None:
         chat_db = mongo["chat"]
         baseline_query = lambda i: chat_db[MESSAGES].find_one(  # noqa: E731
             {"_id": f"{TENANT}|conv{rng.randrange(corpus.conversations)}-1"})
-        await timed(50, baseline_query)  # warm every path once
-        for request in cases.values():
-            await timed(20, request)
         n = args.requests
-        results = {"baseline: indexed find_one (client -> mongod)": await timed(n, baseline_query)}
-        for name, request in cases.items():
-            results[name] = await timed(n, request)
-            print(f"  {name}: p50 {pct(results[name], 50) * 1000:.1f} ms, p99 {pct(results[name], 99) * 1000:.1f} ms",
-                  flush=True)
+        results = await measure(baseline_query, cases, n)
         sample = {name: await search(headers, q="refund", **scope) for name, headers, scope in (
             ("customer", supervisor, {"customer_id": "cu1"}), ("agent", agent, {}), ("supervisor", supervisor, {}))}
         print("(q=refund: " + ", ".join(f"{name} {len(found['hits'])} hits, complete={found['complete']}"
                                         for name, found in sample.items()) + ")")
     await mongo.close()
-    print_table(results, "baseline: indexed find_one (client -> mongod)", target_s=0.100, requests=n)
+    print_table(results, BASELINE, target_s=0.100, requests=n)
 
 
 def main() -> None:

@@ -5,7 +5,9 @@ it emits and, for a consumed message, the record that the message was processed 
 
 from __future__ import annotations
 
-from collections import Counter
+import asyncio
+import contextlib
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,6 +30,7 @@ T = TypeVar("T")
 OUTBOX = "outbox"
 PROCESSED = "processed_messages"
 ANSWERS = "command_answers"  # request id -> the first answer given (shared.commands)
+HOT_KEY_WAIT_S = 5.0  # longest wait for a hot key's lock before an attempt goes on without it
 
 
 def make_mongo_client(settings: ServiceSettings) -> AsyncMongoClient[dict[str, Any]]:
@@ -75,6 +78,101 @@ class DuplicateRecord(Exception):
 
 class AlreadyProcessed(Exception):
     """The message was handled before; the transaction is abandoned and nothing changes."""
+
+
+class HotKeyConflict(ConcurrencyConflict):
+    """A unit of work named a hot key (`hot`) that another unit of work of this process holds: it starts again,
+    this time waiting for that key before its first read."""
+
+
+class _KeyLocks:
+    """In-process locks on named keys, handed to waiters in arrival order; a key is known while it is held."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, deque[asyncio.Future[None]]] = {}  # a key in here is held
+
+    def try_acquire(self, key: str) -> bool:
+        """Take the key if nobody holds it (never waits)."""
+        if key in self._waiters:
+            return False
+        self._waiters[key] = deque()
+        return True
+
+    async def acquire(self, key: str) -> None:
+        if self.try_acquire(key):
+            return
+        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[key].append(handed)
+        try:
+            await handed  # the holder's release hands the key over
+        except BaseException:
+            if handed.done() and not handed.cancelled():
+                self.release(key)  # handed over as the wait was cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters[key].remove(handed)
+            raise
+
+    def release(self, key: str) -> None:
+        waiting = self._waiters[key]
+        while waiting:
+            handed = waiting.popleft()
+            if not handed.done():
+                handed.set_result(None)
+                return
+        del self._waiters[key]
+
+    def held(self) -> set[str]:
+        return set(self._waiters)
+
+
+@dataclass
+class _Attempt:
+    """The hot keys of one unit of work: `named` grows over its attempts, `held` are this attempt's locks."""
+
+    locks: _KeyLocks
+    named: set[str] = field(default_factory=set)
+    held: list[str] = field(default_factory=list)
+
+    async def start(self, wait_s: float) -> None:
+        """Before an attempt's first operation: let go of the last attempt's keys, then wait for every key named
+        so far, in sorted order (nothing else held meanwhile: no two units of work can wait for each other)."""
+        self.release()
+        for key in sorted(self.named):
+            try:
+                await asyncio.wait_for(self.locks.acquire(key), wait_s)
+            except TimeoutError:  # a guard (e.g. a unit of work run inside another): go on unlocked
+                continue
+            self.held.append(key)
+
+    def name(self, key: str) -> None:
+        self.named.add(key)
+        if key in self.held:
+            return
+        if not self.locks.try_acquire(key):
+            raise HotKeyConflict(key)
+        self.held.append(key)
+
+    def release(self) -> None:
+        for key in self.held:
+            self.locks.release(key)
+        self.held.clear()
+
+
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("unit_of_work_attempt", default=None)
+
+
+def hot(*keys: str) -> None:
+    """Name documents this unit of work is about to write that other units of work of this process write too (an
+    agent's stream head, a conversation's view: the gateway's handlers run on 16 consumers at once). Taken if
+    free; if another unit of work holds one, this one starts again and first waits for every key it named. So
+    repeated write conflicts on a hot document become one wait. Correctness never depends on it (MongoDB detects
+    every conflict; a process of its own is not covered); call it before reading the documents. Outside a unit
+    of work it does nothing."""
+    attempt = _ATTEMPT.get()
+    if attempt is not None:
+        for key in keys:
+            attempt.name(key)
 
 
 @dataclass
@@ -139,6 +237,7 @@ class MongoUnitOfWork:
         self.client = client
         self.db = client[database]
         self._on_commit = on_commit
+        self._hot = _KeyLocks()
         # committed / attempts (a retry after a write conflict is one more attempt) / conflicts / duplicates
         self.stats: Counter[str] = Counter()
 
@@ -153,21 +252,30 @@ class MongoUnitOfWork:
         and on ConcurrencyConflict raised by a repository's version check."""
         if message_id is CONSUMED_MESSAGE:
             message_id = consumed_message_id()
-        for _ in range(max_conflicts - 1):
-            try:
-                return await self._run_once(work, message_id)
-            except ConcurrencyConflict:
-                self.stats["conflicts"] += 1
-            except AlreadyProcessed:
-                self.stats["duplicates"] += 1
-                raise
-        return await self._run_once(work, message_id)
+        keys = _Attempt(self._hot)  # the hot keys named (see `hot`), over every attempt of this unit of work
+        try:
+            for _ in range(max_conflicts - 1):
+                try:
+                    return await self._run_once(work, message_id, keys)
+                except HotKeyConflict:
+                    self.stats["hot_waits"] += 1
+                except ConcurrencyConflict:
+                    self.stats["conflicts"] += 1
+                except AlreadyProcessed:
+                    self.stats["duplicates"] += 1
+                    raise
+            return await self._run_once(work, message_id, keys)
+        finally:
+            keys.release()
 
-    async def _run_once(self, work: Callable[[Transaction], Awaitable[T]], message_id: str | None) -> T:
+    async def _run_once(self, work: Callable[[Transaction], Awaitable[T]], message_id: str | None,
+                        keys: _Attempt) -> T:
         result: list[T] = []
 
         async def attempt(session: AsyncClientSession) -> None:
             self.stats["attempts"] += 1
+            await keys.start(wait_s=HOT_KEY_WAIT_S)  # also after a write conflict PyMongo retries this for
+            _ATTEMPT.set(keys)  # (this callback's context is the caller's: reset below)
             tx = Transaction(session=session, db=self.db)
             result.clear()
             if message_id is not None:
@@ -181,9 +289,13 @@ class MongoUnitOfWork:
                 await self.db[OUTBOX].insert_many([outbox_row(topic, env) for topic, env in tx.pending],
                                                   session=session)
 
-        async with self.client.start_session() as session:
-            await session.with_transaction(attempt, read_concern=ReadConcern("snapshot"),
-                                           write_concern=WriteConcern("majority"))
+        token = _ATTEMPT.set(None)
+        try:
+            async with self.client.start_session() as session:
+                await session.with_transaction(attempt, read_concern=ReadConcern("snapshot"),
+                                               write_concern=WriteConcern("majority"))
+        finally:
+            _ATTEMPT.reset(token)
         self.stats["committed"] += 1
         if self._on_commit is not None:
             self._on_commit()

@@ -22,11 +22,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.contracts import cases, chat, customer, routing
 from shared.contracts.envelope import Envelope
 from shared.logging import get_logger
+from shared.mongo import hot
 
 from services.gateway import agent_sessions as panel_rules
 from services.gateway import board
 from services.gateway.adapters.agent_sessions import Panels
-from services.gateway.adapters.store import ACTIVE_VIEWS, CONVERSATIONS, QUEUES, USERS
+from services.gateway.adapters.store import ACTIVE_VIEWS, CONVERSATIONS, QUEUES, USERS, agent_stream
 
 log = get_logger(__name__)
 Doc = dict[str, Any]
@@ -190,6 +191,7 @@ class Desk:
             change = {"presence": ev.presence}
         else:
             change = {f"capacity.{ev.channel}": ev.capacity}
+        hot(agent_stream(self.tenant_id, ev.agent_id))
         status = await self.db[AGENT_STATUS].find_one_and_update(
             {"_id": f"{self.tenant_id}:{ev.agent_id}"},
             {"$set": {**change, "tenant_id": self.tenant_id, "agent_id": ev.agent_id}}, upsert=True,
@@ -221,6 +223,7 @@ class Desk:
         load = await agent_load(self.db, self.tenant_id, agent_id, session=self.session)
         if load_changed and (status or {}).get("load") == load:
             return []
+        hot(agent_stream(self.tenant_id, agent_id))
         await self.db[AGENT_STATUS].update_one(
             {"_id": f"{self.tenant_id}:{agent_id}"},
             {"$set": {"load": load, "tenant_id": self.tenant_id, "agent_id": agent_id}}, upsert=True,

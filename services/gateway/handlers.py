@@ -10,7 +10,7 @@ from typing import Any
 from shared.contracts import chat, customer, routing
 from shared.contracts.answers import CommandAccepted, CommandRejected
 from shared.contracts.envelope import Envelope
-from shared.mongo import MongoUnitOfWork, Transaction
+from shared.mongo import MongoUnitOfWork, Transaction, hot
 
 from services.gateway import active_view
 from services.gateway.adapters.favourites import Favourites
@@ -45,6 +45,8 @@ class GatewayHandlers:
                 await self._record_changed(views, env)
                 return
             cid = getattr(ev, "conversation_id", None)
+            if cid is not None:  # its documents and streams are written by events of four topics at once
+                hot(customer_stream(env.tenant_id, cid))
             view = await views.conversation(cid) if cid is not None else None
             members: list[str] = []
             if (isinstance(ev, chat.ConversationStateChanged) and ev.state == "queued"
@@ -52,6 +54,8 @@ class GatewayHandlers:
                 members = await views.queue_members(ev.queue_id)
             elif isinstance(ev, customer.LineUserChanged):
                 members = await views.queue_members(ev.line_id)
+            hot(*(agent_stream(env.tenant_id, agent) for agent in
+                  [*(view or {}).get("agents", []), *(view or {}).get("offered", []), *members]))
             out = project(env, view, members)
             if out.view is not None:
                 await views.save_conversation(out.view)

@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.gateway import agent_sessions
 from services.gateway.adapters.store import agent_stream, append
+from shared.mongo import hot
 
 PANELS, DRAFTS = "agent_panels", "session_drafts"
 Doc = dict[str, Any]
@@ -47,6 +48,7 @@ class Panels:
     async def save(self, panel: Doc, at: datetime) -> None:
         """Store the panel (its version one higher) and push its `sessions` frame to the agent."""
         panel["version"] += 1
+        hot(agent_stream(self.tenant_id, panel["agent_id"]))  # an agent's panel: its conversations' events
         await self.db[PANELS].replace_one({"_id": panel["_id"]}, panel, upsert=True, session=self.session)
         await append(self.db, self.session, [(agent_stream(self.tenant_id, panel["agent_id"]),
                                                agent_sessions.frame(panel, at))])

@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from services.gateway.adapters.favourites import FAVOURITES
+from shared.mongo import hot
 
 USERS, SESSIONS, HEADS, STREAM, CONVERSATIONS, QUEUES, ANSWERS_SEEN, ACTIVE_VIEWS = (
     "users", "sessions", "stream_heads", "stream_events", "conversations", "queues", "answers", "active_views")
@@ -70,6 +71,7 @@ class Views:
                                                      session=self.session)
 
     async def save_conversation(self, view: Doc) -> None:
+        hot(conversation_key(view["_id"]))
         await self.db[CONVERSATIONS].replace_one({"_id": view["_id"]}, view, upsert=True, session=self.session)
 
     async def queue_members(self, queue_id: str) -> list[str]:
@@ -92,6 +94,7 @@ class Views:
                                                 session=self.session).to_list()
 
     async def save_active_view(self, view: Doc) -> None:
+        hot(conversation_key(view["_id"]))
         await self.db[ACTIVE_VIEWS].replace_one({"_id": view["_id"]}, view, upsert=True, session=self.session)
 
     async def push(self, frames: list[tuple[str, Doc]]) -> None:
@@ -104,6 +107,12 @@ async def keep_answer(db: AsyncDatabase[Doc], tenant_id: str, request_id: str, a
     await db[ANSWERS_SEEN].update_one(
         {"_id": f"{tenant_id}:{request_id}"},
         {"$setOnInsert": {"type": answer_type, "answer": answer, "at": datetime.now(UTC)}}, upsert=True)
+
+
+def conversation_key(doc_id: str) -> str:
+    """The hot key (shared.mongo.hot) of a conversation's documents (`tenant:conversation` ids): its customer
+    stream's name, whose head its events also move."""
+    return f"conversation:{doc_id}"
 
 
 def agent_stream(tenant_id: str, user_id: str) -> str:
@@ -120,6 +129,7 @@ async def append(db: AsyncDatabase[Doc], session: AsyncClientSession, frames: li
     by_recipient: dict[str, list[Doc]] = {}
     for recipient, frame in frames:
         by_recipient.setdefault(recipient, []).append(frame)
+    hot(*by_recipient)  # every event of an agent's conversations moves its stream's head
     now = datetime.now(UTC)
     rows = []
     for recipient, items in by_recipient.items():

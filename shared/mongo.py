@@ -236,10 +236,15 @@ class MongoUnitOfWork:
                  on_commit: Callable[[], None] | None = None) -> None:
         self.client = client
         self.db = client[database]
-        self._on_commit = on_commit
+        self._on_commit = [on_commit] if on_commit is not None else []
         self._hot = _KeyLocks()
         # committed / attempts (a retry after a write conflict is one more attempt) / conflicts / duplicates
         self.stats: Counter[str] = Counter()
+
+    def add_on_commit(self, callback: Callable[[], None]) -> None:
+        """Also call `callback` after every commit (the outbox relay is called already; the gateway's frame
+        relay is another)."""
+        self._on_commit.append(callback)
 
     async def run(self, work: Callable[[Transaction], Awaitable[T]], *, message_id: str | None = CONSUMED_MESSAGE,
                   max_conflicts: int = 20) -> T:
@@ -297,8 +302,8 @@ class MongoUnitOfWork:
         finally:
             _ATTEMPT.reset(token)
         self.stats["committed"] += 1
-        if self._on_commit is not None:
-            self._on_commit()
+        for callback in self._on_commit:
+            callback()
         return result[0]
 
 

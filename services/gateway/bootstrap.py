@@ -19,7 +19,7 @@ from shared.contracts.catalogue import (
 from shared.runtime import ServiceRuntime
 
 from services.gateway.adapters.agent_sessions import ensure_indexes as panel_indexes
-from services.gateway.adapters.store import ensure_indexes
+from services.gateway.adapters.store import FrameRelay, ensure_indexes
 from services.gateway.app import Gateway, create_app
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
@@ -51,6 +51,9 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
         customer=httpx.AsyncClient(base_url=settings.customer_url, timeout=5.0),
         cases=httpx.AsyncClient(base_url=settings.cases_url, timeout=5.0))
     handlers = GatewayHandlers(runtime.uow)
+    frames = FrameRelay(runtime.db)  # positions the frames each commit queued
+    runtime.uow.add_on_commit(frames.notify)
+    runtime.add_loop(frames.run)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, replay_window_s=settings.replay_window_s))
     runtime.on_startup(lambda: panel_indexes(runtime.db))  # G3: panels by session
     runtime.on_startup(lambda: desk_indexes(runtime.db))  # G5: supervisors by queue

@@ -54,8 +54,9 @@ class GatewayHandlers:
                 members = await views.queue_members(ev.queue_id)
             elif isinstance(ev, customer.LineUserChanged):
                 members = await views.queue_members(ev.line_id)
+            # its agents' session panels and statuses (a queue's members only get frames, queued: nothing to name)
             hot(*(agent_stream(env.tenant_id, agent) for agent in
-                  [*(view or {}).get("agents", []), *(view or {}).get("offered", []), *members]))
+                  [*(view or {}).get("agents", []), *(view or {}).get("offered", [])]))
             out = project(env, view, members)
             if out.view is not None:
                 await views.save_conversation(out.view)

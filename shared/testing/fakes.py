@@ -110,6 +110,10 @@ class FakeUnitOfWork:
         self.processed: set[str] = set()
         self.outbox: list[tuple[str, Envelope[Any]]] = []
         self.stats: Counter[str] = Counter()
+        self._on_commit: list[Callable[[], None]] = []
+
+    def add_on_commit(self, callback: Callable[[], None]) -> None:
+        self._on_commit.append(callback)
 
     async def run(self, work: Callable[[FakeTransaction], Awaitable[T]], *, message_id: str | None = CONSUMED_MESSAGE,
                   max_conflicts: int = 20) -> T:
@@ -133,6 +137,8 @@ class FakeUnitOfWork:
                 self.processed.add(message_id)
             self.outbox.extend(tx.pending)
             self.stats["committed"] += 1
+            for callback in self._on_commit:
+                callback()
             return result
         raise AssertionError("unreachable")
 

@@ -18,7 +18,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.gateway import agent_sessions
-from services.gateway.adapters.store import agent_stream, append
+from services.gateway.adapters.store import agent_stream, append, wake_relays
 from shared.mongo import hot
 
 PANELS, DRAFTS = "agent_panels", "session_drafts"
@@ -72,7 +72,9 @@ async def in_transaction(db: AsyncDatabase[Doc], tenant_id: str, work: Callable[
     async with db.client.start_session() as session:
         async def callback(s: AsyncClientSession) -> T:
             return await work(Panels(db, s, tenant_id))
-        return await session.with_transaction(callback)
+        result = await session.with_transaction(callback)
+    wake_relays()  # a saved panel queued its frame
+    return result
 
 
 def now() -> datetime:

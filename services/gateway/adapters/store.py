@@ -3,7 +3,8 @@
 - `users`: sign-ins (argon2 hash, role, supervised queues, active flag);
 - `sessions`: one per sign-in, with the hashed refresh token; revoked sessions cut their sockets;
 - `stream_heads` / `stream_events`: each recipient's stream (an agent, or a customer's conversation) with
-  gateway-assigned positions, kept for the replay window;
+  gateway-assigned positions, kept for the replay window; `stream_pending`: frames committed with what they
+  announce, until the FrameRelay positions them;
 - `conversations`: who may see what (customer, queue, current agents, offered agents, state, preview),
   which also feeds the work lists My / Open / Closed;
 - `queues`: members (from routing's QueueConfigured), for the Open list and supervisors;
@@ -13,25 +14,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import CollectionInvalid, ConnectionFailure, OperationFailure
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
 
 from services.gateway.adapters.favourites import FAVOURITES
+from shared.logging import get_logger
 from shared.mongo import hot
+
+log = get_logger(__name__)
 
 USERS, SESSIONS, HEADS, STREAM, CONVERSATIONS, QUEUES, ANSWERS_SEEN, ACTIVE_VIEWS = (
     "users", "sessions", "stream_heads", "stream_events", "conversations", "queues", "answers", "active_views")
+PENDING = "stream_pending"  # frames committed with their events, waiting for positions (FrameRelay)
 TOMBSTONE_DAYS = 7  # a closed conversation's tombstone outlives any late event by far
 
 Doc = dict[str, Any]
 
 
 async def ensure_indexes(db: AsyncDatabase[Doc], *, replay_window_s: int) -> None:
+    if PENDING not in await db.list_collection_names(filter={"name": PENDING}):
+        # made now: created by the first insert instead, concurrent transactions' inserts would conflict
+        with contextlib.suppress(CollectionInvalid):
+            await db.create_collection(PENDING)
     await db[USERS].create_index([("tenant_id", ASCENDING), ("username", ASCENDING)], unique=True, name="sign_in")
     await db[STREAM].create_index([("recipient", ASCENDING), ("position", ASCENDING)], unique=True, name="replay")
     # Entries outlive the window a little, so that "older than the window" is decided by time, not by a gap.
@@ -124,30 +137,88 @@ def customer_stream(tenant_id: str, conversation_id: str) -> str:
 
 
 async def append(db: AsyncDatabase[Doc], session: AsyncClientSession, frames: list[tuple[str, Doc]]) -> None:
-    """Give each frame the next position of its recipient's stream and store it (in the caller's transaction:
-    the counter update makes concurrent appends to one stream commit one after the other, in position order)."""
-    by_recipient: dict[str, list[Doc]] = {}
-    for recipient, frame in frames:
-        by_recipient.setdefault(recipient, []).append(frame)
-    hot(*by_recipient)  # every event of an agent's conversations moves its stream's head
-    now = datetime.now(UTC)
-    rows = []
-    for recipient, items in by_recipient.items():
-        head = await db[HEADS].find_one_and_update(
-            {"_id": recipient}, {"$inc": {"position": len(items)}}, upsert=True,
-            return_document=ReturnDocument.AFTER, session=session)
-        first = head["position"] - len(items) + 1
-        for offset, frame in enumerate(items):
-            rows.append({"recipient": recipient, "position": first + offset, "at": now,
-                         "frame": {**frame, "position": first + offset}})
-    if rows:
-        await db[STREAM].insert_many(rows, session=session)
+    """Queue frames for their recipients' streams, in the caller's transaction (so they exist exactly when what
+    they announce does); the FrameRelay gives them positions just after the commit. Positions are not given
+    here: every event of an agent's ten conversations, and a line's update for all its agents, would write the
+    same stream heads, and the gateway's sixteen consumers then queued on them (the 20 messages/s collapse)."""
+    if frames:
+        await db[PENDING].insert_one({"frames": [{"recipient": r, "frame": f} for r, f in frames],
+                                      "at": datetime.now(UTC)}, session=session)
 
 
 async def push(db: AsyncDatabase[Doc], frames: list[tuple[str, Doc]]) -> None:
     """Append frames in a transaction of their own (typing, sign-out: nothing else to commit with them)."""
     async with db.client.start_session() as session, await session.start_transaction():
         await append(db, session, frames)
+    wake_relays()
+
+
+_RELAYS: list[FrameRelay] = []
+
+
+def wake_relays() -> None:
+    """After a commit that queued frames: the process's relay positions them now, not at its next poll."""
+    for relay in _RELAYS:
+        relay.notify()
+
+
+class FrameRelay:
+    """Gives queued frames (`stream_pending`) the next positions of their recipients' streams and stores them
+    (`stream_events`, watched by live.py), oldest first, many at a time: one transaction per batch, so a stream
+    head is written once per batch, by one writer per process. Per recipient, frames keep the order their
+    transactions committed in (a consumer's events of one conversation, in order). A second instance's relay may
+    take the same batch: one of the two transactions conflicts and finds it gone on its retry."""
+
+    def __init__(self, db: AsyncDatabase[Doc], *, poll_s: float = 0.5, batch: int = 500) -> None:
+        self.db, self.poll_s, self.batch = db, poll_s, batch
+        self._wake = asyncio.Event()
+        self.relayed = 0
+        _RELAYS.append(self)
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            self._wake.clear()
+            try:
+                while await self.relay_once() == self.batch:
+                    pass
+            except (ConnectionFailure, OperationFailure) as exc:  # MongoDB away or busy: the frames wait
+                log.warning("frame relay failed; retrying", error=repr(exc))
+                await asyncio.sleep(self.poll_s)
+
+    async def relay_once(self) -> int:
+        """Position one batch of queued frames; how many queued writes it took."""
+        async def work(session: AsyncClientSession) -> int:
+            pending = await self.db[PENDING].find({}, session=session).sort("_id", ASCENDING).limit(
+                self.batch).to_list()
+            if not pending:
+                return 0
+            by_recipient: dict[str, list[Doc]] = {}
+            for queued in pending:
+                for item in queued["frames"]:
+                    by_recipient.setdefault(item["recipient"], []).append(item["frame"])
+            now = datetime.now(UTC)
+            rows = []
+            for recipient, items in by_recipient.items():
+                head = await self.db[HEADS].find_one_and_update(
+                    {"_id": recipient}, {"$inc": {"position": len(items)}}, upsert=True,
+                    return_document=ReturnDocument.AFTER, session=session)
+                first = head["position"] - len(items) + 1
+                rows += [{"recipient": recipient, "position": first + n, "at": now,
+                          "frame": {**frame, "position": first + n}} for n, frame in enumerate(items)]
+            await self.db[STREAM].insert_many(rows, session=session)
+            await self.db[PENDING].delete_many({"_id": {"$in": [q["_id"] for q in pending]}}, session=session)
+            return len(pending)
+
+        async with self.db.client.start_session() as session:
+            done = await session.with_transaction(work, read_concern=ReadConcern("snapshot"),
+                                                  write_concern=WriteConcern("majority"))
+        self.relayed += done
+        return done
 
 
 async def replay(db: AsyncDatabase[Doc], recipient: str, after: int, *, window_s: int,

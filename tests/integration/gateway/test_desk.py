@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from services.gateway.adapters.agent_sessions import PANELS, ensure_indexes as panel_indexes
-from services.gateway.adapters.store import STREAM, USERS, agent_stream, append, ensure_indexes
+from services.gateway.adapters.store import STREAM, FrameRelay, USERS, agent_stream, append, ensure_indexes
 from services.gateway.desk import Desk, ensure_indexes as desk_indexes
 from services.gateway.handlers import GatewayHandlers
 from shared.contracts import chat, routing
@@ -50,6 +50,7 @@ async def panel(db: Any, agent: str = "alice") -> dict[str, Any]:
 
 
 async def frames(db: Any, user: str, kind: str) -> list[dict[str, Any]]:
+    await FrameRelay(db).relay_once()  # what the gateway's relay loop does after each commit
     rows = await db[STREAM].find({"recipient": agent_stream("t1", user)}).sort("position", 1).to_list()
     return [r["frame"] for r in rows if r["frame"]["type"] == kind]
 

@@ -1,0 +1,77 @@
+"""The frame relay (services/gateway/adapters/store.py): frames queued in a transaction get positions only if it
+commits, each recipient's positions run 1, 2, 3... without gaps or repeats even with two relays (two gateway
+instances) at once, and frames of one transaction keep their order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from services.gateway.adapters.store import HEADS, PENDING, STREAM, FrameRelay, append, ensure_indexes
+from shared.mongo import make_mongo_client
+from shared.settings import ServiceSettings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def db(infrastructure, unique) -> AsyncIterator[Any]:
+    client = make_mongo_client(ServiceSettings(mongo_url=infrastructure.mongo_url))
+    database = client[f"relay-{unique}"]
+    await ensure_indexes(database, replay_window_s=3600)
+    yield database
+    await client.drop_database(f"relay-{unique}")
+    await client.close()
+
+
+async def queue(db: Any, frames: list[tuple[str, dict[str, Any]]], *, commit: bool = True) -> None:
+    async with db.client.start_session() as session:
+        await session.start_transaction()
+        await append(db, session, frames)
+        await (session.commit_transaction() if commit else session.abort_transaction())
+
+
+async def test_two_relays_give_every_committed_frame_one_position_in_order(db):
+    recipients = ["agent:t:a", "agent:t:b", "conversation:t:c"]
+
+    async def writer(w: int) -> None:
+        for n in range(10):
+            await queue(db, [(r, {"type": "x", "w": w, "n": n, "part": p}) for r in recipients for p in (0, 1)])
+    await queue(db, [("agent:t:a", {"type": "aborted"})], commit=False)
+
+    relays = [FrameRelay(db, batch=7), FrameRelay(db, batch=7)]
+    writing = asyncio.gather(*(writer(w) for w in range(6)))
+    while not writing.done() or await db[PENDING].count_documents({}):
+        await asyncio.gather(*(r.relay_once() for r in relays))
+    await writing
+
+    for recipient in recipients:
+        rows = await db[STREAM].find({"recipient": recipient}).sort("position", 1).to_list()
+        assert [r["position"] for r in rows] == list(range(1, 121))
+        assert (await db[HEADS].find_one({"_id": recipient}))["position"] == 120
+        assert all(r["frame"]["position"] == r["position"] for r in rows)
+        assert {(r["frame"]["w"], r["frame"]["n"], r["frame"]["part"]) for r in rows} == {
+            (w, n, p) for w in range(6) for n in range(10) for p in (0, 1)}
+        for w in range(6):  # one writer's frames: in the order it committed them
+            mine = [(r["frame"]["n"], r["frame"]["part"]) for r in rows if r["frame"]["w"] == w]
+            assert mine == sorted(mine)
+    assert await db[STREAM].count_documents({"frame.type": "aborted"}) == 0
+    assert sum(r.relayed for r in relays) == 60
+
+
+async def test_the_relay_loop_positions_frames_when_woken(db):
+    relay = FrameRelay(db, poll_s=30)  # a poll would come far too late: only the wake-up can do it
+    task = asyncio.create_task(relay.run())
+    try:
+        await queue(db, [("agent:t:a", {"type": "hello"})])
+        relay.notify()
+        for _ in range(200):
+            if await db[STREAM].count_documents({"recipient": "agent:t:a"}):
+                break
+            await asyncio.sleep(0.05)
+        assert (await db[STREAM].find_one({"recipient": "agent:t:a"}))["frame"] == {"type": "hello", "position": 1}
+    finally:
+        task.cancel()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ from shared.mongo import millisecond_clock
 
 log = get_logger(__name__)
 SUGGESTED = 3
+SHOWING_KEPT = 10_000  # conversations whose last suggestion list (empty or not) this process remembers
 WINDOW_S = 60.0
 
 
@@ -76,6 +77,9 @@ class Suggester:
         self.clock = clock
         self.events = Publisher(CASES_EVENTS.name, producer)
         self.stats = SuggestionStats(group, max_age_s)
+        # conversation -> whether its agents were last sent suggestions (False: an empty list); only this
+        # process's recent ones: one not known gets its empty list (at worst one event too many after a restart)
+        self._showing: OrderedDict[tuple[str, str], bool] = OrderedDict()
 
     async def on_conversation_started(self, env: Envelope[Any]) -> None:
         """Remember the visitor's language, for the messages to come."""
@@ -104,6 +108,14 @@ class Suggester:
             return
         language = await self.retriever.conversation_language(env.tenant_id, e.conversation_id)
         hits = await self.retriever.search(env.tenant_id, e.text, language=language, limit=SUGGESTED)
+        key = (env.tenant_id, e.conversation_id)
+        if not hits and self._showing.get(key) is False:
+            self.stats.ignored += 1  # nothing to suggest and nothing shown: an empty event would change nothing
+            return
+        self._showing[key] = bool(hits)
+        self._showing.move_to_end(key)
+        while len(self._showing) > SHOWING_KEPT:
+            self._showing.popitem(last=False)
         at = self.clock()
         event = AnswersSuggested(conversation_id=e.conversation_id, message_id=e.message_id, agents=e.agents,
                                  suggestions=[Suggestion(article_id=h.article_id, title=h.title, snippet=h.snippet,

@@ -102,3 +102,33 @@ async def test_the_visitors_language_is_searched_in_and_tenants_are_apart():
     await consumer.deliver(envelope(posted(text="where is my parcel"), tenant="t2"))
     assert consumer.retriever.asked == [("t1", "где моя посылка?", "ru"), ("t1", "where is my parcel", None),
                                         ("t2", "where is my parcel", None)]
+
+
+async def test_an_empty_list_clears_shown_suggestions_once_and_is_not_repeated():
+    consumer = Consumer()
+    hits = consumer.retriever.search
+
+    async def nothing(*args: Any, **kwargs: Any) -> list[ArticleHit]:
+        await hits(*args, **kwargs)
+        return []
+
+    await consumer.deliver(envelope(posted(text="where is my order?", seq=1)))
+    consumer.retriever.search = nothing  # type: ignore[method-assign]
+    for seq in (2, 3, 4):  # nothing found: the first empty list clears the panel, the others would change nothing
+        await consumer.deliver(envelope(posted(text="hello?", seq=seq)))
+    consumer.retriever.search = hits  # type: ignore[method-assign]
+    await consumer.deliver(envelope(posted(text="a refund then", seq=5)))
+    assert [len(e.suggestions) for e in consumer.suggested()] == [3, 0, 3]
+    assert len(consumer.retriever.asked) == 5
+
+
+async def test_a_conversation_not_remembered_gets_its_empty_list():
+    consumer = Consumer()
+
+    async def nothing(*args: Any, **kwargs: Any) -> list[ArticleHit]:
+        return []
+
+    consumer.retriever.search = nothing  # type: ignore[method-assign]
+    await consumer.deliver(envelope(posted(text="hello?", seq=1)))
+    await consumer.deliver(envelope(posted(text="anyone?", seq=2)))
+    assert [len(e.suggestions) for e in consumer.suggested()] == [0]

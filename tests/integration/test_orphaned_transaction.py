@@ -23,7 +23,7 @@ from shared.localstack.processes import MONGOD_TRANSACTION_LIFETIME_S
 from shared.mongo import PROCESSED, MongoUnitOfWork, Transaction, make_mongo_client
 from shared.settings import ServiceSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # CI runs it (.ci/run); the default run stays under 15 minutes
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_CONFLICT = 112

@@ -30,7 +30,7 @@ from shared.settings import ServiceSettings
 from shared.testing.fixtures import Infrastructure, service_env
 from shared.testing.kafka import TopicReader, eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # CI runs it (.ci/run); the default run stays under 15 minutes
 
 BEFORE, DURING, AFTER = 12, 12, 6
 

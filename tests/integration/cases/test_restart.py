@@ -24,7 +24,7 @@ from shared.settings import ServiceSettings
 from shared.testing.kafka import eventually, publish_all
 from shared.testing.service_process import ServiceProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # CI runs it (.ci/run); the default run stays under 15 minutes
 
 CONVERSATIONS, CONTACTS, WITH_CASE = 150, 10, 5  # contacts p0..p4 have one active case: conversations link to it
 T0 = datetime(2026, 11, 30, 9, tzinfo=UTC)

@@ -18,7 +18,7 @@ from shared.settings import ServiceSettings
 from shared.testing.kafka import publish_all
 from shared.testing.service_process import ServiceProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # CI runs it (.ci/run); the default run stays under 15 minutes
 
 USERS, MESSAGES = 200, 4
 T0 = datetime(2026, 11, 30, 9, tzinfo=UTC)

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,10 @@ from shared.registry import SERVICES
 Frame = dict[str, Any]
 REPLAY_WINDOW_S = 45  # the gateway's replay window in these tests (24 h by default): resync can be seen in a test,
 # and a slow run (a loaded CI machine) still replays what a test wrote a while ago
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _free_offset(avoid: set[int]) -> int:
@@ -70,6 +75,12 @@ class System:
         return f"http://127.0.0.1:{next(s.http_port for s in SERVICES if s.name == name) + self.offset}"
 
     def start(self, timeout_s: float = 240.0) -> None:
+        # The stack runs in a session of its own (so Ctrl-C reaches it once, through stop()). A benchmark or test
+        # run killed with SIGTERM then left it running, loading the machine for the next measurement: make
+        # SIGTERM an exit, so the caller's finally (or pytest's fixture teardown) stops it.
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         self.log = open(self.root / "stack.out", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "shared.localstack", "--dir", str(self.root), "--mongo-port", str(self.mongo_port),

@@ -146,9 +146,11 @@ class _Attempt:
             self.held.append(key)
 
     def name(self, key: str) -> None:
-        self.named.add(key)
-        if key in self.held:
+        """Take a key this unit of work writes; a key named before and not held (its wait timed out in `start`)
+        is written without the lock: a key makes an attempt start again at most once."""
+        if key in self.held or key in self.named:
             return
+        self.named.add(key)
         if not self.locks.try_acquire(key):
             raise HotKeyConflict(key)
         self.held.append(key)
@@ -258,18 +260,21 @@ class MongoUnitOfWork:
         if message_id is CONSUMED_MESSAGE:
             message_id = consumed_message_id()
         keys = _Attempt(self._hot)  # the hot keys named (see `hot`), over every attempt of this unit of work
+        conflicts = 0
         try:
-            for _ in range(max_conflicts - 1):
+            while True:
                 try:
                     return await self._run_once(work, message_id, keys)
-                except HotKeyConflict:
+                except HotKeyConflict:  # not a conflict: each names a new key, so these are few
                     self.stats["hot_waits"] += 1
                 except ConcurrencyConflict:
                     self.stats["conflicts"] += 1
+                    conflicts += 1
+                    if conflicts >= max_conflicts:
+                        raise
                 except AlreadyProcessed:
                     self.stats["duplicates"] += 1
                     raise
-            return await self._run_once(work, message_id, keys)
         finally:
             keys.release()
 

@@ -189,6 +189,9 @@ class FrameRelay:
             except (ConnectionFailure, OperationFailure) as exc:  # MongoDB away or busy: the frames wait
                 log.warning("frame relay failed; retrying", error=repr(exc))
                 await asyncio.sleep(self.poll_s)
+            except Exception:  # anything else: said loudly, and the loop lives on (frames must not stop for good)
+                log.exception("frame relay error; retrying")
+                await asyncio.sleep(self.poll_s)
 
     async def relay_once(self) -> int:
         """Position one batch of queued frames; how many queued writes it took."""

@@ -75,3 +75,28 @@ async def test_the_relay_loop_positions_frames_when_woken(db):
         assert (await db[STREAM].find_one({"recipient": "agent:t:a"}))["frame"] == {"type": "hello", "position": 1}
     finally:
         task.cancel()
+
+
+async def test_the_relay_loop_lives_on_after_an_unexpected_error(db):
+    relay = FrameRelay(db, poll_s=0.05)
+    real, calls = relay.relay_once, []
+
+    async def failing_once() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return await real()
+
+    relay.relay_once = failing_once  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run())
+    try:
+        await queue(db, [("agent:t:a", {"type": "after the error"})])
+        relay.notify()
+        for _ in range(200):
+            if await db[STREAM].count_documents({"recipient": "agent:t:a"}):
+                break
+            await asyncio.sleep(0.05)
+        assert (await db[STREAM].find_one({"recipient": "agent:t:a"}))["frame"]["type"] == "after the error"
+        assert len(calls) >= 2 and not task.done()
+    finally:
+        task.cancel()

@@ -82,3 +82,17 @@ async def test_units_naming_keys_in_opposite_orders_both_finish():
                                             for n in range(20))), 10)
     assert sorted(done) == sorted(f"u{n}" for n in range(20))
     assert locks.held() == set()
+
+
+async def test_a_key_whose_wait_timed_out_is_written_without_its_lock_not_retried_forever():
+    locks = _KeyLocks()
+    holder, waiter = _Attempt(locks), _Attempt(locks)
+    holder.name("agent:1")  # held for longer than the waiter waits (a stuck transaction)
+    with pytest.raises(HotKeyConflict):
+        waiter.name("agent:1")
+    await waiter.start(wait_s=0.05)
+    assert waiter.held == []
+    waiter.name("agent:1")  # goes on unlocked: MongoDB's own conflict detection still guards the write
+    waiter.release()
+    holder.release()
+    assert locks.held() == set()

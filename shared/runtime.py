@@ -38,18 +38,18 @@ log = get_logger(__name__)
 BROKER_STOP_S = 15.0  # within Kubernetes' default 30 s grace period, and the tests' 30 s wait after SIGTERM
 
 
-async def stop_broker_bounded(broker: Any, timeout_s: float = BROKER_STOP_S) -> bool:
+async def stop_broker_bounded(broker: Any, timeout_s: float | None = None) -> bool:
     """Stop the broker's consumers and producer, but never wait forever. aiokafka's consumer waits for its group
     coordination to finish before it leaves the group: caught mid-rejoin (right after the broker came back from
     an outage) that took longer than our 30 s wait after SIGTERM once in CI, and the test saw a -9. Stopping
     without it is safe: an offset not committed means records delivered again, which the idempotent consumer
     drops. Returns whether the broker stopped in time."""
     try:
-        await asyncio.wait_for(broker.stop(), timeout_s)
+        await asyncio.wait_for(broker.stop(), timeout_s or BROKER_STOP_S)
         return True
     except TimeoutError:
         log.warning("broker did not stop in time; uncommitted records will be redelivered and dropped as "
-                    "duplicates", timeout_s=timeout_s)
+                    "duplicates", timeout_s=timeout_s or BROKER_STOP_S)
         return False
 
 

@@ -13,6 +13,7 @@ import pytest
 from services.gateway.adapters.store import HEADS, PENDING, STREAM, FrameRelay, append, ensure_indexes
 from shared.mongo import make_mongo_client
 from shared.settings import ServiceSettings
+from shared.testing.kafka import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -68,11 +69,8 @@ async def test_the_relay_loop_positions_frames_when_woken(db):
     try:
         await queue(db, [("agent:t:a", {"type": "hello"})])
         relay.notify()
-        for _ in range(200):
-            if await db[STREAM].count_documents({"recipient": "agent:t:a"}):
-                break
-            await asyncio.sleep(0.05)
-        assert (await db[STREAM].find_one({"recipient": "agent:t:a"}))["frame"] == {"type": "hello", "position": 1}
+        row = await eventually(lambda: db[STREAM].find_one({"recipient": "agent:t:a"}), timeout_s=10, interval_s=0.05)
+        assert row["frame"] == {"type": "hello", "position": 1}
     finally:
         task.cancel()
 
@@ -92,11 +90,8 @@ async def test_the_relay_loop_lives_on_after_an_unexpected_error(db):
     try:
         await queue(db, [("agent:t:a", {"type": "after the error"})])
         relay.notify()
-        for _ in range(200):
-            if await db[STREAM].count_documents({"recipient": "agent:t:a"}):
-                break
-            await asyncio.sleep(0.05)
-        assert (await db[STREAM].find_one({"recipient": "agent:t:a"}))["frame"]["type"] == "after the error"
+        row = await eventually(lambda: db[STREAM].find_one({"recipient": "agent:t:a"}), timeout_s=10, interval_s=0.05)
+        assert row["frame"]["type"] == "after the error"
         assert len(calls) >= 2 and not task.done()
     finally:
         task.cancel()

@@ -47,7 +47,6 @@ async def test_a_stop_that_finishes_is_reported():
 
 async def test_the_served_app_stops_with_its_hooks_though_the_broker_hangs(monkeypatch):
     monkeypatch.setattr(runtime_module, "BROKER_STOP_S", 0.2)
-    monkeypatch.setattr(runtime_module.stop_broker_bounded, "__defaults__", (0.2,))
     runtime = ServiceRuntime(ServiceSettings(service_name="bounded-stop"), title="t", uow=FakeUnitOfWork())
     hooks: list[str] = []
 

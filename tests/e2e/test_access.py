@@ -10,7 +10,7 @@ from services.gateway.auth.customers import identity_hmac
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
 from shared.testing.system import Api, Stream, ws_url
-from tests.e2e.conftest import PASSWORD, Tenant
+from shared.testing.tenants import PASSWORD, Tenant
 from tests.e2e.helpers import accept, available
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ import pytest
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
 from shared.testing.system import Api
-from tests.e2e.conftest import PASSWORD, Tenant
+from shared.testing.tenants import PASSWORD, Tenant
 from tests.e2e.helpers import accept, available, eventually
 from tests.e2e.test_offline import closed_now
 

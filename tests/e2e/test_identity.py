@@ -12,7 +12,7 @@ import pytest
 
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
-from tests.e2e.conftest import PASSWORD, Tenant
+from shared.testing.tenants import PASSWORD, Tenant
 from tests.e2e.helpers import accept, available, eventually
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from shared.testing.system import Api, Stream, ws_url
-from tests.e2e.conftest import PASSWORD
+from shared.testing.tenants import PASSWORD
 from tests.e2e.helpers import accept, answered, available, first_offered, message, offer_for
 
 pytestmark = pytest.mark.e2e

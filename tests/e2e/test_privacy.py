@@ -18,7 +18,7 @@ import pytest
 
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
-from tests.e2e.conftest import PASSWORD, Tenant
+from shared.testing.tenants import PASSWORD, Tenant
 from tests.e2e.helpers import accept, answered, available, message
 from tests.e2e.test_attachments import download, upload
 from tests.e2e.test_masking import new_card

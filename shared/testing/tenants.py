@@ -1,4 +1,5 @@
-"""One whole system per test run, and a fresh tenant per test, set up through the gateway's admin API."""
+"""pytest plugin (tests/conftest.py loads it): one whole system per test run, shared by tests/e2e and
+tests/browser, and a fresh tenant per test, set up through the gateway's admin API."""
 
 from __future__ import annotations
 

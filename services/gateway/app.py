@@ -13,7 +13,7 @@ api_identity.py (linking a conversation's customer to a contact or account),
 api_groups.py (group conversations),
 api_privacy.py (a contact's export and erasure),
 api_agent_sessions.py (the agent's sessions panel), api_supervisor.py (supervisors' board, observation),
-sockets.py (the live streams).
+sockets.py (the live streams); pages.py serves the agent desktop and the customer widget (/web/).
 `/openapi.json` documents every request and response."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from services.gateway import (api_admin, api_after_chat, api_agent_sessions, api_attachments, api_cases,
                               api_customers, api_groups, api_identity, api_knowledge, api_lines, api_masking,
                               api_privacy, api_sentiment, api_sessions, api_staff, api_supervisor, api_view,
-                              api_waiting, api_widget, api_work, sockets)
+                              api_waiting, api_widget, api_work, pages, sockets)
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
@@ -69,4 +69,5 @@ def create_app(gateway: Gateway) -> FastAPI:
                    api_cases, api_knowledge, api_lines, api_attachments, api_waiting, api_masking, api_identity,
                    api_groups, api_privacy, api_sentiment, api_view, api_agent_sessions, api_supervisor, sockets):
         app.include_router(module.router)
+    pages.mount(app)
     return app

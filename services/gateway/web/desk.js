@@ -47,8 +47,22 @@ function debounce(name, fn, ms = 300) {
   later.set(name, setTimeout(() => fn().catch((e) => notice(e.message)), ms));
 }
 
+// Conversations shown without a session of the gateway's panel (a conference member's: the gateway opens
+// sessions for the assignee only, and POST /v1/agent/sessions opens contacts, accounts and cases).
+const localTabs = new Map();
+const allSessions = () => [...panel.sessions, ...localTabs.values()];
+
+function openLocally(cid, title) {
+  const sid = `local:${cid}`;
+  if (!localTabs.has(sid)) {
+    localTabs.set(sid, { id: sid, kind: "conversation", ref: cid, title: title || "Customer",
+                         icon: (title || "Cu").slice(0, 2), unread: 0, local: true });
+  }
+  return focusSession(sid);
+}
+
 const focusedConversation = () => {
-  const s = panel.sessions.find((x) => x.id === panel.focused);
+  const s = allSessions().find((x) => x.id === panel.focused);
   return s && s.kind === "conversation" ? s.ref : null;
 };
 
@@ -117,6 +131,10 @@ function onFrame(frame) {
   const cid = frame.conversation_id;
   switch (frame.type) {
     case "offer": offers.set(frame.offer_id, frame); renderOffers(); debounce("work", loadWork); break;
+    case "conference_invite":
+      offers.set(`conference:${cid}`, { ...frame, offer_id: `conference:${cid}`, conference: true });
+      renderOffers();
+      break;
     case "offer_withdrawn":
       if (offers.delete(frame.offer_id)) {
         renderOffers();
@@ -144,8 +162,11 @@ function onFrame(frame) {
       if (cid === focusedConversation()) debounce("view", () => loadView(cid), 200);
       break;
     case "conversation_state": case "conversation_closed": case "assigned": case "transferred_away":
-      if (conversations.has(cid)) conversations.get(cid).state = frame.type === "conversation_closed" ? "closed"
-        : frame.state || conversations.get(cid).state;
+      if (conversations.has(cid)) {
+        const c = conversations.get(cid);
+        c.state = frame.type === "conversation_closed" ? "closed" : frame.state || c.state;
+        if (frame.agents && frame.agents.length) c.assignee = frame.agents[0];
+      }
       if (cid === focusedConversation()) showState(cid);
       if (frame.type === "transferred_away") notice(`Transferred to ${frame.to_agent_id || frame.to_queue_id}.`);
       debounce("work", loadWork);
@@ -162,8 +183,10 @@ function renderOffers() {
   const now = Date.now();
   fill($("#offers"), [...offers.values()].map((o) => {
     const left = o.expires_at ? Math.max(0, Math.round((Date.parse(o.expires_at) - now) / 1000)) : null;
-    return h("div", { class: "offer card", role: "group", "aria-label": `Offer: ${o.customer_name || "a customer"}` },
-      h("strong", {}, o.customer_name || "A customer"), " · ", h("span", { class: "muted" }, o.queue_id || ""),
+    const what = o.conference ? `Conference with ${o.inviter_id}` : "Offer";
+    return h("div", { class: "offer card", role: "group", "aria-label": `${what}: ${o.customer_name || "a customer"}` },
+      h("strong", {}, o.customer_name || "A customer"), " · ",
+      h("span", { class: "muted" }, o.conference ? `${o.inviter_id} invites you to a conference` : o.queue_id || ""),
       h("p", { class: "text" }, o.preview || ""),
       left !== null ? h("p", { class: "countdown", "data-offer": o.offer_id }, `Answer within ${left} s`) : null,
       h("div", { class: "actions" },
@@ -182,10 +205,12 @@ setInterval(() => {
 
 async function answerOffer(offer, how) {
   try {
-    await api.post(`/v1/conversations/${offer.conversation_id}/${how}`, { offer_id: offer.offer_id });
+    if (offer.conference) await api.post(`/v1/conversations/${offer.conversation_id}/conference/${how}`);
+    else await api.post(`/v1/conversations/${offer.conversation_id}/${how}`, { offer_id: offer.offer_id });
     offers.delete(offer.offer_id);
     renderOffers();
-    if (how === "accept") { pendingFocus = offer.conversation_id; await loadPanel(); }
+    if (how === "accept" && offer.conference) await openLocally(offer.conversation_id, offer.customer_name);
+    else if (how === "accept") { pendingFocus = offer.conversation_id; await loadPanel(); }
     debounce("work", loadWork);
   } catch (e) { notice(e.message); }
 }
@@ -213,7 +238,7 @@ let rendered = false;
 
 function renderTabs() {
   const had = document.activeElement && document.activeElement.closest("#tabs") ? document.activeElement.id : null;
-  fill($("#tabs"), panel.sessions.map((s) => {
+  fill($("#tabs"), allSessions().map((s) => {
     const selected = s.id === panel.focused;
     const label = s.kind === "home" ? "Home" : s.title;
     return h("button", { type: "button", role: "tab", id: `tab-${s.id}`, class: "tab", "data-session": s.id,
@@ -240,15 +265,26 @@ function tabKeys(event) {
   next.focus();
 }
 
+let editedAt = 0;  // the composer's last edit: a draft arriving later does not overwrite newer typing
+
 async function focusSession(sid) {
   await saveDraft();
+  const asked = Date.now();
+  if (sid.startsWith("local:")) {
+    panel.focused = sid;
+    focusing = sid;
+    renderTabs();
+    document.getElementById(`tab-${sid}`)?.focus();
+    await showFocused("");
+    return;
+  }
   try {
     const session = await api.post(`/v1/agent/sessions/${encodeURIComponent(sid)}/focus`);
     panel.focused = sid;
     focusing = sid;
     renderTabs();
     document.getElementById(`tab-${sid}`)?.focus();
-    await showFocused(session.draft);
+    await showFocused(editedAt > asked ? undefined : session.draft);
   } catch (e) { notice(e.message); }
 }
 
@@ -259,7 +295,7 @@ async function showFocused(draft) {
   $("#conversation").hidden = !cid;
   if (!cid) return;
   $("#conversation").setAttribute("aria-labelledby", `tab-${panel.focused}`);
-  const session = panel.sessions.find((s) => s.id === panel.focused);
+  const session = allSessions().find((s) => s.id === panel.focused);
   $("#conv-title").textContent = session.title;
   fill($("#suggestions"));
   fill($("#quick"));
@@ -277,7 +313,7 @@ async function saveDraft() {
   clearTimeout(draftTimer);
   const cid = focusedConversation();
   const text = $("#text").value;
-  if (!cid || text === lastDraft) return;
+  if (!cid || text === lastDraft || panel.focused.startsWith("local:")) return;
   lastDraft = text;
   try {
     await api.put(`/v1/agent/sessions/${encodeURIComponent(panel.focused)}/draft`, { draft: text ? { text } : null });
@@ -295,6 +331,7 @@ async function loadConversation(cid) {
   if (!c.loaded) {
     const read = await api.get(`/v1/conversations/${cid}`);
     c.state = read.state;
+    c.assignee = read.assignee;
     let after = 0;
     for (;;) {
       const page = await api.get(`/v1/conversations/${cid}/messages?after_seq=${after}`);
@@ -335,7 +372,12 @@ function showState(cid) {
   $("#conv-state").textContent = state.replace("_", "-");
   const open = state !== "closed" && state !== "wrap_up";
   for (const id of ["text", "file", "private", "transfer", "end-conv"]) $(`#${id}`).disabled = !open;
-  $("#wrap-up").disabled = state === "closed";
+  const c = conversation(cid);
+  const member = c.assignee && c.assignee !== auth.user;  // in a colleague's conversation: a conference member
+  $("#wrap-up").disabled = state === "closed" || member;
+  for (const id of ["transfer", "invite", "end-conv", "wrap-up"]) $(`#${id}`).hidden = member;
+  $("#leave-conference").hidden = !member || !open;
+  $("#invite").disabled = !open;
   checkComposer();
 }
 
@@ -383,6 +425,7 @@ function draftSoon() {
 $("#private").addEventListener("change", checkComposer);
 
 $("#text").addEventListener("input", async () => {
+  editedAt = Date.now();
   checkComposer();
   draftSoon();
   const cid = focusedConversation();
@@ -526,6 +569,30 @@ $("#transfer-form").addEventListener("submit", async (event) => {
   } catch (e) { $("#transfer-error").textContent = e.message; }
 });
 
+$("#invite").addEventListener("click", () => {
+  $("#invite-error").textContent = "";
+  $("#invite-dialog").showModal();
+  $("#invite-agent").focus();
+});
+
+$("#invite-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const cid = focusedConversation();
+  try {
+    await api.post(`/v1/conversations/${cid}/conference/invite`, { agent_id: $("#invite-agent").value.trim() });
+    $("#invite-dialog").close();
+    notice(`Invited ${$("#invite-agent").value.trim()}.`);
+  } catch (e) { $("#invite-error").textContent = e.message; }
+});
+
+$("#leave-conference").addEventListener("click", async () => {
+  const sid = panel.focused;
+  try {
+    await api.post(`/v1/conversations/${focusedConversation()}/conference/leave`);
+    await closeSession(sid, true);
+  } catch (e) { notice(e.message); }
+});
+
 $("#wrap-up").addEventListener("click", () => {
   $("#wrap-error").textContent = "";
   $("#wrap-dialog").showModal();
@@ -550,6 +617,11 @@ $("#wrap-form").addEventListener("submit", async (event) => {
 $("#close-session").addEventListener("click", () => closeSession(panel.focused, false));
 
 async function closeSession(sid, confirm) {
+  if (sid.startsWith("local:")) {
+    localTabs.delete(sid);
+    await focusSession("home");
+    return;
+  }
   try {
     await api.post(`/v1/agent/sessions/${encodeURIComponent(sid)}/close`, { confirm });
     lastDraft = null;
@@ -583,7 +655,10 @@ async function loadWork() {
                                preview: w.preview, queue_id: w.queue_id });
       renderOffers();
     }
-    return row(w, w.offer_id ? null : h("button", { type: "button", onclick: () => focusSession(`conversation:${w.conversation_id}`) }, "Open"));
+    const sid = `conversation:${w.conversation_id}`;
+    const open = () => (panel.sessions.some((s) => s.id === sid) ? focusSession(sid)
+      : openLocally(w.conversation_id, w.customer_name));
+    return row(w, w.offer_id ? null : h("button", { type: "button", onclick: open }, "Open"));
   }) : h("li", { class: "muted" }, "Nothing"));
   fill($("#list-open"), work.open.length ? work.open.map((w) => row(w, h("button", { type: "button",
     onclick: () => take(w.conversation_id) }, "Take"))) : h("li", { class: "muted" }, "Nothing"));

@@ -1,0 +1,107 @@
+"""More of the desktop in chromium: unread badges past 9, drafts kept across tabs, the confirmation on close, a
+conference, the supervisor's queue board; and the widget's files and offline message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.async_api import expect
+
+from .helpers import accessible, sign_in, support_tenant
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+async def test_unread_past_nine_drafts_the_close_confirmation_and_a_conference(tenant, pages):
+    await support_tenant(tenant, "alice", "bob")
+    alice = await pages.open(f"/web/desk.html?tenant={tenant.id}")
+    await sign_in(alice, tenant.id, "alice")
+    await alice.get_by_label("Presence").select_option("available")
+    ann, started = await tenant.customer("support", "First question", name="Ann")
+    await alice.get_by_role("group", name="Offer: Ann").get_by_role("button", name="Accept").click()
+    await expect(alice.get_by_role("tab", name="Ann")).to_have_attribute("aria-selected", "true")
+    _, _ = await tenant.customer("support", "Second question", name="Ben")
+    await alice.get_by_role("group", name="Offer: Ben").get_by_role("button", name="Accept").click()
+    await expect(alice.get_by_role("tab", name="Ben")).to_have_attribute("aria-selected", "true")
+
+    # a draft in Ann's tab survives a switch to Ben's and back
+    await alice.get_by_role("tab", name="Ann").click()
+    await expect(alice.get_by_role("tab", name="Ann")).to_have_attribute("aria-selected", "true")
+    composer = alice.get_by_label("Message to the customer")
+    await composer.fill("Half a reply")
+    await alice.get_by_role("tab", name="Ben").click()
+    await expect(alice.get_by_role("tab", name="Ben")).to_have_attribute("aria-selected", "true")
+    await expect(composer).to_have_value("")
+    for n in range(10):
+        sent = await ann.post(f"/v1/widget/conversations/{started['conversation_id']}/messages",
+                              {"client_message_id": f"u{n}", "text": f"Are you there? ({n})"})
+        assert sent.status_code == 200, sent.text
+    await expect(alice.get_by_role("tab", name="Ann").locator(".unread")).to_have_text("9+")
+    await alice.get_by_role("tab", name="Ann").click()
+    await expect(composer).to_have_value("Half a reply")
+    await expect(alice.get_by_role("tab", name="Ann").locator(".unread")).to_have_count(0)
+    await expect(alice.locator("#messages")).to_contain_text("Are you there? (9)")
+
+    # closing the tab would end the chat (and lose a draft): the desktop asks first
+    await alice.get_by_role("button", name="Close tab").click()
+    dialog = alice.get_by_role("dialog", name="Close this tab?")
+    await expect(dialog).to_contain_text("the conversation is active")
+    await accessible(alice, "desktop asking before a close")
+    await dialog.get_by_role("button", name="Keep it open").click()
+    await expect(alice.get_by_role("tab", name="Ann")).to_be_visible()
+
+    # a conference: bob is invited, accepts, writes; alice sees his message
+    bob = await pages.open(f"/web/desk.html?tenant={tenant.id}")
+    await sign_in(bob, tenant.id, "bob")
+    await bob.get_by_label("Presence").select_option("available")
+    await expect(bob.get_by_label("Presence")).to_have_attribute("data-confirmed", "available")
+    await alice.get_by_role("button", name="Invite…").click()
+    await alice.get_by_label("Colleague (user id)").fill("bob")
+    await alice.get_by_role("button", name="Invite", exact=True).click()
+    await bob.get_by_role("group", name="Conference with alice: Ann").get_by_role("button", name="Accept").click()
+    await expect(bob.get_by_role("tab", name="Ann")).to_have_attribute("aria-selected", "true")
+    await expect(bob.get_by_role("button", name="Leave conference")).to_be_visible()
+    await bob.get_by_label("Message to the customer").fill("Bob joining to help.")
+    await bob.get_by_role("button", name="Send").click()
+    await expect(alice.locator("#messages")).to_contain_text("Bob joining to help.")
+
+
+async def test_the_board_a_file_from_the_widget_and_an_offline_message(tenant, pages):
+    await support_tenant(tenant, "alice")
+    later = datetime.now(UTC) + timedelta(days=3)
+    await tenant.queue("night", ["alice"], operating_hours={
+        "timezone": "UTC", "weekly": {WEEKDAYS[later.weekday()]: [{"start": "10:00", "end": "11:00"}]}})
+    await tenant.agent("sam", role="supervisor", supervises=["support"])
+
+    widget = await pages.open(f"/web/widget.html?tenant={tenant.id}&queue=support")
+    await widget.get_by_label("Your name").fill("Fay")
+    await widget.get_by_label("How can we help?").fill("Here is my receipt")
+    await widget.get_by_role("button", name="Start chat").click()
+    await expect(widget.locator("#waiting")).to_contain_text("You are number 1 in the queue")
+    await widget.locator("#file").set_input_files(files=[{"name": "receipt.txt", "mimeType": "text/plain",
+                                                           "buffer": b"Receipt 1234: 19.99 EUR\n"}])
+    await expect(widget.locator("#messages .file")).to_have_text("📎 receipt.txt")
+
+    sam = await pages.open(f"/web/desk.html?tenant={tenant.id}")
+    await sign_in(sam, tenant.id, "sam")
+    board = sam.get_by_role("region", name="Queue board")
+    await expect(board.get_by_role("table", name="Waiting")).to_contain_text("Fay")
+    await expect(board.get_by_role("table", name="Agents")).to_contain_text("alice")
+    await accessible(sam, "desktop with the queue board")
+
+    closed = await pages.open(f"/web/widget.html?tenant={tenant.id}&queue=night")
+    await expect(closed.get_by_text("We are closed now")).to_be_visible()
+    await accessible(closed, "widget's offline message form")
+    await closed.get_by_label("Name", exact=True).fill("Gus")
+    await closed.get_by_label("E-mail, for our answer").fill("gus@example.com")
+    await closed.get_by_label("Message for us").fill("Please call me back tomorrow")
+    await closed.get_by_role("button", name="Send message").click()
+    await expect(closed.get_by_role("status").filter(has_text="your message was sent")).to_be_visible()
+
+    alice = await pages.open(f"/web/desk.html?tenant={tenant.id}")
+    await sign_in(alice, tenant.id, "alice")
+    await expect(alice.locator("#list-closed")).to_contain_text("Gus")
+    await alice.locator("#list-closed li", has_text="Gus").get_by_role("button", name="Open").click()
+    await expect(alice.get_by_role("region", name="Transcript: Gus")).to_contain_text("Please call me back tomorrow")

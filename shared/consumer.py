@@ -7,17 +7,20 @@ dead-letter what cannot be processed so the consumer moves on.
   record is read again later (the subscriber nacks it), since the message itself is fine;
 - a repeat (AlreadyProcessed from the unit of work, which records the envelope id of the message being
   handled in the handler's transaction by default): dropped;
-- a type this service does not handle: ignored (consumers skip what they do not know)."""
+- a type this service does not handle: ignored (consumers skip what they do not know).
+
+Records of one partition that wait together are handled together: with a unit of work that can group-commit
+(MongoUnitOfWork.run_group), consecutive messages for the same handler are committed in one transaction."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka.errors import KafkaConnectionError
 from pymongo.errors import ConnectionFailure
@@ -25,13 +28,13 @@ from pymongo.errors import ConnectionFailure
 from shared.contracts.deadletter import MessageDeadLettered
 from shared.contracts.envelope import Envelope, InvalidMessage, Message, UnknownMessageType, decode, wrap
 from shared.logging import bound_contextvars, get_logger
-from shared.mongo import AlreadyProcessed, consuming
+from shared.mongo import AlreadyProcessed, Member, consuming
 
 log = get_logger(__name__)
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
-# What the dispatcher calls: envelopes of one partition, in order (one at a time until consumption is batched).
-BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[None]]
+# What the dispatcher calls: envelopes of one partition, in order; it may say which of them were repeats.
+BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[Sequence[bool] | None]]
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, KafkaConnectionError)
 DeadLetterSink = Callable[[Envelope[MessageDeadLettered]], Awaitable[None]]
 Redact = Callable[[str], str]  # what a service hides in dead letters and failure logs (chat: its masker)
@@ -54,17 +57,88 @@ def processed_id(event_id: str, scope: str | None = None) -> str:
     return f"{scope}:{event_id}" if scope else event_id
 
 
+class GroupCommitter(Protocol):
+    async def run_group(self, members: Sequence[Member]) -> int | None: ...
+
+
+class BatchFailedAt(Exception):
+    """A batch handler kept the first `index` envelopes (committed; `repeats` says which of them were repeats)
+    and failed on the next one."""
+
+    def __init__(self, index: int, error: BaseException, repeats: Sequence[bool] = ()) -> None:
+        super().__init__(f"failed at message {index} of the batch: {error!r}")
+        self.index = index
+        self.error = error
+        self.repeats = list(repeats)
+
+
+def alone(handler: Any) -> Any:
+    """Marks a handler never to be group-committed: one whose work is not a plain unit of work (a model's
+    inference before its transaction, state kept in memory, writes outside any transaction)."""
+    func = getattr(handler, "__func__", handler)
+    func.group_commit = False
+    return handler
+
+
+def grouped(handler: Handler, uow: GroupCommitter, scope: str | None = None) -> BatchHandler:
+    """A batch handler from a per-message one, with group commit: the envelopes' units of work join one
+    transaction (MongoUnitOfWork.run_group), a repeat skipped. If one of them fails, nothing of the group is
+    kept; those before it are committed as a group again, that one runs alone, then the rest as a group. When it
+    fails alone, BatchFailedAt tells the dispatcher how many are committed (the rest is retried one by one)."""
+    one = one_at_a_time(handler, scope)
+
+    async def handle(batch: Sequence[Envelope[Any]]) -> list[bool] | None:
+        if len(batch) == 1:
+            return await one(batch)
+        repeats = [False] * len(batch)  # as the attempt that was kept found them
+
+        async def call(i: int) -> None:
+            repeats[i] = False
+            try:
+                await handler(batch[i])
+            except AlreadyProcessed:
+                repeats[i] = True
+
+        async def in_groups(lo: int, hi: int) -> None:
+            if hi - lo == 1:
+                try:
+                    with consuming(processed_id(batch[lo].event_id, scope)):
+                        await call(lo)
+                except Exception as exc:
+                    raise BatchFailedAt(lo, exc, repeats[:lo]) from exc
+            if hi - lo <= 1:
+                return
+            failed = await uow.run_group([(processed_id(batch[i].event_id, scope), functools.partial(call, i))
+                                          for i in range(lo, hi)])
+            if failed is None:
+                return
+            log.info("group commit failed on one message; committing around it", size=hi - lo, at=failed)
+            await in_groups(lo, lo + failed)
+            await in_groups(lo + failed, lo + failed + 1)
+            await in_groups(lo + failed + 1, hi)
+
+        await in_groups(0, len(batch))
+        return repeats
+    return handle
+
+
 def one_at_a_time(handler: Handler, scope: str | None = None) -> BatchHandler:
     """A batch handler from a per-message one: each envelope in order, in its own unit of work (the consuming
-    context records its id, see processed_id), a repeat skipped, the rest of the batch still handled."""
-    async def handle(batch: Sequence[Envelope[Any]]) -> None:
+    context records its id, see processed_id), a repeat skipped (and said), the rest of the batch still handled."""
+    async def handle(batch: Sequence[Envelope[Any]]) -> list[bool] | None:
         if len(batch) == 1:  # the dispatcher counts a repeat of a lone message as a duplicate
             with consuming(processed_id(batch[0].event_id, scope)):
                 await handler(batch[0])
-            return
+            return None
+        repeats = []
         for env in batch:
-            with consuming(processed_id(env.event_id, scope)), contextlib.suppress(AlreadyProcessed):
-                await handler(env)
+            try:
+                with consuming(processed_id(env.event_id, scope)):
+                    await handler(env)
+                repeats.append(False)
+            except AlreadyProcessed:
+                repeats.append(True)
+        return repeats
     return handle
 
 
@@ -81,21 +155,29 @@ class MessageDispatcher:
     """Handles the records of one partition, in order, batch by batch: each record is decoded, invalid ones are
     dead-lettered, and runs of consecutive envelopes with the same handler go to it as one batch. A batch that
     fails is handled again one envelope at a time (already handled ones are repeats), so that one bad message
-    is retried and dead-lettered alone. Handlers are batch-shaped (BatchHandler); `handlers` takes per-message
-    ones, adapted with one_at_a_time. `idempotency_scope` (a second consumer group of the same service on the
-    same topic) keeps its processed records apart from the service's main group's: see processed_id."""
+    is retried and dead-lettered alone (or, if it says how far it got with BatchFailedAt, the rest of it).
+    Handlers are batch-shaped (BatchHandler); `handlers` takes per-message ones, adapted with `grouped` when a
+    `group_commit` unit of work is given (and the handler is not marked `alone`), else with one_at_a_time.
+    `idempotency_scope` (a second consumer group of the same service on the same topic) keeps its processed
+    records apart from the service's main group's: see processed_id."""
 
     def __init__(self, *, group: str, dead_letter: DeadLetterSink, handlers: Mapping[type[Message], Handler] | None = None,
                  batch_handlers: Mapping[type[Message], BatchHandler] | None = None, max_attempts: int = 5,
                  retry_base_s: float = 0.2,
                  infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS,
-                 redact: Redact = keep_as_is, idempotency_scope: str | None = None) -> None:
+                 redact: Redact = keep_as_is, idempotency_scope: str | None = None,
+                 group_commit: GroupCommitter | None = None) -> None:
         self.group = group
         self._redact = redact
         self._scope = idempotency_scope
         handlers, batch_handlers = handlers or {}, batch_handlers or {}
+
+        def adapt(h: Handler) -> BatchHandler:
+            if group_commit is None or getattr(h, "group_commit", True) is False:
+                return one_at_a_time(h, idempotency_scope)
+            return grouped(h, group_commit, idempotency_scope)
         # one adapter per handler: batches group
-        adapted = {h: one_at_a_time(h, idempotency_scope) for h in set(handlers.values())}
+        adapted = {h: adapt(h) for h in set(handlers.values())}
         self._handlers: dict[str, BatchHandler] = {cls.TYPE: adapted[h] for cls, h in handlers.items()}
         self._handlers.update({cls.TYPE: h for cls, h in batch_handlers.items()})
         self._dead_letter = dead_letter
@@ -115,21 +197,25 @@ class MessageDispatcher:
     async def dispatch_batch(self, records: Sequence[Record]) -> list[Outcome]:
         """Records of one partition, in offset order; one outcome per record."""
         outcomes: list[Outcome] = []
+
+        def done(these: list[Outcome]) -> None:  # counted as each run ends (a batch may take a while)
+            outcomes.extend(these)
+            self.outcomes.update(these)
+
         run: list[tuple[Record, Envelope[Any]]] = []
         run_handler: BatchHandler | None = None
         for record in records:
             decoded = await self._decode(record)
             if isinstance(decoded, Outcome):
-                outcomes += await self._run(run_handler, run) + [decoded]
+                done(await self._run(run_handler, run) + [decoded])
                 run, run_handler = [], None
                 continue
             env, handler = decoded
             if handler is not run_handler:
-                outcomes += await self._run(run_handler, run)
+                done(await self._run(run_handler, run))
                 run, run_handler = [], handler
             run.append((record, env))
-        outcomes += await self._run(run_handler, run)
-        self.outcomes.update(outcomes)
+        done(await self._run(run_handler, run))
         return outcomes
 
     async def _decode(self, record: Record) -> tuple[Envelope[Any], BatchHandler] | Outcome:
@@ -147,16 +233,24 @@ class MessageDispatcher:
     async def _run(self, handler: BatchHandler | None, run: list[tuple[Record, Envelope[Any]]]) -> list[Outcome]:
         if handler is None or not run:
             return []
+        kept: list[Outcome] = []
         if len(run) > 1:
             try:
-                await handler([env for _, env in run])
-                return [Outcome.HANDLED] * len(run)
+                repeats = await handler([env for _, env in run]) or [False] * len(run)
+                return [Outcome.DUPLICATE if repeat else Outcome.HANDLED for repeat in repeats]
             except self._infrastructure_errors:
                 raise  # not the messages' fault: the records are read again
+            except BatchFailedAt as failed:
+                if isinstance(failed.error, self._infrastructure_errors):
+                    raise failed.error from None
+                kept = [Outcome.DUPLICATE if repeat else Outcome.HANDLED for repeat in failed.repeats]
+                kept += [Outcome.HANDLED] * (failed.index - len(kept))
+                log.warning("batch failed; handling the rest of its messages one at a time", size=len(run),
+                            kept=len(kept), error=self._redact(repr(failed.error)))
             except Exception as exc:
                 log.warning("batch failed; handling its messages one at a time", size=len(run),
                             error=self._redact(repr(exc)))
-        return [await self._one(handler, record, env) for record, env in run]
+        return kept + [await self._one(handler, record, env) for record, env in run[len(kept):]]
 
     async def _one(self, handler: BatchHandler, record: Record, env: Envelope[Any]) -> Outcome:
         with bound_contextvars(event_id=env.event_id, tenant_id=env.tenant_id, message_type=env.type,

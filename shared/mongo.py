@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -177,6 +177,75 @@ def hot(*keys: str) -> None:
             attempt.name(key)
 
 
+class GroupSpoiled(Exception):
+    """A unit of work joined a group commit after another one of the same member failed in it: the group's
+    transaction holds part of that work and cannot commit (MongoDB has no savepoints)."""
+
+
+# A member of a group commit: the id its consumed message is recorded under, and the call that handles it.
+Member = tuple[str, Callable[[], Awaitable[None]]]
+
+
+@dataclass
+class GroupCommit:
+    """One transaction that the units of work of several consumed messages join (group commit): what each one
+    writes and emits is committed together; their processed ids are inserted together at the end."""
+
+    tx: Any  # Transaction (or the fake's)
+    processed: set[str]  # ids recorded before the group began, and those its members record
+    rows: list[str] = field(default_factory=list)
+    failure: BaseException | None = None  # what a member's unit of work raised, if anything
+
+
+_GROUP: ContextVar[GroupCommit | None] = ContextVar("group_commit", default=None)
+
+
+def current_group() -> GroupCommit | None:
+    """The group commit the units of work run in this context join, if any."""
+    return _GROUP.get()
+
+
+async def join_group(group: GroupCommit, work: Callable[[Any], Awaitable[T]], message_id: str | None,
+                     stats: Counter[str]) -> T:
+    """A unit of work run inside a group commit: its work in the group's transaction, its message id recorded
+    with the group's. A repeat raises AlreadyProcessed before anything is written (an insert that fails on a
+    duplicate key would abort the whole transaction); anything the work raises spoils the group."""
+    if group.failure is not None:
+        raise GroupSpoiled(repr(group.failure))
+    if message_id is CONSUMED_MESSAGE:
+        message_id = consumed_message_id()
+    if message_id is not None:
+        if message_id in group.processed:
+            stats["duplicates"] += 1
+            raise AlreadyProcessed(message_id)
+        group.processed.add(message_id)
+        group.rows.append(message_id)
+    try:
+        return await work(group.tx)
+    except BaseException as exc:
+        group.failure = exc
+        raise
+
+
+async def run_members(group: GroupCommit, members: Sequence[Member], progress: list[int]) -> None:
+    """Each member in order, inside `group` (its consumed message id set); stops at the first failure and
+    raises what caused it: a conflict (the whole group runs again) or the member's error. `progress[0]` says
+    which member was running."""
+    token = _GROUP.set(group)
+    try:
+        for index, (message_id, call) in enumerate(members):
+            progress[0] = index
+            try:
+                with consuming(message_id):
+                    await call()
+            except Exception as exc:
+                raise group.failure or exc from None
+            if group.failure is not None:  # the member's handler caught its unit of work's error: still spoiled
+                raise group.failure
+    finally:
+        _GROUP.reset(token)
+
+
 @dataclass
 class Transaction:
     """What a handler gets inside a unit of work: the session, the database and an outbox to emit into."""
@@ -257,6 +326,9 @@ class MongoUnitOfWork:
         that runs a second unit of work for the same message passes `message_id=None` for it (or its own id).
         Retried from a fresh read on transient transaction errors (write conflicts, done by PyMongo)
         and on ConcurrencyConflict raised by a repository's version check."""
+        group = current_group()
+        if group is not None:  # inside a group commit (run_group): join its transaction
+            return await join_group(group, work, message_id, self.stats)
         if message_id is CONSUMED_MESSAGE:
             message_id = consumed_message_id()
         keys = _Attempt(self._hot)  # the hot keys named (see `hot`), over every attempt of this unit of work
@@ -277,6 +349,36 @@ class MongoUnitOfWork:
                     raise
         finally:
             keys.release()
+
+    async def run_group(self, members: Sequence[Member]) -> int | None:
+        """Group commit: handle several consumed messages in one transaction. Each member's call runs its
+        handler as usual; the units of work it runs join this transaction (see join_group) instead of
+        committing one by one. One read finds the members' messages already processed; their ids are inserted
+        together at the end. A conflict runs the whole group again (waiting for its hot keys first).
+
+        Returns None when every member was committed, or the index of the member that failed: then nothing
+        was kept, and the caller handles the members before it as a group again, that one alone, and the rest.
+        An unreachable MongoDB raises, as for any unit of work."""
+        progress = [0]
+        ids = [message_id for message_id, _ in members]
+
+        async def work(tx: Transaction) -> None:
+            seen = await tx.db[PROCESSED].find({"_id": {"$in": ids}}, {"_id": 1}, session=tx.session).to_list()
+            group = GroupCommit(tx, {doc["_id"] for doc in seen})
+            await run_members(group, members, progress)
+            if group.rows:
+                at = datetime.now(UTC)
+                await tx.db[PROCESSED].insert_many([{"_id": i, "at": at} for i in group.rows], session=tx.session)
+
+        try:
+            await self.run(work, message_id=None)
+        except ConnectionFailure:
+            raise
+        except Exception:
+            self.stats["groups_failed"] += 1
+            return progress[0]
+        self.stats["grouped"] += len(members)
+        return None
 
     async def _run_once(self, work: Callable[[Transaction], Awaitable[T]], message_id: str | None,
                         keys: _Attempt) -> T:

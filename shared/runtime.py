@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 import uvicorn
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka.annotations import KafkaMessage
@@ -56,6 +57,21 @@ async def stop_broker_bounded(broker: Any, timeout_s: float | None = None) -> bo
 async def _raw_value(message: Any) -> bytes:
     # Decoding is ours (shared.contracts.decode), so that a bad record is dead-lettered, not crashed on.
     return message.body
+
+
+async def _waiting_behind(consumer: Any, raw: Any, limit: int) -> list[Record]:
+    """The records of `raw`'s partition already fetched behind it (up to `limit`, none waited for), taken from
+    the consumer that read it, so that they are handled with it as one batch. The commit after the batch (the
+    consumer's positions) commits them too; a failure seeks back to `raw`, so they are read again with it."""
+    if consumer is None or limit <= 0:
+        return []
+    partition = TopicPartition(raw.topic, raw.partition)
+    try:
+        fetched = await consumer.getmany(partition, timeout_ms=0, max_records=limit)
+    except Exception as exc:  # the partition was taken away meanwhile (a rebalance): the one record alone
+        log.debug("no batch taken", error=repr(exc))
+        return []
+    return [Record(r.topic, r.partition, r.offset, r.key, r.value) for r in fetched.get(partition, [])]
 
 
 class _ServeThenConnect(AsgiFastStream):
@@ -131,7 +147,7 @@ class ServiceRuntime:
         dispatcher = MessageDispatcher(group=group_id, handlers=handlers,
                                        batch_handlers=batch_handlers, dead_letter=self.dead_letter,
                                        max_attempts=self.settings.max_delivery_attempts, redact=self.redact,
-                                       idempotency_scope=group)
+                                       idempotency_scope=group, group_commit=self.uow)
         self.dispatchers[topic.name if group is None else f"{topic.name}@{group}"] = dispatcher
         title = f"on_{topic.name.replace('.', '_')}" + (f"_{group.replace('-', '_')}" if group else "")
         self.channel_messages[title] = (*(handlers or {}), *(batch_handlers or {}))
@@ -146,9 +162,13 @@ class ServiceRuntime:
             max_workers=self.settings.consumer_workers,
             decoder=_raw_value, title=title, description=f"{topic.description} Key: {topic.key}.")
 
+        batch_max = self.settings.consumer_batch_max
+
         async def on_record(value: bytes, message: KafkaMessage) -> None:
             raw = message.raw_message
-            await dispatcher.dispatch(Record(raw.topic, raw.partition, raw.offset, raw.key, value))
+            records = [Record(raw.topic, raw.partition, raw.offset, raw.key, value)]
+            records += await _waiting_behind(getattr(message, "consumer", None), raw, batch_max - 1)
+            await dispatcher.dispatch_batch(records)
 
         subscriber(on_record)
         return dispatcher

@@ -39,6 +39,10 @@ class ServiceSettings(BaseSettings):
                          "answers a fetch as soon as a record arrives, so this bounds idle polling, not latency "
                          "(measured: benchmarks/conversation_latency.py, 20 against 500).")
     consumer_workers: int = Field(4, description="Consumers per topic in this process; each keeps its partitions' order.")
+    consumer_batch_max: int = Field(
+        100, description="Most records of one partition handled together: a record, and those already fetched "
+                         "behind it (none is waited for), committed in one transaction per handler (group commit). "
+                         "1 handles records one at a time.")
     outbox_poll_interval_s: float = 0.5
     outbox_lease_s: float = 10.0
     max_delivery_attempts: int = Field(5, description="Tries of a failing message before it is dead-lettered.")

@@ -24,6 +24,7 @@ from services.cases.adapters.articles import LANGUAGES, doc_id
 from services.cases.adapters.retrieval import Retriever
 from services.cases.domain.knowledge import stale
 from shared.commands import Publisher
+from shared.consumer import alone
 from shared.contracts import chat
 from shared.contracts.cases.knowledge import AnswersSuggested, Suggestion, SuggestionLag
 from shared.contracts.catalogue import CASES_EVENTS
@@ -97,6 +98,7 @@ class Suggester:
 
         await self.uow.run(work)
 
+    @alone  # retrieval before the transaction, and what was shown kept in memory
     async def on_message_posted(self, env: Envelope[Any]) -> None:
         e: chat.MessagePosted = env.payload
         if e.sender.kind != "customer" or e.private or not e.agents or not e.text.strip():

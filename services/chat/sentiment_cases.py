@@ -17,6 +17,7 @@ from services.chat.context import ChatRepositories, UseCaseContext
 from services.chat.domain.access import check_admin
 from services.chat.domain.sentiment import DEFAULT_WINDOW, alerts, level_of
 from shared.commands import Publisher
+from shared.consumer import alone
 from shared.contracts import chat as c
 from shared.contracts.catalogue import CHAT_EVENTS
 from shared.contracts.envelope import Envelope, Message
@@ -48,6 +49,7 @@ class SentimentHandlers:
         self.window, self.clock = window, clock
         self.events = Publisher(CHAT_EVENTS.name, producer)
 
+    @alone  # the model scores before the transaction, which a group would hold open meanwhile
     async def on_message_posted(self, env: Envelope[c.MessagePosted]) -> None:
         message = env.payload
         if not assessed(message):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.consumer import alone
 from shared.contracts import chat, customer, routing
 from shared.contracts.answers import CommandAccepted, CommandRejected
 from shared.contracts.envelope import Envelope
@@ -24,6 +25,7 @@ class GatewayHandlers:
     def __init__(self, uow: MongoUnitOfWork) -> None:
         self.uow = uow
 
+    @alone  # no transaction: nothing to group
     async def on_answer(self, env: Envelope[CommandAccepted | CommandRejected]) -> None:
         """One upsert, no transaction and no processed-message record: keeping the first answer is idempotent
         by itself (a redelivery or a repeated answer changes nothing)."""

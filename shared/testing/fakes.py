@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,9 +18,14 @@ from shared.contracts.envelope import Envelope
 from shared.mongo import (
     CONSUMED_MESSAGE,
     AlreadyProcessed,
-    DuplicateRecord,
     ConcurrencyConflict,
+    DuplicateRecord,
+    Member,
+    GroupCommit,
     consumed_message_id,
+    current_group,
+    join_group,
+    run_members,
 )
 
 T = TypeVar("T")
@@ -117,6 +122,9 @@ class FakeUnitOfWork:
 
     async def run(self, work: Callable[[FakeTransaction], Awaitable[T]], *, message_id: str | None = CONSUMED_MESSAGE,
                   max_conflicts: int = 20) -> T:
+        group = current_group()
+        if group is not None:  # inside run_group: join its transaction
+            return await join_group(group, work, message_id, self.stats)
         if message_id is CONSUMED_MESSAGE:
             message_id = consumed_message_id()
         for attempt in range(1, max_conflicts + 1):
@@ -141,6 +149,25 @@ class FakeUnitOfWork:
                 callback()
             return result
         raise AssertionError("unreachable")
+
+    async def run_group(self, members: Sequence[Member]) -> int | None:
+        """Group commit, as MongoUnitOfWork.run_group: None when every member was committed together, else the
+        index of the member that failed (nothing kept)."""
+        progress = [0]
+
+        async def work(tx: FakeTransaction) -> list[str]:
+            group = GroupCommit(tx, {message_id for message_id, _ in members if message_id in self.processed})
+            await run_members(group, members, progress)
+            return group.rows
+
+        try:
+            recorded = await self.run(work, message_id=None)
+        except Exception:
+            self.stats["groups_failed"] += 1
+            return progress[0]
+        self.processed.update(recorded)
+        self.stats["grouped"] += len(members)
+        return None
 
     def emitted(self, topic: str | None = None) -> list[Envelope[Any]]:
         """Every envelope committed so far (on one topic), in order."""

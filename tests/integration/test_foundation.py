@@ -224,3 +224,44 @@ async def test_a_process_killed_right_after_commit_loses_no_event(infrastructure
     finally:
         await restarted.stop()
         await b.stop()
+
+
+async def test_records_waiting_on_a_partition_are_group_committed_in_order_and_a_poisoned_one_alone(
+        infrastructure, unique, topic):
+    """Records produced before the consumer starts wait together: they are taken in batches and committed in
+    groups (one transaction each), each key's records applied once and in order; a poisoned record in the middle
+    is dead-lettered alone, its neighbours kept."""
+    from aiokafka import AIOKafkaProducer
+    b = ServiceRuntime(settings(infrastructure, f"b-{unique}"), title="b")
+
+    async def append(env: Envelope[NoteWritten]) -> None:
+        async def work(tx: Transaction) -> None:
+            if env.payload.text == "poison":
+                raise ValueError("poisoned note")
+            await tx.db.notes_view.update_one({"_id": env.payload.note_id}, {"$push": {"seq": env.payload.text}},
+                                              upsert=True, session=tx.session)
+        await b.uow.run(work)
+
+    consumer = b.consume(topic, {NoteWritten: append})
+    producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for n in range(40):
+            for key in ("k0", "k1", "k2"):
+                text = "poison" if (key, n) == ("k1", 20) else str(n)
+                env = wrap(NoteWritten(note_id=key, text=text), tenant_id="t1", key=key, producer="a")
+                await producer.send(topic.name, encode(env), key=key.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    await b.start()
+    try:
+        await eventually(lambda: sum(consumer.outcomes.values()) == 120, timeout_s=60)
+        views = {v["_id"]: v["seq"] for v in await b.db.notes_view.find().to_list()}
+        assert views == {"k0": [str(n) for n in range(40)], "k2": [str(n) for n in range(40)],
+                         "k1": [str(n) for n in range(40) if n != 20]}
+        assert consumer.outcomes[Outcome.DEAD_LETTERED] == 1
+        assert b.uow.stats["grouped"] > 0, b.uow.stats  # batches were taken, and committed as groups
+        assert b.uow.stats["committed"] < 119, b.uow.stats
+    finally:
+        await b.stop()

@@ -3,6 +3,7 @@ run on behaves as the MongoDB unit of work the services run on."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -181,3 +182,69 @@ async def test_an_array_field_matches_a_value_it_holds(backend):
         changed = await tx.update_many("entries", {"records": "case:k1"}, {"records": ["case:k2"]})
         return found, whole, changed
     assert await backend.uow.run(work, message_id=None) == (["a", "b"], ["b"], 1)
+
+
+# --- group commit (run_group): several consumed messages in one transaction ---------------------------------
+
+def member(backend: Backend, message_id: str, key: str, value: int, *, fail: Exception | None = None):
+    """What the consumer's group adapter hands run_group: the message's id, and a call running its unit of work."""
+    async def call() -> None:
+        with contextlib.suppress(AlreadyProcessed):
+            await backend.uow.run(note(backend, key, value, fail=fail))
+    return message_id, call
+
+
+async def test_a_group_commits_its_members_state_events_and_ids_together(backend):
+    members = [member(backend, f"m{n}", k, n) for n, k in enumerate("abc")]
+    assert await backend.uow.run_group(members) is None
+    assert await backend.stored() == {"a": 0, "b": 1, "c": 2}
+    assert await backend.emitted() == ["a", "b", "c"]
+    for n in range(3):
+        with consuming(f"m{n}"), pytest.raises(AlreadyProcessed):
+            await backend.uow.run(note(backend, "z", 9))
+
+
+async def test_a_failing_member_keeps_nothing_of_the_group_and_says_which_it_was(backend):
+    members = [member(backend, "m0", "a", 0), member(backend, "m1", "b", 1, fail=ValueError("bad")),
+               member(backend, "m2", "c", 2)]
+    assert await backend.uow.run_group(members) == 1
+    assert await backend.stored() == {} and await backend.emitted() == []
+    with consuming("m0"):  # its id was not kept either
+        await backend.uow.run(note(backend, "a", 0))
+
+
+async def test_members_seen_before_or_twice_in_the_group_are_skipped_and_the_rest_commits(backend):
+    with consuming("m1"):
+        await backend.uow.run(note(backend, "b", 1))
+    members = [member(backend, "m0", "a", 0), member(backend, "m1", "b", 99), member(backend, "m2", "c", 2),
+               member(backend, "m2", "c", 98)]
+    assert await backend.uow.run_group(members) is None
+    assert await backend.stored() == {"a": 0, "b": 1, "c": 2}
+    assert await backend.emitted() == ["b", "a", "c"]
+
+
+async def test_a_conflict_in_one_member_runs_the_whole_group_again_and_keeps_each_once(backend):
+    conflicts = [ConcurrencyConflict("kv/b: changed since it was read")]
+
+    async def flaky() -> None:
+        async def work(tx: Any) -> None:
+            await backend.put(tx, "b", 1)
+            tx.emit("test.notes", wrap(Noted(key="b"), tenant_id="t1", key="b", producer="test"))
+            if conflicts:
+                raise conflicts.pop()
+        await backend.uow.run(work)
+
+    members = [member(backend, "m0", "a", 0), ("m1", flaky), member(backend, "m2", "c", 2)]
+    assert await backend.uow.run_group(members) is None
+    assert await backend.stored() == {"a": 0, "b": 1, "c": 2}
+    assert await backend.emitted() == ["a", "b", "c"]
+
+
+async def test_an_error_a_handler_caught_still_spoils_the_group(backend):
+    async def swallowing() -> None:
+        with contextlib.suppress(ValueError):
+            await backend.uow.run(note(backend, "b", 1, fail=ValueError("bad")))
+        await backend.uow.run(note(backend, "b2", 1), message_id=None)  # what it would do instead
+
+    assert await backend.uow.run_group([member(backend, "m0", "a", 0), ("m1", swallowing)]) == 1
+    assert await backend.stored() == {} and await backend.emitted() == []

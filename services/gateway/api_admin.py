@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Literal
+from uuid import uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -100,6 +101,22 @@ async def change_staff(user_id: Identifier, body: StaffChange, request: Request,
         agent_id=user_id, capacity=body.capacity, skills=body.skills), tenant_id=staff.tenant_id, actor=staff.actor)
 
 
+class TeamSettings(BaseModel):
+    agents: dict[Identifier, routing.AgentSettings] = Field(
+        min_length=1, max_length=1000, description="Agent id -> capacity per channel and/or skills (omitted: "
+                                                   "unchanged).")
+
+
+@router.put("/v1/admin/agents", responses=ANSWERS)
+async def configure_agents(body: TeamSettings, request: Request,
+                           staff: Staff = Depends(admin(Action.MANAGE_AGENTS))) -> JSONResponse:
+    """Routing's settings (capacity, skills) of up to 1,000 agents in one command (routing.ConfigureAgents): all
+    set, or none if one is invalid (its reason returned). Sign-ins are POST /v1/admin/staff's, one by one: each
+    costs a password hash. Routing's answer."""
+    return await request.app.state.gateway.bus.send(ROUTING_COMMANDS, routing.ConfigureAgents(
+        batch_id=uuid4().hex, agents=body.agents), tenant_id=staff.tenant_id, actor=staff.actor)
+
+
 @router.post("/v1/admin/staff/{user_id}/deactivate", responses=ANSWERS)
 async def deactivate(user_id: Identifier, request: Request,
                      staff: Staff = Depends(admin(Action.MANAGE_AGENTS))) -> JSONResponse:
@@ -146,6 +163,23 @@ async def configure_queue(queue_id: Identifier, body: QueueSetup, request: Reque
         return answer
     return await gw.bus.send(CHAT_COMMANDS, chat.ConfigureQueueChat(queue_id=queue_id, **chat_settings),
                              tenant_id=staff.tenant_id, actor=staff.actor)
+
+
+class MemberChange(BaseModel):
+    add: dict[Identifier, int] = Field(default_factory=dict, max_length=5000,
+                                       description="Agent id -> member priority (1 = highest): added, or its "
+                                                   "priority changed.")
+    remove: list[Identifier] = Field(default_factory=list, max_length=5000,
+                                     description="Agents no longer members.")
+
+
+@router.patch("/v1/admin/queues/{queue_id}/members", responses=ANSWERS)
+async def change_queue_members(queue_id: Identifier, body: MemberChange, request: Request,
+                               staff: Staff = Depends(admin(Action.MANAGE_QUEUES))) -> JSONResponse:
+    """Adds and removes members, leaving the queue's other members and settings as they are: two admins
+    changing one queue at once both keep their change (PUT replaces the whole list). Routing's answer."""
+    return await request.app.state.gateway.bus.send(ROUTING_COMMANDS, routing.ChangeQueueMembers(
+        queue_id=queue_id, add=body.add, remove=body.remove), tenant_id=staff.tenant_id, actor=staff.actor)
 
 
 class Reasons(BaseModel):

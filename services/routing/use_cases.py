@@ -57,6 +57,13 @@ def configure_queue(router: Router, cmd: contract.ConfigureQueue) -> Events:
     return router.configure_queue(QueueConfig(**{**values, "method": AssignmentMethod(values["method"])}))
 
 
+@use_case(contract.ChangeQueueMembers,
+          lambda c: Scope(queues={c.queue_id}, agents={*c.add, *c.remove}))
+def change_queue_members(router: Router, cmd: contract.ChangeQueueMembers) -> Events:
+    """Add and remove a queue's members, keeping the others (two admins' changes do not overwrite each other)."""
+    return router.change_queue_members(cmd.queue_id, cmd.add, cmd.remove)
+
+
 @use_case(contract.RemoveQueue, lambda c: Scope(queues={c.queue_id}, active_items_of_queues=True, all_queues=True))
 def remove_queue(router: Router, cmd: contract.RemoveQueue) -> Events:
     """Remove a queue that holds no active work and is nobody's overflow or second line."""
@@ -67,6 +74,12 @@ def remove_queue(router: Router, cmd: contract.RemoveQueue) -> Events:
 def configure_agent(router: Router, cmd: contract.ConfigureAgent) -> Events:
     """Create an agent or change its capacity per channel and/or its skills."""
     return router.configure_agent(cmd.agent_id, capacity=cmd.capacity, skills=cmd.skills)
+
+
+@use_case(contract.ConfigureAgents, lambda c: Scope(agents=set(c.agents)))
+def configure_agents(router: Router, cmd: contract.ConfigureAgents) -> Events:
+    """Create or change many agents at once (all or none)."""
+    return router.configure_agents({a: (s.capacity, s.skills) for a, s in cmd.agents.items()})
 
 
 @use_case(contract.SetPresence, lambda c: Scope(agents={c.agent_id}, offers_to_agents=True))

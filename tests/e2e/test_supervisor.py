@@ -3,6 +3,8 @@ and taken conversations) and read-only observation (a send is refused with why).
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.e2e.helpers import available, eventually, offer_for
@@ -76,3 +78,44 @@ async def _board(api) -> dict:
     response = await api.get("/v1/supervisor/board")
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def test_two_admins_changing_one_queues_members_at_once_both_keep_their_change(tenant):
+    """Through the gateway's PATCH of a queue's members: one admin adds bob while another removes alice, at the
+    same moment, both starting from the same list; both changes stay (PUT would have lost one). An unknown
+    queue is refused with its reason."""
+    second_admin = await tenant.agent("root2", role="admin")
+    sam = await tenant.agent("sam", role="supervisor", supervises=["support"])
+    for agent in ("alice", "bob", "carol"):
+        await tenant.agent(agent)
+    await tenant.queue("support", ["alice", "carol"])
+    added, removed = await asyncio.gather(
+        tenant.admin.patch("/v1/admin/queues/support/members", {"add": {"bob": 2}}),
+        second_admin.patch("/v1/admin/queues/support/members", {"remove": ["alice"]}))
+    assert (added.status_code, removed.status_code) == (200, 200), (added.text, removed.text)
+    board = await eventually(lambda: _board(sam), lambda b: {a["agent_id"] for a in b["agents"]} == {"bob", "carol"},
+                             "bob added and alice removed")
+    assert {a["agent_id"]: a["queues"] for a in board["agents"]} == {"bob": ["support"], "carol": ["support"]}
+    unknown = await tenant.admin.patch("/v1/admin/queues/nope/members", {"add": {"bob": 1}})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_queue", unknown.text
+
+
+async def test_an_admin_sets_up_many_agents_at_once_and_a_bad_setting_refuses_them_all(tenant):
+    sam = await tenant.agent("sam", role="supervisor", supervises=["team"])
+    team = {f"agent-{n}": {"capacity": {"chat": 3}, "skills": {"billing": 5}} for n in range(200)}
+    done = await tenant.admin.put("/v1/admin/agents", {"agents": team})
+    assert done.status_code == 200, done.text
+    assert (await tenant.admin.patch("/v1/admin/queues/team/members", {"add": {"agent-1": 1}})).status_code == 404
+    await tenant.queue("team", list(team))
+    board = await eventually(lambda: _board(sam), lambda b: len(b["agents"]) == 200
+                             and all(a["capacity"] == {"chat": 3} for a in b["agents"]),
+                             "200 agents on the board, with routing's capacity")
+    assert {a["agent_id"] for a in board["agents"]} == set(team)
+
+    refused = await tenant.admin.put("/v1/admin/agents", {"agents": {"new-1": {"capacity": {"chat": 2}},
+                                                                     "new-2": {"skills": {"billing": 99}}}})
+    assert refused.status_code == 422 and refused.json()["code"] == "invalid_config", refused.text
+    too_many = await tenant.admin.put("/v1/admin/agents", {"agents": {f"x{n}": {} for n in range(1001)}})
+    assert too_many.status_code == 422
+    agent = await tenant.sign_in("sam")
+    assert (await agent.put("/v1/admin/agents", {"agents": {"a": {}}})).status_code == 403

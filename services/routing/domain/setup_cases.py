@@ -3,7 +3,8 @@ presence (R2, R3)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from services.routing.domain.agent import Agent, Presence, check_capacity, check_skill_levels
 from services.routing.domain.core import RouterCore
@@ -24,6 +25,16 @@ class SetupUseCases(RouterCore):
         self._emit(config.configured())
         self._dispatch_later(config.queue_id)
         return self._finish()
+
+    def change_queue_members(self, queue_id: str, add: Mapping[str, int],
+                             remove: Iterable[str]) -> list[ev.RoutingEvent]:
+        """Add members (or change their priority) and remove others; the rest of the queue stays as it is."""
+        queue = self._queue(queue_id)
+        removed = set(remove)
+        if both := sorted(removed & add.keys()):
+            raise RoutingError("invalid_config", f"agents both added and removed: {', '.join(both)}")
+        members = {agent: priority for agent, priority in queue.members.items() if agent not in removed}
+        return self.configure_queue(replace(queue, members={**members, **add}))
 
     def remove_queue(self, queue_id: str) -> list[ev.RoutingEvent]:
         self._queue(queue_id)
@@ -67,6 +78,15 @@ class SetupUseCases(RouterCore):
             self._emit(changed_skills)
         self._lift_auto_busy(agent)
         return self._finish()
+
+    def configure_agents(self, agents: Mapping[str, tuple[Mapping[str, int] | None, Mapping[str, int] | None]]
+                         ) -> list[ev.RoutingEvent]:
+        """configure_agent for each agent id -> (capacity, skills), in id order; all or nothing."""
+        events: list[ev.RoutingEvent] = []
+        for agent_id in sorted(agents):
+            capacity, skills = agents[agent_id]
+            events += self.configure_agent(agent_id, capacity=capacity, skills=skills)
+        return events
 
     def set_presence(self, agent_id: str, presence: Presence | str) -> list[ev.RoutingEvent]:
         """The agent's own presence change; the only way out of RONA."""

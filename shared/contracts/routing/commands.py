@@ -6,7 +6,7 @@ CommandAccepted or CommandRejected (shared.contracts.answers) carrying the comma
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from shared.contracts.envelope import Command, Identifier
 from shared.contracts.routing.common import AGENT, CONVERSATION, MethodName
@@ -60,6 +60,20 @@ class RemoveQueue(RoutingCommand):
     queue_id: Identifier = Field(description="Queue (line) id.")
 
 
+class ChangeQueueMembers(RoutingCommand):
+    """Add members to a queue (or change their priority) and remove others, leaving every other member and
+    setting as they are: two admins changing one queue's members at once both keep their change (ConfigureQueue
+    replaces the whole list)."""
+    TYPE: ClassVar[str] = "routing.ChangeQueueMembers"
+    KEY: ClassVar[str] = "queue_id"
+    queue_id: Identifier = Field(examples=["support-l1"], description="Queue (line) id; it must exist.")
+    add: dict[Identifier, int] = Field(default_factory=dict, examples=[{"agent-9": 1}],
+                                       description="Agent id -> member priority (1 = highest): added, or its "
+                                                   "priority changed.")
+    remove: list[Identifier] = Field(default_factory=list, examples=[["agent-7"]],
+                                     description="Agent ids no longer members (one that is not: nothing to do).")
+
+
 class ConfigureAgent(RoutingCommand):
     """Set an agent's capacity per channel and/or skills (omitted = unchanged)."""
     TYPE: ClassVar[str] = "routing.ConfigureAgent"
@@ -69,6 +83,24 @@ class ConfigureAgent(RoutingCommand):
         None, examples=[{"chat": 5, "voice": 1}],
         description="Channel -> how many conversations the agent may hold at once.")
     skills: dict[Identifier, int] | None = Field(None, description="skill -> level 1..10", examples=[{"billing": 7}])
+
+
+class AgentSettings(BaseModel):
+    """One agent's routing settings in ConfigureAgents."""
+    capacity: dict[Identifier, int] | None = Field(
+        None, examples=[{"chat": 5}], description="Channel -> how many conversations the agent may hold at once.")
+    skills: dict[Identifier, int] | None = Field(None, description="skill -> level 1..10", examples=[{"billing": 7}])
+
+
+class ConfigureAgents(RoutingCommand):
+    """ConfigureAgent for many agents at once (an admin setting up a team): all of them are set, in one
+    transaction, or none (the first invalid setting refuses the command). Keyed by batch_id, so it is not ordered
+    with ConfigureAgent commands for the same agents sent meanwhile."""
+    TYPE: ClassVar[str] = "routing.ConfigureAgents"
+    KEY: ClassVar[str] = "batch_id"
+    batch_id: Identifier = Field(description="Id of this setup (its Kafka key).")
+    agents: dict[Identifier, AgentSettings] = Field(
+        min_length=1, max_length=1000, description="Agent id -> its settings (omitted fields unchanged).")
 
 
 class SetPresence(RoutingCommand):

@@ -31,7 +31,10 @@ def test_every_use_case_scopes_its_command():
     samples = {
         contract.ConfigureQueue: contract.ConfigureQueue(queue_id="q1", name="Q1", members={"a1": 1}),
         contract.RemoveQueue: contract.RemoveQueue(queue_id="q1"),
+        contract.ChangeQueueMembers: contract.ChangeQueueMembers(queue_id="q1", add={"a1": 1}, remove=["a2"]),
         contract.ConfigureAgent: contract.ConfigureAgent(agent_id="a1", capacity={"chat": 2}),
+        contract.ConfigureAgents: contract.ConfigureAgents(batch_id="b1", agents={
+            "a1": contract.AgentSettings(capacity={"chat": 2}), "a2": contract.AgentSettings(skills={"x": 3})}),
         contract.SetPresence: contract.SetPresence(agent_id="a1", presence="available"),
         contract.RouteConversation: contract.RouteConversation(conversation_id="c1", queue_id="q1",
                                                                last_agent_id="a1", responsible_agent_id="a2"),
@@ -57,6 +60,9 @@ def test_every_use_case_scopes_its_command():
         scope = use_cases.USE_CASES[cls].scope(cmd)
         key = getattr(cmd, cls.KEY)
         touched = scope.conversations | scope.agents | scope.queues
+        if cls is contract.ConfigureAgents:  # keyed by its batch: every agent it names is loaded
+            assert scope.agents == set(cmd.agents)
+            continue
         assert key in touched, f"{cls.__name__}: scope {scope} does not include its own key {key!r}"
         for field in ("agent_id", "invitee_id", "to_agent_id", "last_agent_id", "responsible_agent_id"):
             if getattr(cmd, field, None):

@@ -153,3 +153,45 @@ async def test_tenants_do_not_see_each_other(routing):
     assert routing.events(r.OfferMade, tenant="t2") == []
     other = await routing.send(r.AcceptOffer(conversation_id="c1", agent_id="a1", offer_id="id-1"), tenant="t2")
     assert routing.answer(other).code == "unknown_conversation"
+
+
+async def test_two_admins_changing_one_queues_members_at_once_both_keep_their_change(routing):
+    """Both changes were made from the same list (a1, a2); the second does not undo the first, and the queue's
+    other settings stay as configured. A member added this way is offered work like any other."""
+    await routing.setup("a1", "a2", max_declines=3)
+    await routing.send(r.ConfigureAgent(agent_id="a3", capacity={"chat": 1}))
+    first = await routing.send(r.ChangeQueueMembers(queue_id="q1", add={"a3": 2}))
+    second = await routing.send(r.ChangeQueueMembers(queue_id="q1", remove=["a1"]))
+    assert isinstance(routing.answer(first), CommandAccepted) and isinstance(routing.answer(second), CommandAccepted)
+    configured = routing.events(r.QueueConfigured)[-1]
+    assert configured.members == {"a2": 1, "a3": 2} and configured.max_declines == 3
+
+    await routing.send(r.SetPresence(agent_id="a2", presence="offline"))
+    await routing.send(r.SetPresence(agent_id="a3", presence="available"))
+    await routing.send(r.RouteConversation(conversation_id="c1", queue_id="q1", customer_name="Ann"))
+    assert [o.agent_id for o in routing.events(r.OfferMade)] == ["a3"]
+
+
+async def test_changing_the_members_of_an_unknown_queue_or_adding_and_removing_one_agent_is_refused(routing):
+    await routing.setup("a1")
+    unknown = await routing.send(r.ChangeQueueMembers(queue_id="nope", add={"a1": 1}))
+    both = await routing.send(r.ChangeQueueMembers(queue_id="q1", add={"a1": 1}, remove=["a1"]))
+    assert (routing.answer(unknown).code, routing.answer(both).code) == ("unknown_queue", "invalid_config")
+    assert routing.events(r.QueueConfigured)[-1].members == {"a1": 1}
+
+
+async def test_many_agents_are_configured_by_one_command_all_or_none(routing):
+    done = await routing.send(r.ConfigureAgents(batch_id="team", agents={
+        f"a{n}": r.AgentSettings(capacity={"chat": 2}, skills={"billing": n + 1}) for n in range(3)}))
+    assert isinstance(routing.answer(done), CommandAccepted)
+    assert sorted(e.agent_id for e in routing.events(r.CapacityChanged)) == ["a0", "a1", "a2"]
+    await routing.send(r.ConfigureQueue(queue_id="q1", name="q1", members={"a1": 1}))
+    await routing.send(r.SetPresence(agent_id="a1", presence="available"))
+    await routing.send(r.RouteConversation(conversation_id="c1", queue_id="q1"))
+    assert [o.agent_id for o in routing.events(r.OfferMade)] == ["a1"]
+
+    before = len(routing.events())
+    refused = await routing.send(r.ConfigureAgents(batch_id="team2", agents={
+        "a7": r.AgentSettings(capacity={"chat": 2}), "a8": r.AgentSettings(skills={"billing": 99})}))
+    assert routing.answer(refused).code == "invalid_config"
+    assert [type(e) for e in routing.events()[before:]] == [CommandRejected]  # a7 was not created either

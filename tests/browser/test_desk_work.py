@@ -1,12 +1,16 @@
 """More of the desktop in chromium: unread badges past 9, drafts kept across tabs, the confirmation on close, a
-conference, the supervisor's queue board; and the widget's files and offline message."""
+conference, the supervisor's queue board, the line's clients, suggested answers; and the widget's files, hints and
+offline message."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.async_api import expect
+
+from tests.e2e.helpers import answered
 
 from .helpers import accessible, sign_in, support_tenant
 
@@ -68,7 +72,7 @@ async def test_unread_past_nine_drafts_the_close_confirmation_and_a_conference(t
     await expect(alice.locator("#messages")).to_contain_text("Bob joining to help.")
 
 
-async def test_the_board_a_file_from_the_widget_and_an_offline_message(tenant, pages):
+async def test_the_board_a_file_from_the_widget_an_offline_message_and_the_line(tenant, pages):
     await support_tenant(tenant, "alice")
     later = datetime.now(UTC) + timedelta(days=3)
     await tenant.queue("night", ["alice"], operating_hours={
@@ -105,3 +109,37 @@ async def test_the_board_a_file_from_the_widget_and_an_offline_message(tenant, p
     await expect(alice.locator("#list-closed")).to_contain_text("Gus")
     await alice.locator("#list-closed li", has_text="Gus").get_by_role("button", name="Open").click()
     await expect(alice.get_by_role("region", name="Transcript: Gus")).to_contain_text("Please call me back tomorrow")
+
+    # the line's clients: Fay wrote on line support; alice marks her a favourite
+    line = alice.get_by_role("region", name="Line clients")
+    await line.get_by_role("button", name="Show").click()
+    await expect(line.get_by_role("table")).to_contain_text("Fay")
+    await line.get_by_role("button", name="Favourite: Fay").click()
+    await expect(line.get_by_role("button", name="Favourite: Fay")).to_have_attribute("aria-pressed", "true")
+
+
+async def test_hints_in_the_widget_and_a_suggested_answer_inserted_on_the_desktop(tenant, pages):
+    await support_tenant(tenant, "alice")
+    saved = await answered(tenant.admin, "/v1/articles", {
+        "article_id": "kb-returns", "title": "Our 30-day return policy", "tags": ["help"], "status": "published",
+        "body": "You can return most items within 30 days of delivery for a full refund, for any reason. Start a "
+                "return in Orders with Return items."})
+    assert saved["result_id"] == "kb-returns", saved
+    alice = await pages.open(f"/web/desk.html?tenant={tenant.id}")
+    await sign_in(alice, tenant.id, "alice")
+    await alice.get_by_label("Presence").select_option("available")
+    widget = await pages.open(f"/web/widget.html?tenant={tenant.id}&queue=support")
+    await widget.get_by_label("Your name").fill("Hal")
+    await widget.get_by_label("How can we help?").fill("Hello")
+    await widget.get_by_role("button", name="Start chat").click()
+    await alice.get_by_role("group", name="Offer: Hal").get_by_role("button", name="Accept").click()
+
+    # while the customer types, the widget offers the article; it opens in place
+    await widget.get_by_label("Your message").press_sequentially("Can I return the kettle and get a refund?")
+    await widget.get_by_role("button", name="Our 30-day return policy").click()
+    await expect(widget.get_by_role("article")).to_contain_text("within 30 days of delivery")
+    await widget.get_by_label("Your message").press("Enter")
+
+    # the agent gets it as a suggested answer: a click puts its text in the composer
+    await alice.get_by_role("button", name="Our 30-day return policy").click()
+    await expect(alice.get_by_label("Message to the customer")).to_have_value(re.compile("30 days"))

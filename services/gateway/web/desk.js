@@ -115,7 +115,7 @@ async function enterDesk() {
     onClosedForGood: async () => { if (await refresh()) { stream.stopped = false; stream.open(); } },
   });
   stream.open();  // first, so nothing that happens while the state is read is missed
-  await Promise.all([loadPanel(), loadWork(), loadBoard()]);
+  await Promise.all([loadPanel(), loadWork(), loadBoard(), loadLine().catch(() => {})]);
 }
 
 // ---- presence ------------------------------------------------------------------------------------------------
@@ -172,6 +172,7 @@ function onFrame(frame) {
       debounce("work", loadWork);
       break;
     case "queued": case "offline_message": debounce("work", loadWork); break;
+    case "line_user": if (frame.line_id === $("#line-id").value.trim()) debounce("line", loadLine, 500); break;
     case "board_conversation": case "board_agent": case "sentiment_alert": debounce("board", loadBoard, 500); break;
     case "resync": loadPanel(); loadWork(); for (const c of conversations.values()) c.loaded = false; break;
     default: break;
@@ -521,8 +522,12 @@ async function loadView(cid) {
       Object.keys(context.prechat || {}).length ? [h("h4", {}, "Pre-chat"),
         facts(Object.entries(context.prechat))] : null),
     h("section", { class: "card", "aria-labelledby": "v-case" }, h("h3", { id: "v-case" }, "Case"),
-      kase ? facts([["Number", kase.number], ["Title", kase.title], ["Status", kase.status],
-                    ["Priority", kase.priority]])
+      kase ? [facts([["Number", kase.number], ["Title", kase.title], ["Status", kase.status],
+                     ["Priority", kase.priority]]),
+              h("form", { class: "inline-form", onsubmit: (e) => quickNote(e, cid, kase.case_id) },
+                h("label", { for: "quick-note" }, "Quick note"), h("input", { id: "quick-note", required: true,
+                                                                              maxlength: 2000 }),
+                h("button", { type: "submit" }, "Add note"))]
         : h("form", { class: "inline-form", onsubmit: (e) => openCase(e, cid) },
           h("label", { for: "case-title" }, "Open a case: title"), h("input", { id: "case-title", required: true }),
           h("button", { type: "submit" }, "Open case"))),
@@ -533,6 +538,15 @@ async function loadView(cid) {
       timeline.length ? h("ol", { class: "timeline" }, timeline.map((t) =>
         h("li", {}, h("time", { datetime: t.at }, timeOf(t.at)), " ", t.title, t.detail ? ` — ${t.detail}` : "")))
         : h("p", { class: "muted" }, "Nothing yet")));
+}
+
+async function quickNote(event, cid, caseId) {
+  event.preventDefault();
+  try {
+    await api.post(`/v1/cases/${caseId}/notes`, { text: $("#quick-note").value.trim() });
+    $("#quick-note").value = "";
+    debounce("view", () => loadView(cid), 500);
+  } catch (e) { notice(e.message); }
 }
 
 async function openCase(event, cid) {
@@ -699,6 +713,35 @@ async function loadBoard() {
       [c.customer_name, c.queue_id, c.state, (c.agents || []).join(", ") || c.agent_id])),
     table("Agents", ["Agent", "Presence", "Load", "Capacity"], (board.agents || []).map((a) =>
       [a.agent_id, a.presence, a.load, a.capacity && typeof a.capacity === "object" ? JSON.stringify(a.capacity) : a.capacity])));
+}
+
+// ---- the line's clients: search, favourites -------------------------------------------------------------------
+$("#line-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadLine().catch((e) => fill($("#line-body"), h("p", { class: "muted" }, e.message)));
+});
+
+async function loadLine() {
+  const line = $("#line-id").value.trim();
+  if (!line) return;
+  const q = $("#line-q").value.trim();
+  const page = await api.get(`/v1/lines/${encodeURIComponent(line)}/users?limit=50${q ? `&q=${encodeURIComponent(q)}` : ""}`);
+  fill($("#line-body"), page.rows.length ? h("table", {}, h("caption", {}, `${page.line_size} on line ${line}`),
+    h("thead", {}, h("tr", {}, ["Name", "Status", "Company", "Last message", "Favourite"].map((x) =>
+      h("th", { scope: "col" }, x)))),
+    h("tbody", {}, page.rows.map((r) => h("tr", {}, h("td", {}, r.name), h("td", {}, r.status),
+      h("td", {}, r.company || ""), h("td", {}, r.preview),
+      h("td", {}, h("button", { type: "button", "aria-pressed": r.favourite ? "true" : "false",
+                                "aria-label": `Favourite: ${r.name}`, onclick: () => favourite(r) },
+                    r.favourite ? "★" : "☆"))))))
+    : h("p", { class: "muted" }, "No clients on this line."));
+}
+
+async function favourite(row) {
+  try {
+    await api.put(`/v1/agent/users/${encodeURIComponent(row.customer_id)}`, { favourite: !row.favourite });
+    debounce("line", loadLine, 300);
+  } catch (e) { notice(e.message); }
 }
 
 // ---- start ---------------------------------------------------------------------------------------------------

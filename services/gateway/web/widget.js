@@ -8,6 +8,11 @@ const tenant = params.get("tenant") || "demo";
 const queue = params.get("queue") || "support";
 const questions = (params.get("prechat") ?? "Order number").split(",").map((q) => q.trim()).filter(Boolean);
 const storeKey = `omni.widget.${tenant}`;
+// A customer signed in on the tenant's site: its server signs user:expires (services/gateway/README.md) and
+// passes user, expires and mac in the widget's URL; the gateway checks them.
+const identity = params.get("user") && params.get("mac") ? {
+  user_id: params.get("user"), expires_at: Number(params.get("expires")), mac: params.get("mac"),
+  name: params.get("name") || undefined } : null;
 
 const state = load();
 let stream = null;
@@ -88,7 +93,8 @@ $("#prechat").addEventListener("submit", async (event) => {
   const body = { queue_id: queue, name: $("#pc-name").value.trim(), prechat,
                  message: $("#pc-message").value.trim() };
   if ($("#pc-email").value.trim()) body.email = $("#pc-email").value.trim();
-  if (state.visitor_token) body.visitor_token = state.visitor_token;
+  if (identity) body.identity = identity;
+  else if (state.visitor_token) body.visitor_token = state.visitor_token;
   try {
     const started = await new Api(() => null).post(`/v1/widget/${tenant}/conversations`, body);
     adopt(started);

@@ -19,6 +19,7 @@ import functools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -185,6 +186,10 @@ class MessageDispatcher:
         self._retry_base_s = retry_base_s
         self._infrastructure_errors = infrastructure_errors
         self.outcomes: Counter[Outcome] = Counter()
+        # for the lag in seconds (shared/metrics.py): the occurred-at of the first envelope of the batch being
+        # handled, and of the last envelope of the last batch handled
+        self.in_flight_since: datetime | None = None
+        self.last_occurred_at: datetime | None = None
 
     def handles(self) -> list[str]:
         return sorted(self._handlers)
@@ -197,6 +202,7 @@ class MessageDispatcher:
     async def dispatch_batch(self, records: Sequence[Record]) -> list[Outcome]:
         """Records of one partition, in offset order; one outcome per record."""
         outcomes: list[Outcome] = []
+        self.in_flight_since, self._newest = None, self.last_occurred_at
 
         def done(these: list[Outcome]) -> None:  # counted as each run ends (a batch may take a while)
             outcomes.extend(these)
@@ -216,6 +222,7 @@ class MessageDispatcher:
                 run, run_handler = [], handler
             run.append((record, env))
         done(await self._run(run_handler, run))
+        self.last_occurred_at, self.in_flight_since = self._newest, None
         return outcomes
 
     async def _decode(self, record: Record) -> tuple[Envelope[Any], BatchHandler] | Outcome:
@@ -227,6 +234,9 @@ class MessageDispatcher:
         except InvalidMessage as exc:
             await self._give_up(record, None, str(exc), "invalid", 1)
             return Outcome.DEAD_LETTERED
+        if self.in_flight_since is None:
+            self.in_flight_since = env.occurred_at
+        self._newest = env.occurred_at
         handler = self._handlers.get(env.type)
         return Outcome.IGNORED if handler is None else (env, handler)
 

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
@@ -24,6 +25,7 @@ from shared.consumer import BatchHandler, Handler, MessageDispatcher, Record, Re
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
 from shared.contracts.envelope import Envelope, Message
 from shared.logging import Processor, configure_logging, get_logger
+from shared.metrics import CONTENT_TYPE, ServiceMetrics
 from shared.mongo import AlreadyProcessed, MongoUnitOfWork, Transaction, ensure_runtime_indexes, make_mongo_client
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -132,6 +134,7 @@ class ServiceRuntime:
         self.connected = False  # MongoDB and Kafka reached, consuming and loops started
         self._connect_error: str | None = None
         self._http_app: ASGIApp | None = None
+        self.metrics = ServiceMetrics(self)  # served at /metrics
         self.publishes(DEAD_LETTERS)
 
     # --- registration -----------------------------------------------------------------------------
@@ -148,7 +151,11 @@ class ServiceRuntime:
                                        batch_handlers=batch_handlers, dead_letter=self.dead_letter,
                                        max_attempts=self.settings.max_delivery_attempts, redact=self.redact,
                                        idempotency_scope=group, group_commit=self.uow)
-        self.dispatchers[topic.name if group is None else f"{topic.name}@{group}"] = dispatcher
+        key = topic.name if group is None else f"{topic.name}@{group}"
+        self.dispatchers[key] = dispatcher
+        positions = self.metrics.subscription(key, topic.name, group_id)
+        batch_seconds = self.metrics.batch_seconds.labels(topic.name, group_id)
+        batch_records = self.metrics.batch_records.labels(topic.name, group_id)
         title = f"on_{topic.name.replace('.', '_')}" + (f"_{group.replace('-', '_')}" if group else "")
         self.channel_messages[title] = (*(handlers or {}), *(batch_handlers or {}))
         subscriber = self.broker.subscriber(
@@ -165,10 +172,15 @@ class ServiceRuntime:
         batch_max = self.settings.consumer_batch_max
 
         async def on_record(value: bytes, message: KafkaMessage) -> None:
-            raw = message.raw_message
+            raw, consumer = message.raw_message, getattr(message, "consumer", None)
+            started = time.perf_counter()
             records = [Record(raw.topic, raw.partition, raw.offset, raw.key, value)]
-            records += await _waiting_behind(getattr(message, "consumer", None), raw, batch_max - 1)
+            records += await _waiting_behind(consumer, raw, batch_max - 1)
+            positions.handling(consumer, raw.partition, raw.offset)
             await dispatcher.dispatch_batch(records)
+            positions.handled(consumer, raw.partition, records[-1].offset)
+            batch_seconds.observe(time.perf_counter() - started)
+            batch_records.observe(len(records))
 
         subscriber(on_record)
         return dispatcher
@@ -183,8 +195,8 @@ class ServiceRuntime:
 
     def serve_http(self, app: ASGIApp) -> None:
         """Serve `app` (a FastAPI app: a service's internal read API, the gateway's public API) on this
-        process's port, beside /health and /asyncapi."""
-        self._http_app = app
+        process's port, beside /health, /metrics and /asyncapi (its requests timed by route in /metrics)."""
+        self._http_app = self.metrics.http_middleware(app)
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._startup.append(hook)
@@ -311,6 +323,13 @@ class ServiceRuntime:
             body = json.dumps({"status": "ok" if ok else "unavailable", **checks}).encode()
             return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
 
+        @get(description="Prometheus metrics: consumer lag, handled and dead-lettered records, batch and HTTP "
+                         "latency, transactions, outbox backlog (shared/metrics.py).")
+        async def metrics(scope: Any) -> AsgiResponse:
+            with contextlib.suppress(Exception):  # MongoDB away: the outbox figures stay as last read
+                await asyncio.wait_for(self.metrics.refresh(), 2.0)
+            return AsgiResponse(self.metrics.exposition(), 200, headers={"content-type": CONTENT_TYPE})
+
         def connect_in_background() -> None:
             self._connector = asyncio.create_task(self._connect_until_up(), name="connect")
 
@@ -318,7 +337,7 @@ class ServiceRuntime:
             self.broker,
             connect=connect_in_background,
             http_app=self._http_app,
-            asgi_routes=[("/health/live", live), ("/health/ready", ready)],
+            asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", metrics)],
             asyncapi_path="/asyncapi",
             specification=self.specification(),
             on_shutdown=[self._stop], after_shutdown=[self._close],

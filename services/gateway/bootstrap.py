@@ -70,5 +70,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
                                                           cases.AnswersSuggested, *answers.ANSWERS)))
     runtime.publishes(CASES_COMMANDS)
     runtime.add_loop(hub.run)
+    runtime.metrics.gauge("websocket_streams_open", "Agent and customer streams (WebSockets) open on this process.",
+                          hub.streams_open)
     runtime.serve_http(create_app(gateway))
     return runtime, gateway

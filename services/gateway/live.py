@@ -77,6 +77,10 @@ class Hub:
 
     # --- sockets ----------------------------------------------------------------------------------
 
+    def streams_open(self) -> int:
+        """Streams (sockets) subscribed now, for /metrics."""
+        return sum(len(subs) for subs in self._subscribers.values())
+
     def subscribe(self, sub: Subscriber) -> None:
         self._subscribers.setdefault(sub.recipient, set()).add(sub)
 

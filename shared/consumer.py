@@ -15,6 +15,7 @@ Records of one partition that wait together are handled together: with a unit of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -73,6 +74,13 @@ class BatchFailedAt(Exception):
         self.repeats = list(repeats)
 
 
+def about(env: Envelope[Any]) -> contextlib.AbstractContextManager[Any]:
+    """Log lines written while handling `env` carry its ids (a conversation's lines found across services by
+    its id)."""
+    return bound_contextvars(event_id=env.event_id, tenant_id=env.tenant_id, message_type=env.type,
+                             conversation_id=getattr(env.payload, "conversation_id", None))
+
+
 def alone(handler: Any) -> Any:
     """Marks a handler never to be group-committed: one whose work is not a plain unit of work (a model's
     inference before its transaction, state kept in memory, writes outside any transaction)."""
@@ -96,7 +104,8 @@ def grouped(handler: Handler, uow: GroupCommitter, scope: str | None = None) -> 
         async def call(i: int) -> None:
             repeats[i] = False
             try:
-                await handler(batch[i])
+                with about(batch[i]):
+                    await handler(batch[i])
             except AlreadyProcessed:
                 repeats[i] = True
 
@@ -128,13 +137,13 @@ def one_at_a_time(handler: Handler, scope: str | None = None) -> BatchHandler:
     context records its id, see processed_id), a repeat skipped (and said), the rest of the batch still handled."""
     async def handle(batch: Sequence[Envelope[Any]]) -> list[bool] | None:
         if len(batch) == 1:  # the dispatcher counts a repeat of a lone message as a duplicate
-            with consuming(processed_id(batch[0].event_id, scope)):
+            with consuming(processed_id(batch[0].event_id, scope)), about(batch[0]):
                 await handler(batch[0])
             return None
         repeats = []
         for env in batch:
             try:
-                with consuming(processed_id(env.event_id, scope)):
+                with consuming(processed_id(env.event_id, scope)), about(env):
                     await handler(env)
                 repeats.append(False)
             except AlreadyProcessed:
@@ -263,8 +272,7 @@ class MessageDispatcher:
         return kept + [await self._one(handler, record, env) for record, env in run[len(kept):]]
 
     async def _one(self, handler: BatchHandler, record: Record, env: Envelope[Any]) -> Outcome:
-        with bound_contextvars(event_id=env.event_id, tenant_id=env.tenant_id, message_type=env.type,
-                               conversation_id=getattr(env.payload, "conversation_id", None)):
+        with about(env):
             for attempt in range(1, self._max_attempts + 1):
                 try:
                     with consuming(processed_id(env.event_id, self._scope)):

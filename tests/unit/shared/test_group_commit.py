@@ -128,3 +128,23 @@ async def test_a_handler_marked_alone_commits_each_message_by_itself():
     assert await dispatcher(uow, handler, letters).dispatch_batch(records(counted("a"), counted("b"))) == [
         Outcome.HANDLED] * 2
     assert uow.stats["committed"] == 2 and uow.stats["grouped"] == 0
+
+
+async def test_log_lines_written_in_a_group_carry_their_own_messages_ids():
+    import structlog
+
+    class Said(Event):
+        TYPE: ClassVar[str] = "test.unit.group.Said"
+        conversation_id: str
+
+    uow, seen = FakeUnitOfWork(), []
+
+    async def handle(env: Envelope[Any]) -> None:
+        async def work(tx: Any) -> None:
+            bound = structlog.contextvars.get_contextvars()
+            seen.append((bound.get("conversation_id"), bound.get("event_id")))
+        await uow.run(work)
+
+    envs = [wrap(Said(conversation_id=f"c{n}"), tenant_id="t1", key=f"c{n}", producer="test") for n in range(3)]
+    assert await dispatcher(uow, handle, [], Said).dispatch_batch(records(*envs)) == [Outcome.HANDLED] * 3
+    assert seen == [(f"c{n}", envs[n].event_id) for n in range(3)] and uow.stats["grouped"] == 3

@@ -12,13 +12,13 @@ from playwright.async_api import expect
 
 from tests.e2e.helpers import answered
 
-from .helpers import accessible, sign_in, support_tenant
+from .helpers import accessible, screenshot, sign_in, support_tenant
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-async def test_unread_past_nine_drafts_the_close_confirmation_and_a_conference(tenant, pages):
+async def test_unread_past_nine_drafts_the_close_confirmation_a_case_tab_and_a_conference(tenant, pages):
     await support_tenant(tenant, "alice", "bob")
     alice = await pages.open(f"/web/desk.html?tenant={tenant.id}")
     await sign_in(alice, tenant.id, "alice")
@@ -55,6 +55,20 @@ async def test_unread_past_nine_drafts_the_close_confirmation_and_a_conference(t
     await accessible(alice, "desktop asking before a close")
     await dialog.get_by_role("button", name="Keep it open").click()
     await expect(alice.get_by_role("tab", name="Ann")).to_be_visible()
+
+    # a case opened from the view: the view shows it, then it opens in a tab of its own
+    view = alice.get_by_role("complementary", name="Customer and case")
+    await view.get_by_label("Open a case: title").fill("Late order")
+    await view.get_by_role("button", name="Open case").click()
+    await expect(view.get_by_role("region", name="Case", exact=True)).to_contain_text("Late order")
+    await expect(view.get_by_role("region", name="Timeline")).not_to_contain_text("Nothing yet")
+    await view.get_by_role("button", name="Open the case in a tab").click()
+    await expect(alice.get_by_role("tab", name="Late order")).to_have_attribute("aria-selected", "true")
+    await expect(alice.get_by_role("heading", name="Case: Late order")).to_be_visible()
+    await alice.get_by_role("tab", name="Ann").click()
+    await expect(alice.get_by_role("tab", name="Ann")).to_have_attribute("aria-selected", "true")
+    await expect(view.get_by_role("region", name="Case", exact=True)).to_contain_text("Late order")
+    await screenshot(alice, "desk-with-case")
 
     # a conference: bob is invited, accepts, writes; alice sees his message
     bob = await pages.open(f"/web/desk.html?tenant={tenant.id}")

@@ -244,7 +244,7 @@ function renderTabs() {
     const label = s.kind === "home" ? "Home" : s.title;
     return h("button", { type: "button", role: "tab", id: `tab-${s.id}`, class: "tab", "data-session": s.id,
                          "aria-selected": selected ? "true" : "false", tabindex: selected ? 0 : -1,
-                         "aria-controls": s.kind === "home" ? "home" : "conversation",
+                         "aria-controls": s.kind === "home" ? "home" : s.kind === "conversation" ? "conversation" : "record",
                          onclick: () => focusSession(s.id), onkeydown: tabKeys },
       s.kind === "home" ? null : h("span", { class: "icon", "aria-hidden": "true" }, s.icon),
       h("span", { class: "title" }, label),
@@ -292,8 +292,12 @@ async function focusSession(sid) {
 async function showFocused(draft) {
   rendered = true;
   const cid = focusedConversation();
-  $("#home").hidden = !!cid;
+  const focused = allSessions().find((s) => s.id === panel.focused);
+  const record = focused && ["contact", "account", "case"].includes(focused.kind) ? focused : null;
+  $("#home").hidden = !!cid || !!record;
   $("#conversation").hidden = !cid;
+  $("#record").hidden = !record;
+  if (record) { await showRecord(record); return; }
   if (!cid) return;
   $("#conversation").setAttribute("aria-labelledby", `tab-${panel.focused}`);
   const session = allSessions().find((s) => s.id === panel.focused);
@@ -513,7 +517,9 @@ async function loadView(cid) {
   fill($("#view"),
     h("section", { class: "card", "aria-labelledby": "v-customer" }, h("h3", { id: "v-customer" }, "Customer"),
       facts([["Name", customer.name], ["E-mail", contact.email], ["Phone", contact.phone],
-             ["Company", customer.company]])),
+             ["Company", customer.company]]),
+      customer.contact_id ? h("button", { type: "button", onclick: () => openRecord("contact", customer.contact_id) },
+                              "Open the contact in a tab") : null),
     h("section", { class: "card", "aria-labelledby": "v-summary" }, h("h3", { id: "v-summary" }, "Summary"),
       facts([["Channel", summary.channel], ["Queue", summary.queue_id], ["State", summary.state],
              ["Waited", summary.waited_s != null ? `${Math.round(summary.waited_s)} s` : null],
@@ -527,7 +533,8 @@ async function loadView(cid) {
               h("form", { class: "inline-form", onsubmit: (e) => quickNote(e, cid, kase.case_id) },
                 h("label", { for: "quick-note" }, "Quick note"), h("input", { id: "quick-note", required: true,
                                                                               maxlength: 2000 }),
-                h("button", { type: "submit" }, "Add note"))]
+                h("button", { type: "submit" }, "Add note")),
+              h("button", { type: "button", onclick: () => openRecord("case", kase.case_id) }, "Open the case in a tab")]
         : h("form", { class: "inline-form", onsubmit: (e) => openCase(e, cid) },
           h("label", { for: "case-title" }, "Open a case: title"), h("input", { id: "case-title", required: true }),
           h("button", { type: "submit" }, "Open case"))),
@@ -547,6 +554,27 @@ async function quickNote(event, cid, caseId) {
     $("#quick-note").value = "";
     debounce("view", () => loadView(cid), 500);
   } catch (e) { notice(e.message); }
+}
+
+async function openRecord(kind, id) {
+  try {
+    await api.post("/v1/agent/sessions", { kind, id });
+    await focusSession(`${kind}:${id}`);
+  } catch (e) { notice(e.message); }
+}
+
+const PLURAL = { contact: "contacts", account: "accounts", case: "cases" };
+
+async function showRecord(session) {
+  $("#record").setAttribute("aria-labelledby", `tab-${session.id}`);
+  $("#record-title").textContent = `${session.kind[0].toUpperCase()}${session.kind.slice(1)}: ${session.title}`;
+  try {
+    const read = await api.get(`/v1/${PLURAL[session.kind]}/${encodeURIComponent(session.ref)}`);
+    const scalars = Object.entries(read).filter(([, v]) => v !== null && typeof v !== "object");
+    fill($("#record-body"), facts(scalars.map(([k, v]) => [k.replaceAll("_", " "), v])),
+      h("div", { class: "actions" }, h("button", { type: "button", onclick: () => closeSession(session.id, false) },
+                                       "Close tab")));
+  } catch (e) { fill($("#record-body"), h("p", { class: "muted" }, e.message)); }
 }
 
 async function openCase(event, cid) {

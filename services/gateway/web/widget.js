@@ -231,11 +231,18 @@ function onFrame(frame) {
       break;
     case "conversation_state":
       if (frame.state === "active") showPlace(null);
+      if ((frame.state === "wrap_up" || frame.state === "closed") && !conversation.ended) {
+        conversation.ended = true;  // the agent ended it
+        save();
+        ended();
+      }
       break;
     case "conversation_closed":
-      conversation.ended = true;
-      save();
-      ended();
+      if (!conversation.ended) {
+        conversation.ended = true;
+        save();
+        ended();
+      }
       break;
     case "survey_invite":
       showSurvey(frame.question);

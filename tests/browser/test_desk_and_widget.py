@@ -118,7 +118,7 @@ async def test_a_chat_from_the_widget_to_wrap_up_on_two_desktops(tenant, pages):
     await accessible(widget, "widget after the chat")
 
 
-async def test_markup_from_a_customer_is_shown_as_text_and_never_run(tenant, pages):
+async def test_markup_from_a_customer_is_shown_as_text_and_never_run_and_a_card_number_comes_masked(tenant, pages):
     await support_tenant(tenant, "alice")
     alice = await pages.open(f"/web/desk.html?tenant={tenant.id}")
     await sign_in(alice, tenant.id, "alice")
@@ -133,6 +133,12 @@ async def test_markup_from_a_customer_is_shown_as_text_and_never_run(tenant, pag
         assert await page.locator("#messages img, #messages script, #messages b").count() == 0
         assert await page.evaluate("window.__pwned") is None
     await expect(alice.get_by_role("tab", name=re.compile("Eve"))).to_contain_text('<b onmouseover')
+
+    # a card number reaches the desktop masked (chat masks where text enters)
+    await widget.get_by_label("Your message").fill("My card is 4111 1111 1111 1111")
+    await widget.get_by_label("Your message").press("Enter")
+    await expect(alice.locator("#messages")).to_contain_text("My card is ")
+    assert "4111 1111 1111 1111" not in await alice.locator("#messages").inner_text()
 
 
 async def tab_to(page: Page, name: str, limit: int = 40) -> None:

@@ -1,4 +1,4 @@
-"""More of the desktop in chromium: unread badges past 9, drafts kept across tabs, the confirmation on close, a
+"""More of the desktop in chromium: unread badges past 9, the sentiment alert, drafts kept across tabs, the confirmation on close, a
 conference, the supervisor's queue board, the line's clients, suggested answers; and the widget's files, hints and
 offline message."""
 
@@ -15,10 +15,11 @@ from tests.e2e.helpers import answered
 from .helpers import accessible, screenshot, sign_in, support_tenant
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+ANGRY = "This is absolutely unacceptable!!! Third time I'm writing, you charged me twice. Refund me NOW."
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-async def test_unread_past_nine_drafts_the_close_confirmation_a_case_tab_and_a_conference(tenant, pages):
+async def test_unread_past_nine_the_sentiment_alert_drafts_the_close_confirmation_a_case_tab_and_a_conference(tenant, pages):
     await support_tenant(tenant, "alice", "bob")
     alice = await pages.open(f"/web/desk.html?tenant={tenant.id}")
     await sign_in(alice, tenant.id, "alice")
@@ -43,10 +44,18 @@ async def test_unread_past_nine_drafts_the_close_confirmation_a_case_tab_and_a_c
                               {"client_message_id": f"u{n}", "text": f"Are you there? ({n})"})
         assert sent.status_code == 200, sent.text
     await expect(alice.get_by_role("tab", name="Ann").locator(".unread")).to_have_text("9+")
+    # then an angry message: the sentiment alert "!" on Ann's tab, cleared by focusing it
+    for n, text in enumerate((ANGRY, "I am furious. Worst service ever, I'm done.")):
+        sent = await ann.post(f"/v1/widget/conversations/{started['conversation_id']}/messages",
+                              {"client_message_id": f"angry{n}", "text": text})
+        assert sent.status_code == 200, sent.text
+    alert = alice.get_by_role("tab", name="Ann").get_by_role("img", name="Ann. Your conversation urgently needs attention.")
+    await expect(alert).to_have_text("!", timeout=60_000)  # chat's model scores the message in its own group
     await alice.get_by_role("tab", name="Ann").click()
+    await expect(alert).to_have_count(0)
     await expect(composer).to_have_value("Half a reply")
     await expect(alice.get_by_role("tab", name="Ann").locator(".unread")).to_have_count(0)
-    await expect(alice.locator("#messages")).to_contain_text("Are you there? (9)")
+    await expect(alice.locator("#messages")).to_contain_text("I am furious.")
 
     # closing the tab would end the chat (and lose a draft): the desktop asks first
     await alice.get_by_role("button", name="Close tab").click()

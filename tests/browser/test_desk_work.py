@@ -95,7 +95,7 @@ async def test_unread_past_nine_the_sentiment_alert_drafts_the_close_confirmatio
     await expect(alice.locator("#messages")).to_contain_text("Bob joining to help.")
 
 
-async def test_the_board_a_file_from_the_widget_an_offline_message_and_the_line(tenant, pages):
+async def test_the_board_files_both_ways_an_offline_message_the_line_and_take(tenant, pages):
     await support_tenant(tenant, "alice")
     later = datetime.now(UTC) + timedelta(days=3)
     await tenant.queue("night", ["alice"], operating_hours={
@@ -139,6 +139,19 @@ async def test_the_board_a_file_from_the_widget_an_offline_message_and_the_line(
     await expect(line.get_by_role("table")).to_contain_text("Fay")
     await line.get_by_role("button", name="Favourite: Fay").click()
     await expect(line.get_by_role("button", name="Favourite: Fay")).to_have_attribute("aria-pressed", "true")
+
+    # Fay still waits: alice (busy, so not offered anything) takes her from the Open list, downloads her file and
+    # sends one back
+    await alice.get_by_label("Presence").select_option("busy")
+    await expect(alice.get_by_label("Presence")).to_have_attribute("data-confirmed", "busy")
+    await alice.locator("#list-open li", has_text="Fay").get_by_role("button", name="Take").click()
+    await expect(alice.get_by_role("tab", name="Fay")).to_have_attribute("aria-selected", "true")
+    async with alice.expect_download() as downloading:
+        await alice.locator("#messages .file", has_text="receipt.txt").click()
+    assert (await (await downloading.value).path()).read_text() == "Receipt 1234: 19.99 EUR\n"
+    await alice.locator("#file").set_input_files(files=[{"name": "label.txt", "mimeType": "text/plain",
+                                                          "buffer": b"Return label\n"}])
+    await expect(widget.locator("#messages .file", has_text="label.txt")).to_be_visible()
 
 
 async def test_hints_in_the_widget_and_a_suggested_answer_inserted_on_the_desktop(tenant, pages):

@@ -95,7 +95,7 @@ async def test_unread_past_nine_the_sentiment_alert_drafts_the_close_confirmatio
     await expect(alice.locator("#messages")).to_contain_text("Bob joining to help.")
 
 
-async def test_the_board_files_both_ways_an_offline_message_the_line_and_take(tenant, pages):
+async def test_the_board_files_both_ways_an_offline_message_the_line_take_and_observe(tenant, pages):
     await support_tenant(tenant, "alice")
     later = datetime.now(UTC) + timedelta(days=3)
     await tenant.queue("night", ["alice"], operating_hours={
@@ -152,6 +152,14 @@ async def test_the_board_files_both_ways_an_offline_message_the_line_and_take(te
     await alice.locator("#file").set_input_files(files=[{"name": "label.txt", "mimeType": "text/plain",
                                                           "buffer": b"Return label\n"}])
     await expect(widget.locator("#messages .file", has_text="label.txt")).to_be_visible()
+
+    # the supervisor observes from the board: the messages so far, read-only (chat's reason shown)
+    await board.get_by_role("button", name="Observe Fay").click()
+    await expect(sam.get_by_role("tab", name="Fay (observing)")).to_have_attribute("aria-selected", "true")
+    await expect(sam.locator("#messages")).to_contain_text("label.txt")
+    await sam.get_by_label("Message to the customer").fill("Hello from the supervisor")
+    await sam.get_by_role("button", name="Send").click()
+    await expect(sam.locator("#composer-error")).to_contain_text("read-only")
 
 
 async def test_hints_in_the_widget_and_a_suggested_answer_inserted_on_the_desktop(tenant, pages):

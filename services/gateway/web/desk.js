@@ -378,10 +378,13 @@ function showState(cid) {
   const open = state !== "closed" && state !== "wrap_up";
   for (const id of ["text", "file", "private", "transfer", "end-conv"]) $(`#${id}`).disabled = !open;
   const c = conversation(cid);
-  const member = c.assignee && c.assignee !== auth.user;  // in a colleague's conversation: a conference member
+  const tab = localTabs.get(panel.focused);
+  const observing = !!(tab && tab.observing);
+  // in a colleague's conversation: a conference member (or an observer: read-only, and chat says so)
+  const member = c.assignee && c.assignee !== auth.user;
   $("#wrap-up").disabled = state === "closed" || member;
   for (const id of ["transfer", "invite", "end-conv", "wrap-up"]) $(`#${id}`).hidden = member;
-  $("#leave-conference").hidden = !member || !open;
+  $("#leave-conference").hidden = !member || !open || observing;
   $("#invite").disabled = !open;
   checkComposer();
 }
@@ -667,6 +670,10 @@ $("#close-session").addEventListener("click", () => closeSession(panel.focused, 
 
 async function closeSession(sid, confirm) {
   if (sid.startsWith("local:")) {
+    const tab = localTabs.get(sid);
+    if (tab && tab.observing) {
+      api.call("DELETE", `/v1/supervisor/conversations/${tab.ref}/observe`).catch(() => {});
+    }
     localTabs.delete(sid);
     await focusSession("home");
     return;
@@ -744,10 +751,24 @@ async function loadBoard() {
   fill($("#board-body"),
     table("Waiting", ["Customer", "Queue", "Waited", "Preview"], (board.waiting || []).map((c) =>
       [c.customer_name, c.queue_id, c.waited_s != null ? `${Math.round(c.waited_s)} s` : "", c.preview])),
-    table("Conversations", ["Customer", "Queue", "State", "Agent"], (board.conversations || []).map((c) =>
-      [c.customer_name, c.queue_id, c.state, (c.agents || []).join(", ") || c.agent_id])),
+    table("Conversations", ["Customer", "Queue", "State", "Agent", ""], (board.conversations || []).map((c) =>
+      [c.customer_name, c.queue_id, c.state, (c.agents || []).join(", ") || c.agent_id,
+       h("button", { type: "button", "aria-label": `Observe ${c.customer_name || c.conversation_id}`,
+                     onclick: () => observe(c) }, "Observe")])),
     table("Agents", ["Agent", "Presence", "Load", "Capacity"], (board.agents || []).map((a) =>
       [a.agent_id, a.presence, a.load, a.capacity && typeof a.capacity === "object" ? JSON.stringify(a.capacity) : a.capacity])));
+}
+
+async function observe(row) {
+  try {
+    await api.post(`/v1/supervisor/conversations/${row.conversation_id}/observe`);
+    const sid = `local:${row.conversation_id}`;
+    localTabs.set(sid, { id: sid, kind: "conversation", ref: row.conversation_id, local: true, observing: true,
+                         title: `${row.customer_name || "Customer"} (observing)`,
+                         icon: (row.customer_name || "Cu").slice(0, 2), unread: 0 });
+    conversation(row.conversation_id).loaded = false;
+    await focusSession(sid);
+  } catch (e) { notice(e.message); }
 }
 
 // ---- the line's clients: search, favourites -------------------------------------------------------------------

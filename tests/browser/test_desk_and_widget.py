@@ -153,6 +153,13 @@ async def tab_to(page: Page, name: str, limit: int = 40) -> None:
     raise AssertionError(f"Tab never reached {name!r}")
 
 
+async def focus_ring(page: Page) -> None:
+    """The focused element shows where the keyboard is: an outline of at least 2 px."""
+    style = await page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
+        return [s.outlineStyle, parseFloat(s.outlineWidth)]; }""")
+    assert style[0] != "none" and style[1] >= 2, style
+
+
 async def test_the_main_flow_with_the_keyboard_only(tenant, pages):
     await support_tenant(tenant, "alice")
     keys = pages
@@ -164,6 +171,7 @@ async def test_the_main_flow_with_the_keyboard_only(tenant, pages):
     await alice.keyboard.press("Enter")
     await expect(alice.get_by_role("tab", name="Home")).to_be_visible()
     await tab_to(alice, "Presence")
+    await focus_ring(alice)
     await alice.keyboard.type("av")  # the closed select's type-ahead: Available
     await expect(alice.get_by_label("Presence")).to_have_value("available")
 
@@ -173,11 +181,13 @@ async def test_the_main_flow_with_the_keyboard_only(tenant, pages):
     await tab_to(widget, "How can we help?")
     await widget.keyboard.type("Keyboard only, please")
     await tab_to(widget, "Start chat")
+    await focus_ring(widget)
     await widget.keyboard.press("Enter")
     await expect(widget.get_by_label("Your message")).to_be_focused()
 
     await expect(alice.get_by_role("group", name="Offer: Kim")).to_be_visible()
     await tab_to(alice, "Accept")
+    await focus_ring(alice)
     await alice.keyboard.press("Enter")
     await expect(alice.get_by_role("tab", name="Kim")).to_be_focused()
     await tab_to(alice, "Message to the customer")

@@ -27,6 +27,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from benchmarks.broker_hop import broker_round_trip, pct, process_usage
+from benchmarks.harness import SERVICE_ENV
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
 from shared.broker import ensure_topics, producer_config
@@ -255,7 +256,7 @@ def main() -> None:
     parser.add_argument("--fetch-max-wait-ms", type=int, default=500)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="omni-bench-conv-"))
-    system = System(root, service_env={"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192",
+    system = System(root, service_env={**SERVICE_ENV,
                                        "KAFKA_FETCH_MAX_WAIT_MS": str(args.fetch_max_wait_ms), "LOG_LEVEL": "WARNING"})
     try:
         started = time.monotonic()

@@ -33,6 +33,7 @@ from pymongo import AsyncMongoClient
 from benchmarks import case_search, knowledge_hit_rate
 from benchmarks.broker_hop import pct
 from benchmarks.conversation_latency import idle_cpu
+from benchmarks.harness import SERVICE_ENV
 from services.cases.adapters.embeddings import Embedder
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
@@ -242,7 +243,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=2000)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-suggestions-"))
-    system = System(root, service_env={"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"})
+    system = System(root, service_env=dict(SERVICE_ENV))
     system.start()
     try:
         asyncio.run(run(system, args))

@@ -33,6 +33,7 @@ from services.gateway import (api_admin, api_after_chat, api_agent_sessions, api
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
 from services.gateway.commands import CommandBus
+from services.gateway.limits import Limits, limits_for
 from services.gateway.live import Hub
 from services.gateway.settings import GatewaySettings
 
@@ -56,7 +57,10 @@ def create_app(gateway: Gateway) -> FastAPI:
     app = FastAPI(title="Omnichannel gateway", version="0.1.0",
                   description="The edge for agent desktops, supervisors, admins and the customer widget. Commands "
                               "answer with their owner's answer; live events come over WebSockets with positions "
-                              "a client resumes from. Permissions: services/gateway/README.md.")
+                              "a client resumes from. Permissions: services/gateway/README.md.",
+                  responses={429: {"description": "Too many requests from this token (or chat starts from this "
+                                                  "address); Retry-After says when to retry."},
+                             413: {"description": "The body is larger than the gateway takes."}})
     app.state.gateway = gateway
 
     @app.exception_handler(RequestValidationError)
@@ -70,4 +74,5 @@ def create_app(gateway: Gateway) -> FastAPI:
                    api_groups, api_privacy, api_sentiment, api_view, api_agent_sessions, api_supervisor, sockets):
         app.include_router(module.router)
     pages.mount(app)
+    app.add_middleware(Limits, **limits_for(gateway.settings))
     return app

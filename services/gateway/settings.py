@@ -26,6 +26,15 @@ class GatewaySettings(ServiceSettings):
     answer_timeout_s: float = Field(
         5.0, description="How long a command endpoint waits for the owner's answer before a 504 with a URL "
                          "where the answer can be fetched later.")
+    rate_limit_per_s: float = Field(
+        50.0, description="Requests per second one bearer token (a staff session, a customer's conversation) may "
+                          "make, refilled continuously; beyond its burst it gets 429 with Retry-After.")
+    rate_limit_burst: int = Field(100, description="How many requests one token may make at once.")
+    chat_starts_per_minute: int = Field(
+        120, description="Anonymous chat starts per client address per minute (every visitor behind one address "
+                         "shares it).")
+    max_body_bytes: int = Field(1024 * 1024, description="Largest JSON request body; attachments have their own "
+                                                         "limits.")
     argon2_time_cost: int = Field(3, description="argon2id time cost (argon2-cffi's default).")
     argon2_memory_kib: int = Field(65536, description="argon2id memory cost in KiB (argon2-cffi's default).")
     attachment_max_body_bytes: int = Field(

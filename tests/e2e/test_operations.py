@@ -1,6 +1,9 @@
-"""Operations through the running system: every service serves Prometheus metrics at /metrics (issue 16)."""
+"""Operations through the running system (issue 16): every service serves Prometheus metrics at /metrics; the
+gateway answers a flooding client 429 while others are served, and a body too large 413."""
 
 from __future__ import annotations
+
+import asyncio
 
 import httpx
 import pytest
@@ -38,3 +41,20 @@ async def test_every_service_serves_its_metrics_and_the_gateway_counts_its_socke
                                lambda f: any(s.value > 0 for s in f["consumer_records"]
                                              if s.labels.get("outcome") == "handled"), "routing counted commands")
     assert routing["unit_of_work"]
+
+
+async def test_a_customer_flooding_the_gateway_gets_429_while_another_customer_is_served(tenant):
+    """The gateway's defaults: 50 requests/s per token, 100 at once (services/gateway/limits.py)."""
+    await tenant.queue("support", [])
+    flooding, started = await tenant.customer("support")
+    calm, calm_started = await tenant.customer("support")
+    path = f"/v1/widget/conversations/{started['conversation_id']}/messages"
+    statuses = await asyncio.gather(*(flooding.get(path) for _ in range(300)))
+    refused = [r for r in statuses if r.status_code == 429]
+    assert refused and {r.status_code for r in statuses} == {200, 429}, {r.status_code for r in statuses}
+    assert refused[0].json()["error"] == "too_many_requests" and int(refused[0].headers["retry-after"]) >= 1
+    served = await calm.get(f"/v1/widget/conversations/{calm_started['conversation_id']}/messages")
+    assert served.status_code == 200, served.text
+    too_large = await calm.post(f"/v1/widget/conversations/{calm_started['conversation_id']}/messages",
+                                {"text": "x" * (1024 * 1024 + 1)})
+    assert too_large.status_code == 413 and too_large.json()["error"] == "too_large"

@@ -1,6 +1,7 @@
 """structlog setup: JSON when not on a terminal, with ids bound per handled message."""
 
 import logging
+import re
 import sys
 from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
@@ -41,3 +42,23 @@ def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
 bind_contextvars = structlog.contextvars.bind_contextvars
 bound_contextvars = structlog.contextvars.bound_contextvars
 clear_contextvars = structlog.contextvars.clear_contextvars
+
+
+_CONVERSATION_IN_PATH = re.compile(r"/conversations/(?P<id>[^/?#]+)")
+
+
+def request_context(app: Any) -> Any:
+    """ASGI middleware: log lines written while serving a request about a conversation (its id in the path,
+    as in every API here: `.../conversations/{conversation_id}/...`) carry `conversation_id`, as those of a
+    consumed message about it do, so one id finds a conversation's lines across services."""
+    async def bound(scope: Any, receive: Any, send: Any) -> None:
+        found = _CONVERSATION_IN_PATH.search(scope.get("path", "")) if scope["type"] in ("http", "websocket") \
+            else None
+        if found is None:
+            await app(scope, receive, send)
+            return
+        with bound_contextvars(conversation_id=found["id"]):
+            await app(scope, receive, send)
+    return bound
+
+

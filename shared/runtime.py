@@ -24,7 +24,7 @@ from shared.broker import make_broker
 from shared.consumer import BatchHandler, Handler, MessageDispatcher, Record, Redact, keep_as_is
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
 from shared.contracts.envelope import Envelope, Message
-from shared.logging import Processor, configure_logging, get_logger
+from shared.logging import Processor, configure_logging, get_logger, request_context
 from shared.metrics import CONTENT_TYPE, ServiceMetrics
 from shared.mongo import AlreadyProcessed, MongoUnitOfWork, Transaction, ensure_runtime_indexes, make_mongo_client
 from shared.outbox import OutboxRelay
@@ -196,7 +196,7 @@ class ServiceRuntime:
     def serve_http(self, app: ASGIApp) -> None:
         """Serve `app` (a FastAPI app: a service's internal read API, the gateway's public API) on this
         process's port, beside /health, /metrics and /asyncapi (its requests timed by route in /metrics)."""
-        self._http_app = self.metrics.http_middleware(app)
+        self._http_app = self.metrics.http_middleware(request_context(app))
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._startup.append(hook)

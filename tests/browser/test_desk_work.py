@@ -65,8 +65,15 @@ async def test_unread_past_nine_the_sentiment_alert_drafts_the_close_confirmatio
     await dialog.get_by_role("button", name="Keep it open").click()
     await expect(alice.get_by_role("tab", name="Ann")).to_be_visible()
 
-    # a case opened from the view: the view shows it, then it opens in a tab of its own
+    # the customer linked to a contact from the view; its card fills; a case opened from the view shows there,
+    # then opens in a tab of its own
+    created = await tenant.admin.post("/v1/contacts", {"contact_id": "ann-k", "full_name": "Ann Kalnina",
+                                                        "email": "ann@example.com"})
+    assert created.status_code == 200, created.text
     view = alice.get_by_role("complementary", name="Customer and case")
+    await view.get_by_label("Link to contact (id)").fill("ann-k")
+    await view.get_by_role("button", name="Link", exact=True).click()
+    await expect(view.get_by_role("region", name="Customer")).to_contain_text("Ann Kalnina")
     await view.get_by_label("Open a case: title").fill("Late order")
     await view.get_by_role("button", name="Open case").click()
     await expect(view.get_by_role("region", name="Case", exact=True)).to_contain_text("Late order")

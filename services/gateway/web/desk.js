@@ -189,7 +189,9 @@ function renderOffers() {
       h("strong", {}, o.customer_name || "A customer"), " · ",
       h("span", { class: "muted" }, o.conference ? `${o.inviter_id} invites you to a conference` : o.queue_id || ""),
       h("p", { class: "text" }, o.preview || ""),
-      left !== null ? h("p", { class: "countdown", "data-offer": o.offer_id }, `Answer within ${left} s`) : null,
+      // role timer: not read out every second (the offers region is assertive for the offer itself)
+      left !== null ? h("p", { class: "countdown", role: "timer", "data-offer": o.offer_id },
+                        `Answer within ${left} s`) : null,
       h("div", { class: "actions" },
         h("button", { type: "button", class: "primary", onclick: () => answerOffer(o, "accept") }, "Accept"),
         h("button", { type: "button", onclick: () => answerOffer(o, "decline") }, "Decline")));
@@ -522,7 +524,12 @@ async function loadView(cid) {
       facts([["Name", customer.name], ["E-mail", contact.email], ["Phone", contact.phone],
              ["Company", customer.company]]),
       customer.contact_id ? h("button", { type: "button", onclick: () => openRecord("contact", customer.contact_id) },
-                              "Open the contact in a tab") : null),
+                              "Open the contact in a tab") : null,
+      customer.account_id ? h("button", { type: "button", onclick: () => openRecord("account", customer.account_id) },
+                              "Open the account in a tab") : null,
+      customer.contact_id ? null : h("form", { class: "inline-form", onsubmit: (e) => linkContact(e, cid) },
+        h("label", { for: "link-contact" }, "Link to contact (id)"), h("input", { id: "link-contact", required: true }),
+        h("button", { type: "submit" }, "Link"))),
     h("section", { class: "card", "aria-labelledby": "v-summary" }, h("h3", { id: "v-summary" }, "Summary"),
       facts([["Channel", summary.channel], ["Queue", summary.queue_id], ["State", summary.state],
              ["Waited", summary.waited_s != null ? `${Math.round(summary.waited_s)} s` : null],
@@ -555,6 +562,14 @@ async function loadView(cid) {
       timeline.length ? h("ol", { class: "timeline" }, timeline.map((t) =>
         h("li", {}, h("time", { datetime: t.at }, timeOf(t.at)), " ", t.title, t.detail ? ` — ${t.detail}` : "")))
         : h("p", { class: "muted" }, "Nothing yet")));
+}
+
+async function linkContact(event, cid) {
+  event.preventDefault();
+  try {
+    await api.post(`/v1/conversations/${cid}/link`, { contact_id: $("#link-contact").value.trim() });
+    debounce("view", () => loadView(cid), 500);
+  } catch (e) { notice(e.message); }
 }
 
 async function quickNote(event, cid, caseId) {

@@ -55,7 +55,8 @@ async def test_a_chat_from_the_widget_to_wrap_up_on_two_desktops(tenant, pages):
     await expect(widget.locator("#typing")).to_have_text("The agent is typing…")
     await composer.press("Enter")
     await expect(widget.locator("#messages .bubble.theirs")).to_contain_text("Hi Dana, let me check.")
-    await widget.get_by_label("Your message").fill("Thanks! It was due on Monday.")
+    await widget.get_by_label("Your message").press_sequentially("Thanks! It was due on Monday.")
+    await expect(alice.locator("#typing")).to_have_text("The customer is typing…")
     await widget.get_by_label("Your message").press("Enter")
     await expect(alice.locator("#messages")).to_contain_text("Thanks! It was due on Monday.")
 
@@ -71,6 +72,11 @@ async def test_a_chat_from_the_widget_to_wrap_up_on_two_desktops(tenant, pages):
     await expect(composer).to_have_value("Hello Dana, I am alice.")
     await composer.press("Enter")
     await expect(widget.locator("#messages")).to_contain_text("Hello Dana, I am alice.")
+    # a private note: on the desktop, marked; never in the widget
+    await alice.get_by_label("Private note").check()
+    await composer.fill("Note: VIP customer")
+    await composer.press("Enter")
+    await expect(alice.locator("#messages .private")).to_contain_text("alice (private note)")
     await accessible(alice, "desktop with a conversation")
     await accessible(widget, "widget in a chat")
     await screenshot(alice, "desk")
@@ -115,6 +121,7 @@ async def test_a_chat_from_the_widget_to_wrap_up_on_two_desktops(tenant, pages):
         await widget.get_by_role("button", name="Download transcript").click()
     transcript = (await (await downloading.value).path()).read_text()
     assert "Where is my order 1234?" in transcript and "Bob here: it ships today." in transcript
+    assert "VIP customer" not in transcript and "VIP customer" not in await widget.locator("#messages").inner_text()
     await accessible(widget, "widget after the chat")
 
 
@@ -126,7 +133,11 @@ async def test_markup_from_a_customer_is_shown_as_text_and_never_run_and_a_card_
     widget = await pages.open(f"/web/widget.html?tenant={tenant.id}&queue=support")
     attack = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
     await start_chat(widget, '<b onmouseover="window.__pwned=3">Eve</b>', attack)
-    await alice.get_by_role("group", name=re.compile("^Offer:")).get_by_role("button", name="Accept").click()
+    # an offer declined goes away (the chat goes back to its queue)
+    await tenant.customer("support", "Another question", name="Zed")
+    await alice.get_by_role("group", name="Offer: Zed").get_by_role("button", name="Decline").click()
+    await expect(alice.get_by_role("group", name="Offer: Zed")).to_have_count(0)
+    await alice.get_by_role("group", name=re.compile("^Offer: <b")).get_by_role("button", name="Accept").click()
     await expect(alice.locator("#messages .bubble")).to_contain_text(attack)
     await expect(widget.locator("#messages .bubble")).to_contain_text(attack)
     for page in (alice, widget):

@@ -11,6 +11,7 @@ const api = new Api(() => auth && auth.access, refresh);
 let stream = null;
 let panel = { focused: "home", version: -1, sessions: [] };
 const offers = new Map();       // offer_id -> offer frame
+const settled = new Set();      // offers answered or withdrawn: a work list read a moment behind never brings them back
 const conversations = new Map(); // conversation id -> {messages: Map(seq -> message), loaded, state}
 let pendingFocus = null;        // a conversation just accepted: focus its session when it appears
 let draftTimer = null;
@@ -136,6 +137,7 @@ function onFrame(frame) {
       renderOffers();
       break;
     case "offer_withdrawn":
+      settled.add(frame.offer_id);
       if (offers.delete(frame.offer_id)) {
         renderOffers();
         if (frame.why === "expired") notice("An offer expired before it was answered.");
@@ -211,6 +213,7 @@ async function answerOffer(offer, how) {
     if (offer.conference) await api.post(`/v1/conversations/${offer.conversation_id}/conference/${how}`);
     else await api.post(`/v1/conversations/${offer.conversation_id}/${how}`, { offer_id: offer.offer_id });
     offers.delete(offer.offer_id);
+    settled.add(offer.offer_id);
     renderOffers();
     if (how === "accept" && offer.conference) await openLocally(offer.conversation_id, offer.customer_name);
     else if (how === "accept") { pendingFocus = offer.conversation_id; await loadPanel(); }
@@ -721,7 +724,7 @@ async function loadWork() {
     h("strong", {}, w.customer_name || "Customer"), " ", h("span", { class: "badge" }, w.state.replace("_", "-")),
     h("p", { class: "text" }, w.preview || ""), buttons);
   fill($("#list-my"), work.my.length ? work.my.map((w) => {
-    if (w.offer_id && !offers.has(w.offer_id)) {
+    if (w.offer_id && !offers.has(w.offer_id) && !settled.has(w.offer_id)) {
       offers.set(w.offer_id, { offer_id: w.offer_id, conversation_id: w.conversation_id, customer_name: w.customer_name,
                                preview: w.preview, queue_id: w.queue_id });
       renderOffers();

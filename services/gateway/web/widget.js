@@ -114,7 +114,8 @@ $("#offline").addEventListener("submit", async (event) => {
   event.preventDefault();
   const body = { queue_id: queue, name: $("#off-name").value.trim(), email: $("#off-email").value.trim(),
                  text: $("#off-text").value.trim() };
-  if (state.visitor_token) body.visitor_token = state.visitor_token;
+  if (identity) body.identity = identity;
+  else if (state.visitor_token) body.visitor_token = state.visitor_token;
   try {
     const left = await new Api(() => null).post(`/v1/widget/${tenant}/offline-messages`, body);
     if (left.visitor_token) state.visitor_token = left.visitor_token;

@@ -20,7 +20,7 @@ from shared.contracts.envelope import Identifier
 
 from services.gateway.adapters.store import QUEUES, USERS
 from services.gateway.api_admin import admin
-from services.gateway.api_staff import ANSWERS, C, IdempotencyKey, act, send
+from services.gateway.api_staff import ANSWERS, REFUSALS, C, IdempotencyKey, act, send
 from services.gateway.auth.permissions import Action
 from services.gateway.commands import request_id_for, result_id
 from services.gateway.identity import Staff, require_staff
@@ -124,7 +124,7 @@ async def _queue(db: Any, staff: Staff, queue_id: str | None) -> str:
     return str(mine[0]["queue_id"])
 
 
-@router.post("/v1/conversations/group", response_model=GroupStarted, responses=ANSWERS)
+@router.post("/v1/conversations/group", response_model=GroupStarted, responses=REFUSALS)
 async def start_group(body: NewGroup, request: Request, staff: Staff = Depends(admin(Action.START_PROACTIVE)),
                       key: str | None = IdempotencyKey) -> Any:
     """U6: a conversation with a customer and colleagues, held at once by its starter (chat's StartConversation

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.contracts.cases.knowledge import ArticleList, ArticleStatus, ArticleView, DraftArticleFromReply, \
     HintList, SaveArticle
 from shared.contracts.envelope import Identifier
+from shared.contracts.chat.common import MAX_SEQ
 
 from services.gateway.api_admin import admin
 from services.gateway.api_cases import cases_read, send_to_cases
@@ -100,7 +101,8 @@ async def search_articles(request: Request, q: Annotated[str | None, Query(max_l
 
 
 @router.post("/v1/conversations/{conversation_id}/messages/{seq}/draft-article", responses=ANSWERS)
-async def draft_from_reply(conversation_id: Identifier, seq: Annotated[int, Path(ge=1)], body: DraftFromReply,
+async def draft_from_reply(conversation_id: Identifier, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)],
+                           body: DraftFromReply,
                            request: Request, staff: Staff = Depends(require_staff),
                            key: str | None = IdempotencyKey) -> JSONResponse:
     """A draft article from an agent's reply (the message at `seq`, as chat holds it: masked), for an editor to

@@ -14,6 +14,7 @@ from shared.contracts.catalogue import CHAT_COMMANDS, ROUTING_COMMANDS, Topic
 from shared.contracts.chat.attachments import MAX_ATTACHMENTS_PER_MESSAGE
 from shared.contracts.chat.reads import ConversationView, MessagePage
 from shared.contracts.envelope import Command, Identifier
+from shared.contracts.chat.common import MAX_SEQ
 
 from services.gateway.api_agent_sessions import session_limit_refusal
 from services.gateway.auth.permissions import NOT_SIGNED_IN, READ_ONLY, Action, allowed, refusal
@@ -31,6 +32,8 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     422: {"model": Answer, "description": "Rejected: invalid (code and reason), or a bad body."},
     504: {"model": Answer, "description": "No answer in time: fetch answer_url later."},
 }
+# For a command route whose 200 is a model of its own (what it started): ANSWERS but the 200.
+REFUSALS: dict[int | str, dict[str, Any]] = {code: doc for code, doc in ANSWERS.items() if code != 200}
 
 
 # --- presence ----------------------------------------------------------------------------
@@ -117,13 +120,13 @@ class WrapUpBody(BaseModel):
 
 
 class ReadUpTo(BaseModel):
-    up_to_seq: int = Field(ge=0)
+    up_to_seq: int = Field(ge=0, le=MAX_SEQ)
 
 
 C = "/v1/conversations/{conversation_id}"
 
 
-@router.post("/v1/conversations/proactive", tags=["agent"], response_model=ProactiveStarted, responses=ANSWERS)
+@router.post("/v1/conversations/proactive", tags=["agent"], response_model=ProactiveStarted, responses=REFUSALS)
 async def start_proactive(body: Proactive, request: Request, staff: Staff = Depends(require_staff),
                           key: str | None = IdempotencyKey) -> Any:
     """Proactive chat (C8): the agent starts a conversation with a customer and holds it at once."""
@@ -266,7 +269,7 @@ async def read_conversation(conversation_id: Identifier, request: Request,
 
 @router.get(C + "/messages", tags=["agent"], response_model=MessagePage)
 async def read_messages(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
-                        after_seq: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=500)) -> Any:
+                        after_seq: int = Query(0, ge=0, le=MAX_SEQ), limit: int = Query(100, ge=1, le=500)) -> Any:
     gw = request.app.state.gateway
     access = await authorise(gw.db, staff, conversation_id, Action.READ_MESSAGES)
     notes = allowed(staff.role, Action.READ_PRIVATE_NOTES, access.relations)
@@ -274,7 +277,8 @@ async def read_messages(conversation_id: Identifier, request: Request, staff: St
                            after_seq=after_seq, limit=limit, include_private=str(notes).lower())
 
 
-@router.get("/v1/requests/{request_id}", tags=["commands"], responses=ANSWERS)
+@router.get("/v1/requests/{request_id}", tags=["commands"],
+            responses={**ANSWERS, 202: {"model": Answer, "description": "No answer yet (pending): ask again later."}})
 async def request_answer(request_id: Identifier, request: Request) -> JSONResponse:
     """The answer to a command that timed out with 504 earlier (pending: not yet), for staff and customers
     alike (the tenant comes from the caller's token; request ids are random)."""

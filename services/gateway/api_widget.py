@@ -16,9 +16,10 @@ from shared.contracts.catalogue import CHAT_COMMANDS
 from shared.contracts.chat.reads import MessagePage
 from shared.contracts.envelope import Identifier
 from shared.logging import get_logger
+from shared.contracts.chat.common import MAX_SEQ
 
 from services.gateway.adapters.store import CONVERSATIONS
-from services.gateway.api_staff import ANSWERS, IdempotencyKey, NewMessage, ReadUpTo
+from services.gateway.api_staff import ANSWERS, REFUSALS, IdempotencyKey, NewMessage, ReadUpTo
 from services.gateway.auth.customers import (
     InvalidIdentity,
     InvalidVisitor,
@@ -130,7 +131,7 @@ async def _start(gw: Any, tenant_id: str, customer: chat.Customer, visitor_token
                    customer_name=customer.name, conversation_token=token, visitor_token=visitor_token)
 
 
-@router.post("/v1/widget/{tenant_id}/conversations", response_model=Started, responses=ANSWERS)
+@router.post("/v1/widget/{tenant_id}/conversations", response_model=Started, responses=REFUSALS)
 async def start_chat(tenant_id: Identifier, body: StartChat, request: Request,
                      key: str | None = IdempotencyKey) -> Any:
     gw = request.app.state.gateway
@@ -156,7 +157,7 @@ class OfflineMessage(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict)
 
 
-@router.post("/v1/widget/{tenant_id}/offline-messages", response_model=Started, responses=ANSWERS)
+@router.post("/v1/widget/{tenant_id}/offline-messages", response_model=Started, responses=REFUSALS)
 async def offline_message(tenant_id: Identifier, body: OfflineMessage, request: Request,
                           key: str | None = IdempotencyKey) -> Any:
     """Kept as a conversation closed at once, which the queue's members see in their Closed list; the token
@@ -185,7 +186,7 @@ class Appeal(Started):
     opened: bool = Field(description="True: this message opened a new appeal; false: it went to the open one.")
 
 
-@router.post("/v1/widget/{tenant_id}/messages", response_model=Appeal, responses=ANSWERS)
+@router.post("/v1/widget/{tenant_id}/messages", response_model=Appeal, responses=REFUSALS)
 async def appeal_message(tenant_id: Identifier, body: AppealMessage, request: Request) -> Any:
     """C9: an appeal opens by itself when the customer writes and has none open; otherwise the message goes to
     the customer's open conversation (the most recent one)."""
@@ -259,7 +260,8 @@ async def customer_typing(conversation_id: Identifier, request: Request,
 
 @router.get(W + "/messages", response_model=MessagePage)
 async def customer_messages(conversation_id: Identifier, request: Request,
-                            customer: Customer = Depends(require_customer), after_seq: int = Query(0, ge=0),
+                            customer: Customer = Depends(require_customer),
+                            after_seq: int = Query(0, ge=0, le=MAX_SEQ),
                             limit: int = Query(100, ge=1, le=500)) -> Any:
     """The conversation's messages, without private notes."""
     authorise_customer(customer, conversation_id)

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from services.gateway import (api_admin, api_after_chat, api_agent_sessions, api_attachments, api_cases,
@@ -75,4 +76,46 @@ def create_app(gateway: Gateway) -> FastAPI:
         app.include_router(module.router)
     pages.mount(app)
     app.add_middleware(Limits, **limits_for(gateway.settings))
+    document_errors(app)
     return app
+
+
+_ERROR_CODES = ("400", "401", "403", "404", "409", "413", "422", "429")
+
+
+def document_errors(app: FastAPI) -> None:
+    """The OpenAPI document says what an error response's body can be, for every operation: a refusal of the
+    gateway's own (`{"detail": {"error", "detail"}}`: not signed in, not allowed, not found, a conflict;
+    `{"detail": "..."}`: a body that cannot be parsed, 400), a bad body or a limit (`{"error", "detail"}`: 422
+    invalid, 413, 429), or, on a command route, the owning service's answer (a command rejected with its code).
+    FastAPI's default 422 schema is not what the gateway sends."""
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorBody"] = {
+            "type": "object", "required": ["error", "detail"],
+            "properties": {"error": {"type": "string", "description": "What went wrong, as a code."},
+                           "detail": {"description": "In words; for 422 invalid, a list of {field, reason}."}}}
+        components["Refused"] = {"type": "object", "required": ["detail"], "properties": {"detail": {"anyOf": [
+            {"$ref": "#/components/schemas/ErrorBody"}, {"type": "string"}]}}}  # a string: a body not parsed (400)
+        shapes = [{"$ref": "#/components/schemas/Refused"}, {"$ref": "#/components/schemas/ErrorBody"}]
+        answer = {"$ref": "#/components/schemas/Answer"}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                commands = str(answer) in str(responses)  # a command route: its owner may refuse with an answer
+                for code in _ERROR_CODES:
+                    documented = responses.get(code, {})
+                    own = documented.get("content", {}).get("application/json", {}).get("schema")
+                    keep = [] if own is None or "HTTPValidationError" in str(own) else [own]
+                    keep += [answer] if commands and answer not in keep else []
+                    responses[code] = {"description": documented.get("description") or "Refused.",
+                                       "content": {"application/json": {"schema": {"anyOf": [*shapes, *keep]}}}}
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -58,3 +58,16 @@ async def test_a_customer_flooding_the_gateway_gets_429_while_another_customer_i
     too_large = await calm.post(f"/v1/widget/conversations/{calm_started['conversation_id']}/messages",
                                 {"text": "x" * (1024 * 1024 + 1)})
     assert too_large.status_code == 413 and too_large.json()["error"] == "too_large"
+
+
+async def test_a_sequence_number_past_what_a_message_can_have_is_refused_422_not_502(tenant):
+    """Found by schemathesis: such a number reached MongoDB (no 64-bit integer holds it), chat answered 500 and
+    the gateway 502."""
+    alice = await tenant.agent("alice")
+    await tenant.queue("support", ["alice"])
+    customer, started = await tenant.customer("support")
+    cid = started["conversation_id"]
+    for response in (await alice.get(f"/v1/conversations/{cid}/messages", after_seq=2823851434478529992682886922240),
+                     await customer.get(f"/v1/widget/conversations/{cid}/messages", after_seq=2**63),
+                     await alice.post(f"/v1/conversations/{cid}/messages/{2**90}/draft-article", {"title": "t"})):
+        assert response.status_code == 422 and response.json()["error"] == "invalid", response.text

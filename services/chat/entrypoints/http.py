@@ -17,7 +17,7 @@ from services.chat.entrypoints.views import (
     reasons_view,
     settings_view,
 )
-from shared.contracts.chat.common import ConversationState
+from shared.contracts.chat.common import ConversationState, MAX_SEQ
 from shared.contracts.chat.reads import (
     ConversationList,
     ConversationView,
@@ -45,7 +45,7 @@ def read_api(queries: ChatQueries, *, clock: Callable[[], datetime] = lambda: da
         return conversation_view(await existing(tenant, conversation_id), now=clock())
 
     @api.get("/conversations/{conversation_id}/messages", responses=NOT_FOUND)
-    async def get_messages(tenant: str, conversation_id: str, after_seq: Annotated[int, Query(ge=0)] = 0,
+    async def get_messages(tenant: str, conversation_id: str, after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
                            limit: Annotated[int, Query(ge=1, le=500)] = 100,
                            include_private: bool = False) -> MessagePage:
         """Messages after `after_seq`, in sequence order; private notes only when asked for (agents' views)."""

@@ -20,7 +20,7 @@ from services.chat.adapters.queries import ChatQueries
 from services.chat.domain.masking import MaskingPolicy
 from services.chat.domain.search import parse_query
 from services.chat.search_cases import search_history
-from shared.contracts.chat.common import Context, Customer
+from shared.contracts.chat.common import Context, Customer, MAX_SEQ
 from shared.contracts.chat.privacy import (
     MaskingPolicyView,
     OriginalMessage,
@@ -50,7 +50,7 @@ def masking_api(queries: ChatQueries, masking: MaskingQueries) -> APIRouter:
              responses={403: {"description": "The policy does not let this role read originals (the reason)."},
                         404: {"description": "No such conversation in this tenant."}})
     async def get_originals(tenant: str, conversation_id: str, role: Role,
-                            after_seq: Annotated[int, Query(ge=0)] = 0,
+                            after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
                             limit: Annotated[int, Query(ge=1, le=500)] = 100,
                             include_private: bool = False) -> OriginalsPage:
         """The conversation as it was given: customer, context and messages with their original text."""

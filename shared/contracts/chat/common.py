@@ -12,6 +12,7 @@ ConversationState = Literal["requested", "queued", "offered", "active", "wrap_up
 SenderKind = Literal["customer", "agent", "bot", "system"]
 
 CONVERSATION = Field(description="Conversation id.", examples=["conv-42"])
+MAX_SEQ = 2**53 - 1  # a message's sequence number fits a JSON number exactly (and MongoDB's 64-bit integers)
 MAX_AGENT_TEXT = 1000  # C3: an agent's message is at most this many characters
 MAX_CUSTOMER_TEXT = 4000  # a customer's message (the widget's limit)
 MAX_GROUP_COLLEAGUES = 20  # U6: colleagues named when a group conversation starts

@@ -92,8 +92,8 @@ def alone(handler: Any) -> Any:
 def grouped(handler: Handler, uow: GroupCommitter, scope: str | None = None) -> BatchHandler:
     """A batch handler from a per-message one, with group commit: the envelopes' units of work join one
     transaction (MongoUnitOfWork.run_group), a repeat skipped. If one of them fails, nothing of the group is
-    kept; those before it are committed as a group again, that one runs alone, then the rest as a group. When it
-    fails alone, BatchFailedAt tells the dispatcher how many are committed (the rest is retried one by one)."""
+    kept; those before it are committed as a group again, then it and the rest run one by one. When one fails
+    alone, BatchFailedAt tells the dispatcher how many are committed (the rest is retried one by one)."""
     one = one_at_a_time(handler, scope)
 
     async def handle(batch: Sequence[Envelope[Any]]) -> list[bool] | None:
@@ -122,10 +122,10 @@ def grouped(handler: Handler, uow: GroupCommitter, scope: str | None = None) -> 
                                           for i in range(lo, hi)])
             if failed is None:
                 return
-            log.info("group commit failed on one message; committing around it", size=hi - lo, at=failed)
-            await in_groups(lo, lo + failed)
-            await in_groups(lo + failed, lo + failed + 1)
-            await in_groups(lo + failed + 1, hi)
+            log.info("group commit failed on one message; the rest one by one", size=hi - lo, at=failed)
+            await in_groups(lo, lo + failed)  # went through before the failure: likely to commit as a group
+            for i in range(lo + failed, hi):  # not regrouped: a failure that repeats (rejections of an overloaded
+                await in_groups(i, i + 1)  # service, busy documents) would make every group fail again
 
         await in_groups(0, len(batch))
         return repeats

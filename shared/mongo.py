@@ -31,6 +31,7 @@ OUTBOX = "outbox"
 PROCESSED = "processed_messages"
 ANSWERS = "command_answers"  # request id -> the first answer given (shared.commands)
 HOT_KEY_WAIT_S = 5.0  # longest wait for a hot key's lock before an attempt goes on without it
+GROUP_ATTEMPTS = 3  # a group commit that conflicted this many times gives up (its members go one by one)
 
 
 def make_mongo_client(settings: ServiceSettings) -> AsyncMongoClient[dict[str, Any]]:
@@ -357,12 +358,18 @@ class MongoUnitOfWork:
         together at the end. A conflict runs the whole group again (waiting for its hot keys first).
 
         Returns None when every member was committed, or the index of the member that failed: then nothing
-        was kept, and the caller handles the members before it as a group again, that one alone, and the rest.
+        was kept, and the caller handles the members before it as a group again, then that one and the rest one
+        by one. A group that conflicted GROUP_ATTEMPTS times gives up the same way (at the member it had
+        reached): a big transaction retried against busy documents would only conflict again.
         An unreachable MongoDB raises, as for any unit of work."""
-        progress = [0]
+        progress, tries = [0], [0]
         ids = [message_id for message_id, _ in members]
 
         async def work(tx: Transaction) -> None:
+            tries[0] += 1  # PyMongo runs this again after a write conflict, for up to 2 minutes: not a group
+            if tries[0] > GROUP_ATTEMPTS:
+                raise GroupSpoiled(f"conflicted {GROUP_ATTEMPTS} times")
+            progress[0] = 0
             seen = await tx.db[PROCESSED].find({"_id": {"$in": ids}}, {"_id": 1}, session=tx.session).to_list()
             group = GroupCommit(tx, {doc["_id"] for doc in seen})
             await run_members(group, members, progress)
@@ -371,7 +378,7 @@ class MongoUnitOfWork:
                 await tx.db[PROCESSED].insert_many([{"_id": i, "at": at} for i in group.rows], session=tx.session)
 
         try:
-            await self.run(work, message_id=None)
+            await self.run(work, message_id=None, max_conflicts=GROUP_ATTEMPTS)
         except ConnectionFailure:
             raise
         except Exception:

@@ -248,3 +248,14 @@ async def test_an_error_a_handler_caught_still_spoils_the_group(backend):
 
     assert await backend.uow.run_group([member(backend, "m0", "a", 0), ("m1", swallowing)]) == 1
     assert await backend.stored() == {} and await backend.emitted() == []
+
+
+async def test_a_group_that_keeps_conflicting_gives_up_at_the_member_it_reached_and_keeps_nothing(backend):
+    async def always_conflicting() -> None:
+        async def work(tx: Any) -> None:
+            raise ConcurrencyConflict("kv/b: changed since it was read")
+        await backend.uow.run(work)
+
+    members = [member(backend, "m0", "a", 0), ("m1", always_conflicting), member(backend, "m2", "c", 2)]
+    assert await backend.uow.run_group(members) == 1
+    assert await backend.stored() == {} and await backend.emitted() == []

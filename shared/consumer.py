@@ -199,6 +199,7 @@ class MessageDispatcher:
         # handled, and of the last envelope of the last batch handled
         self.in_flight_since: datetime | None = None
         self.last_occurred_at: datetime | None = None
+        self._newest: datetime | None = None  # of the batch being decoded
 
     def handles(self) -> list[str]:
         return sorted(self._handlers)

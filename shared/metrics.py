@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -66,7 +67,6 @@ class ConsumerPositions:
 def _highwater(consumer: Any, topic: str, partition: int) -> int | None:
     if consumer is None:
         return None
-    from aiokafka import TopicPartition
     try:
         return consumer.highwater(TopicPartition(topic, partition))
     except Exception:  # the partition is no longer assigned to it (a rebalance)

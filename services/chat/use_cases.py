@@ -137,7 +137,8 @@ async def close_to_waiting(ctx: UseCaseContext, cmd: c.CloseToWaiting) -> None:
     """Persistent chat: ask routing to park it with its agent (the state follows routing's answer)."""
     conversation = await ctx.conversation(cmd.conversation_id)
     check_may_act(conversation, ctx.actor, action="close it to waiting", customer=False, agents="assignee")
-    ctx.outcome += conversation.close_to_waiting(settings=await ctx.repos.settings.queue(conversation.queue_id))
+    outcome = conversation.close_to_waiting(settings=await ctx.repos.settings.queue(conversation.queue_id))
+    await ctx.save(conversation, outcome)  # saved: it remembers the request (a message meanwhile brings it back)
 
 
 @use_case(c.ConfigureQueueChat)

@@ -50,6 +50,10 @@ class Conversation(Messaging, Grouping):
     last_agent_id: str | None = None
     first_assigned_at: datetime | None = None
     waiting_until: datetime | None = None
+    # Persistent chat (R9): close-to-waiting asked of routing and not yet done, and what the customer wrote
+    # meanwhile (the preview of their last message), which brings the conversation back as soon as it is parked.
+    parking: bool = False
+    wrote_while_parking: str | None = None
     ended_by: str | None = None  # customer, agent or system
     wrap_up_reason: str | None = None
     wrap_up_note: str = ""
@@ -190,8 +194,12 @@ class Conversation(Messaging, Grouping):
         """Persistent chat (R9): waiting with its agent until the customer writes again."""
         check_transition(self.state, State.WAITING)
         self.waiting_until = until
-        return self._change(state=State.WAITING, assignee=agent_id, members=[], now=now,
-                            why=f"waiting for the customer with {agent_id}")
+        outcome = self._change(state=State.WAITING, assignee=agent_id, members=[], now=now,
+                               why=f"waiting for the customer with {agent_id}")
+        wrote, self.parking, self.wrote_while_parking = self.wrote_while_parking, False, None
+        if wrote is not None:  # the customer wrote after the agent asked to park it: back to routing at once
+            outcome.append(self.route_command(preview_text=wrote, last_agent_id=agent_id))
+        return outcome
 
     # --- conference (R7) --------------------------------------------------------------------------
 
@@ -249,6 +257,7 @@ class Conversation(Messaging, Grouping):
         check_state(self.state, frozenset({State.ACTIVE}), action="close to waiting")
         if not settings.persistent:
             raise Rejected("not_allowed", f"queue {self.queue_id} does not keep persistent chats")
+        self.parking, self.wrote_while_parking = True, None
         return [rc.CloseToWaiting(conversation_id=self.conversation_id, agent_id=self.assignee)]
 
     def ended_by_routing(self, *, reason: str, now: datetime) -> Outcome:

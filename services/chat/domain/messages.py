@@ -85,6 +85,8 @@ class Messaging:
             attachments=list(attachments))]
         if sender.kind == "customer" and self.state == State.WAITING:
             outcome.append(self.route_command(preview_text=text, last_agent_id=self.assignee))
+        elif sender.kind == "customer" and self.parking:  # parked next: it comes back then (Conversation.parked)
+            self.wrote_while_parking = text or ", ".join(f"[file] {a.name}" for a in attachments)
         return outcome
 
     def route_command(self: Conversation, *, preview_text: str | None,

@@ -196,6 +196,37 @@ async def test_persistent_chat_parks_with_the_agent_and_comes_back_to_it_when_th
     assert chat.states()[-1] == ("active", ["a1"])
 
 
+async def test_a_customer_who_writes_while_routing_parks_the_chat_brings_it_back_at_once(chat):
+    """Found by the chaos harness: the customer wrote between the agent's close-to-waiting (accepted by chat,
+    on its way to routing) and routing's ConversationWaiting; the message reached the agent, then the chat was
+    parked, and nothing brought it back: the customer waited on a chat nobody was working."""
+    await chat.active(agent_id="a1")
+    await chat.accepted(c.ConfigureQueueChat(queue_id="q1", persistent=True, actor=ADMIN))
+    routed = len(chat.to_routing(r.RouteConversation))
+    await chat.accepted(c.CloseToWaiting(conversation_id="c1", actor=agent("a1")))
+    await chat.accepted(c.SendMessage(conversation_id="c1", client_message_id="m2", text="One more thing",
+                                      actor=customer("cu1")))
+    assert len(chat.to_routing(r.RouteConversation)) == routed  # still active: the message went to the agent
+    assert chat.events(c.MessagePosted)[-1].agents == ["a1"]
+    await chat.routing_says(r.ConversationWaiting(conversation_id="c1", agent_id="a1",
+                                                  waiting_until=T0 + timedelta(days=28)))
+    assert chat.states()[-1] == ("waiting", ["a1"])
+    assert len(chat.to_routing(r.RouteConversation)) == routed + 1
+    reroute = chat.to_routing(r.RouteConversation)[-1]
+    assert (reroute.last_agent_id, reroute.preview) == ("a1", "One more thing")
+
+
+async def test_parking_with_no_message_meanwhile_waits_for_the_customer(chat):
+    await chat.active(agent_id="a1")
+    await chat.accepted(c.ConfigureQueueChat(queue_id="q1", persistent=True, actor=ADMIN))
+    routed = len(chat.to_routing(r.RouteConversation))
+    await chat.accepted(c.CloseToWaiting(conversation_id="c1", actor=agent("a1")))
+    await chat.routing_says(r.ConversationWaiting(conversation_id="c1", agent_id="a1",
+                                                  waiting_until=T0 + timedelta(days=28)))
+    assert chat.states()[-1] == ("waiting", ["a1"])
+    assert len(chat.to_routing(r.RouteConversation)) == routed
+
+
 async def test_a_waiting_chat_whose_period_ran_out_is_closed_when_routing_ends_it(chat):
     await chat.active(agent_id="a1")
     await chat.routing_says(r.ConversationWaiting(conversation_id="c1", agent_id="a1", waiting_until=T0))

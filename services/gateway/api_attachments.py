@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
-from uuid import uuid4
 
 import httpx
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
@@ -30,7 +29,7 @@ from services.gateway.api_staff import ANSWERS, IdempotencyKey
 from services.gateway.api_widget import Appeal, Identity, Started, identify
 from services.gateway.api_widget import _start as start_conversation
 from services.gateway.auth.permissions import NOT_FOUND, Action, allowed
-from services.gateway.commands import request_id_for
+from services.gateway.commands import new_id_for, request_id_for
 from services.gateway.identity import Customer, Staff, authorise, authorise_customer, raise_refusal, require_customer, \
     require_staff
 from services.gateway.reads import chat_read
@@ -269,7 +268,7 @@ async def appeal_file(tenant_id: Identifier, request: Request, name: FileName,
     opened = open_one is None or await gw.bus.stored_answer(tenant_id, rid) is not None
     if opened:
         started = await start_conversation(gw, tenant_id, customer, new_visitor_token, chat.StartConversation(
-            conversation_id=uuid4().hex, queue_id=queue_id, customer=customer, request_id=rid))
+            conversation_id=new_id_for(rid), queue_id=queue_id, customer=customer, request_id=rid))
         if not isinstance(started, Started):
             return started
         conversation_id = started.conversation_id

@@ -20,7 +20,7 @@ from shared.contracts.catalogue import CASES_COMMANDS
 from shared.contracts.envelope import Identifier
 
 from services.gateway.api_admin import admin
-from services.gateway.api_staff import ANSWERS, IdempotencyKey
+from services.gateway.api_staff import ANSWERS, IdempotencyKey, repeated
 from services.gateway.auth.permissions import Action, refusal
 from services.gateway.commands import request_id_for
 from services.gateway.identity import Staff, authorise, raise_refusal, require_staff
@@ -100,6 +100,8 @@ async def open_case(body: NewCase, request: Request, staff: Staff = Depends(requ
                     key: str | None = IdempotencyKey) -> JSONResponse:
     """A new case (title required; priority normal and status new unless given); result_id is its id. From a
     conversation: allowed to whoever may work or supervise it (work_cases)."""
+    if (first := await repeated(request, staff, key)) is not None:
+        return first
     if body.conversation_id is not None:
         await authorise(request.app.state.gateway.db, staff, body.conversation_id, Action.WORK_CASES)
     elif (refused := refusal(staff.role, Action.EDIT_CASES)) is not None:
@@ -139,6 +141,8 @@ async def search_cases(request: Request, q: Annotated[str, Query(min_length=1, m
 async def link_conversation(case_id: Identifier, body: Link, request: Request, staff: Staff = Depends(require_staff),
                             key: str | None = IdempotencyKey) -> JSONResponse:
     """Link a conversation one may work or supervise to a case (moving it from the case it had)."""
+    if (first := await repeated(request, staff, key)) is not None:
+        return first
     await authorise(request.app.state.gateway.db, staff, body.conversation_id, Action.WORK_CASES)
     return await send_to_cases(request, staff, cases.LinkConversation(case_id=case_id,
                                                                       conversation_id=body.conversation_id), key)
@@ -217,6 +221,8 @@ async def register_service_request(conversation_id: Identifier, body: NewService
                                    staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey
                                    ) -> JSONResponse:
     """Register a service request from a chat (K3); result_id is its id."""
+    if (first := await repeated(request, staff, key)) is not None:
+        return first
     await authorise(request.app.state.gateway.db, staff, conversation_id, Action.WORK_CASES)
     await must_exist(request, staff, "contact", body.contact_id)
     return await send_to_cases(request, staff, cases.RegisterServiceRequest(

@@ -16,7 +16,7 @@ from shared.contracts import customer
 from shared.contracts.envelope import Identifier
 
 from services.gateway.api_customers import send_to_customer
-from services.gateway.api_staff import ANSWERS, IdempotencyKey
+from services.gateway.api_staff import ANSWERS, IdempotencyKey, repeated
 from services.gateway.auth.permissions import Action
 from services.gateway.identity import Staff, authorise, require_staff
 
@@ -43,6 +43,8 @@ async def link(conversation_id: Identifier, body: Link, request: Request, staff:
                key: str | None = IdempotencyKey) -> JSONResponse:
     """Link the conversation's customer (replacing an earlier link); result_id is the contact (the new one when
     `create`) or the account linked. An unknown contact or account is 404 `not_found`."""
+    if (first := await repeated(request, staff, key)) is not None:
+        return first
     access = await authorise(request.app.state.gateway.db, staff, conversation_id, Action.LINK_CUSTOMER)
     customer_id: Any = (access.view or {}).get("customer_id")
     if not customer_id:  # the view has not seen the conversation start yet

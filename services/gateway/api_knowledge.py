@@ -20,7 +20,7 @@ from shared.contracts.chat.common import MAX_SEQ
 
 from services.gateway.api_admin import admin
 from services.gateway.api_cases import cases_read, send_to_cases
-from services.gateway.api_staff import ANSWERS, IdempotencyKey
+from services.gateway.api_staff import ANSWERS, IdempotencyKey, repeated
 from services.gateway.auth.permissions import Action, Relation, Role, refusal
 from services.gateway.identity import Customer, Staff, authorise, authorise_customer, raise_refusal, require_customer, \
     require_staff
@@ -108,6 +108,8 @@ async def draft_from_reply(conversation_id: Identifier, seq: Annotated[int, Path
     """A draft article from an agent's reply (the message at `seq`, as chat holds it: masked), for an editor to
     finish and publish; result_id is the draft's id."""
     gw = request.app.state.gateway
+    if (first := await repeated(request, staff, key)) is not None:
+        return first
     await authorise(gw.db, staff, conversation_id, Action.DRAFT_ARTICLE)
     page = await chat_read(gw, f"/internal/tenants/{staff.tenant_id}/conversations/{conversation_id}/messages",
                            after_seq=seq - 1, limit=1, include_private="true")

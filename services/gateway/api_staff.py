@@ -18,7 +18,7 @@ from shared.contracts.chat.common import MAX_SEQ
 
 from services.gateway.api_agent_sessions import session_limit_refusal
 from services.gateway.auth.permissions import NOT_SIGNED_IN, READ_ONLY, Action, allowed, refusal
-from services.gateway.commands import Answer, answer_response, request_id_for, result_id
+from services.gateway.commands import Answer, answer_response, first_answer, request_id_for, result_id
 from services.gateway.identity import (Staff, authorise, bearer, conversation_access, customer_from_token,
                                       raise_refusal, require_staff, staff_from_token)
 from services.gateway.reads import chat_read, push_typing
@@ -51,6 +51,11 @@ async def set_presence(body: Presence, request: Request, staff: Staff = Depends(
 
 # --- conversation work ---------------------------------------------------------------------------------
 
+async def repeated(request: Request, staff: Staff, key: str | None) -> JSONResponse | None:
+    """The first answer to this staff member's keyed request, if it has one (commands.first_answer)."""
+    return await first_answer(request.app.state.gateway.bus, staff.tenant_id, staff.user_id, key)
+
+
 async def send(request: Request, staff: Staff, topic: Topic, command: Command) -> JSONResponse:
     gw = request.app.state.gateway
     return await gw.bus.send(topic, command, tenant_id=staff.tenant_id, actor=staff.actor)
@@ -58,6 +63,8 @@ async def send(request: Request, staff: Staff, topic: Topic, command: Command) -
 
 async def act(request: Request, staff: Staff, conversation_id: str, action: Action, topic: Topic,
               command: type[Command], key: str | None, **fields: Any) -> JSONResponse:
+    if (first := await repeated(request, staff, key)) is not None:
+        return first
     await authorise(request.app.state.gateway.db, staff, conversation_id, action)
     rid = request_id_for(staff.tenant_id, staff.user_id, key)
     return await send(request, staff, topic, command(conversation_id=conversation_id, request_id=rid, **fields))
@@ -151,6 +158,8 @@ async def start_proactive(body: Proactive, request: Request, staff: Staff = Depe
 async def accept(conversation_id: Identifier, body: OfferAnswer, request: Request,
                  staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
     """Refused (409 session_limit) while the agent has 10 sessions open: the offer stays (G3)."""
+    if (first := await repeated(request, staff, key)) is not None:
+        return first
     await authorise(request.app.state.gateway.db, staff, conversation_id, Action.ACCEPT_OFFER)
     if (full := await session_limit_refusal(request.app.state.gateway.db, staff, conversation_id)) is not None:
         return full
@@ -168,6 +177,8 @@ async def decline(conversation_id: Identifier, body: OfferAnswer, request: Reque
 @router.post(C + "/take", tags=["agent"], responses=ANSWERS)
 async def take(conversation_id: Identifier, request: Request, staff: Staff = Depends(require_staff),
                key: str | None = IdempotencyKey) -> JSONResponse:
+    if (first := await repeated(request, staff, key)) is not None:
+        return first
     await authorise(request.app.state.gateway.db, staff, conversation_id, Action.TAKE)
     if (full := await session_limit_refusal(request.app.state.gateway.db, staff, conversation_id)) is not None:
         return full  # 409 session_limit (G3)
@@ -214,6 +225,8 @@ async def leave_conference(conversation_id: Identifier, request: Request, staff:
 @router.post(C + "/messages", tags=["agent"], responses=ANSWERS)
 async def post_message(conversation_id: Identifier, body: NewMessage, request: Request,
                        staff: Staff = Depends(require_staff), key: str | None = IdempotencyKey) -> JSONResponse:
+    if (first := await repeated(request, staff, key)) is not None:
+        return first
     action = Action.SEND_PRIVATE_NOTE if body.private else Action.SEND_MESSAGE
     access = await conversation_access(request.app.state.gateway.db, staff, conversation_id)
     if not allowed(staff.role, action, access.relations) and allowed(staff.role, Action.OBSERVE, access.relations):

@@ -3,14 +3,15 @@ authenticated user proven by the tenant site's expiring HMAC), send and read mes
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 from shared.contracts import chat
 from shared.contracts.catalogue import CHAT_COMMANDS
 from shared.contracts.chat.reads import MessagePage
@@ -23,13 +24,14 @@ from services.gateway.api_staff import ANSWERS, REFUSALS, IdempotencyKey, NewMes
 from services.gateway.auth.customers import (
     InvalidIdentity,
     InvalidVisitor,
+    keyed_visitor_id,
     new_visitor_id,
     sign_visitor,
     verify_identity,
     verify_visitor,
 )
 from services.gateway.auth.permissions import NOT_SIGNED_IN
-from services.gateway.commands import request_id_for, result_id
+from services.gateway.commands import new_id_for, request_id_for, result_id
 from services.gateway.identity import Customer, authorise_customer, require_customer
 from services.gateway.reads import chat_read, push_typing
 
@@ -77,31 +79,42 @@ async def _tenant(gw: Any, tenant_id: str) -> dict[str, Any]:
     return tenant
 
 
-async def _visitor(gw: Any, tenant_id: str, token: str | None) -> tuple[str, str, str]:
-    """(customer id, "Visitor N", visitor token) for an anonymous visitor, the same N on every visit."""
+async def _visitor(gw: Any, tenant_id: str, token: str | None, idempotency_key: str | None = None
+                   ) -> tuple[str, str, str]:
+    """(customer id, "Visitor N", visitor token) for an anonymous visitor, the same N on every visit.
+
+    A first visit (no visitor token) that carries an Idempotency-Key gets the visitor id that key makes: a retry
+    of a request whose answer was lost (the gateway died, the connection dropped) is then the same visitor, so
+    the same request id, and gets the first answer instead of opening a second conversation."""
     visitor_id = None
     if token:
         try:
             visitor_id = verify_visitor(gw.settings.token_secret, tenant_id, token)
         except InvalidVisitor:
             visitor_id = None  # a tampered or foreign token: a new visitor, not an error
+    if visitor_id is None and idempotency_key is not None:
+        visitor_id = keyed_visitor_id(gw.settings.token_secret, tenant_id, idempotency_key)
     visitor_id = visitor_id or new_visitor_id()
     known = await gw.db[VISITORS].find_one({"_id": f"{tenant_id}:{visitor_id}"})
     if known is None:
         counter = await gw.db[TENANTS].find_one_and_update({"_id": tenant_id}, {"$inc": {"visitors": 1}},
                                                            return_document=ReturnDocument.AFTER)
-        known = {"_id": f"{tenant_id}:{visitor_id}", "number": counter["visitors"]}
-        await gw.db[VISITORS].insert_one(known)
+        try:
+            await gw.db[VISITORS].insert_one({"_id": f"{tenant_id}:{visitor_id}", "number": counter["visitors"]})
+        except DuplicateKeyError:  # the same visitor's retry, at the same moment on another instance
+            pass
+        known = await gw.db[VISITORS].find_one({"_id": f"{tenant_id}:{visitor_id}"})
     n = known["number"]
     return f"visitor-{n}", f"Visitor {n}", sign_visitor(gw.settings.token_secret, tenant_id, visitor_id)
 
 
-async def identify(gw: Any, tenant_id: str, body: StartChat | AppealMessage | OfflineMessage
-                   ) -> tuple[chat.Customer, str | None]:
+async def identify(gw: Any, tenant_id: str, body: StartChat | AppealMessage | OfflineMessage,
+                   idempotency_key: str | None = None) -> tuple[chat.Customer, str | None]:
     """The customer behind a widget request, and a (new or same) visitor token for an anonymous one."""
     tenant = await _tenant(gw, tenant_id)
     if body.identity is None:
-        customer_id, visitor_name, visitor_token = await _visitor(gw, tenant_id, body.visitor_token)
+        customer_id, visitor_name, visitor_token = await _visitor(gw, tenant_id, body.visitor_token,
+                                                                  idempotency_key)
         return chat.Customer(customer_id=customer_id, name=body.name or visitor_name, email=body.email), visitor_token
     refused = HTTPException(401, detail={"error": "not_signed_in", "detail": "Sign in to continue."},
                             headers=NOT_SIGNED_IN.headers())
@@ -122,6 +135,16 @@ async def _start(gw: Any, tenant_id: str, customer: chat.Customer, visitor_token
                  command: chat.StartConversation | chat.LeaveOfflineMessage) -> Any:
     answer: JSONResponse = await gw.bus.send(CHAT_COMMANDS, command, tenant_id=tenant_id,
                                              actor=Customer(tenant_id, customer.customer_id, command.conversation_id).actor)
+    if answer.status_code == 504:
+        # Pending, but in the outbox: the conversation will have this id (a keyed retry's too: new_id_for). Its
+        # token comes with the 504, so an anonymous visitor can fetch the answer at answer_url (which needs a
+        # token) and then use the conversation, or repeat the request with the same Idempotency-Key.
+        pending = json.loads(bytes(answer.body))
+        pending.update(conversation_id=command.conversation_id, customer_id=customer.customer_id,
+                       visitor_token=visitor_token, conversation_token=gw.tokens.issue_customer(
+                           customer_id=customer.customer_id, tenant_id=tenant_id,
+                           conversation_id=command.conversation_id))
+        return JSONResponse(pending, status_code=504)
     if answer.status_code != 200:
         return answer
     conversation_id = result_id(answer) or command.conversation_id  # a retry: the first conversation
@@ -135,12 +158,13 @@ async def _start(gw: Any, tenant_id: str, customer: chat.Customer, visitor_token
 async def start_chat(tenant_id: Identifier, body: StartChat, request: Request,
                      key: str | None = IdempotencyKey) -> Any:
     gw = request.app.state.gateway
-    customer, visitor_token = await identify(gw, tenant_id, body)
+    customer, visitor_token = await identify(gw, tenant_id, body, key)
+    rid = request_id_for(tenant_id, customer.customer_id, key)
     command = chat.StartConversation(
-        conversation_id=uuid4().hex, queue_id=body.queue_id, customer=customer,
+        conversation_id=new_id_for(rid), queue_id=body.queue_id, customer=customer,
         context=chat.Context(prechat=body.prechat, visitor=body.visitor,
                              trail=sorted(body.trail, key=lambda s: s.at, reverse=True), variables=body.variables),
-        first_message=body.message, request_id=request_id_for(tenant_id, customer.customer_id, key))
+        first_message=body.message, request_id=rid)
     return await _start(gw, tenant_id, customer, visitor_token, command)
 
 
@@ -163,11 +187,12 @@ async def offline_message(tenant_id: Identifier, body: OfflineMessage, request: 
     """Kept as a conversation closed at once, which the queue's members see in their Closed list; the token
     lets the customer read it again (and the transcript)."""
     gw = request.app.state.gateway
-    customer, visitor_token = await identify(gw, tenant_id, body)
+    customer, visitor_token = await identify(gw, tenant_id, body, key)
+    rid = request_id_for(tenant_id, customer.customer_id, key)
     command = chat.LeaveOfflineMessage(
-        conversation_id=uuid4().hex, queue_id=body.queue_id, customer=customer, text=body.text,
+        conversation_id=new_id_for(rid), queue_id=body.queue_id, customer=customer, text=body.text,
         context=chat.Context(prechat=body.prechat, visitor=body.visitor, variables=body.variables),
-        request_id=request_id_for(tenant_id, customer.customer_id, key))
+        request_id=rid)
     return await _start(gw, tenant_id, customer, visitor_token, command)
 
 
@@ -198,7 +223,7 @@ async def appeal_message(tenant_id: Identifier, body: AppealMessage, request: Re
         sort=[("started_at", -1)])
     if open_one is None or await gw.bus.stored_answer(tenant_id, rid) is not None:
         started = await _start(gw, tenant_id, customer, visitor_token, chat.StartConversation(
-            conversation_id=uuid4().hex, queue_id=body.queue_id, customer=customer, first_message=body.text,
+            conversation_id=new_id_for(rid), queue_id=body.queue_id, customer=customer, first_message=body.text,
             request_id=rid))
         return Appeal(**started.model_dump(), opened=True) if isinstance(started, Started) else started
     cid = open_one["conversation_id"]

@@ -44,6 +44,14 @@ def request_id_for(tenant_id: str, user_id: str, idempotency_key: str | None) ->
     return KEYED + hashlib.sha256(f"{tenant_id}\0{user_id}\0{idempotency_key}".encode()).hexdigest()[:32]
 
 
+def new_id_for(request_id: str) -> str:
+    """The id of what a command creates: for a keyed request made from its request id, so a retry (the first
+    answer lost, still pending) names the same conversation; otherwise random."""
+    if request_id.startswith(KEYED):
+        return hashlib.sha256(f"created\0{request_id}".encode()).hexdigest()[:32]
+    return uuid4().hex
+
+
 def result_id(response: JSONResponse) -> str | None:
     """The id of what an accepted command created, from its answer response."""
     return json.loads(bytes(response.body)).get("result_id")
@@ -59,6 +67,19 @@ def answer_response(request_id: str, stored: dict[str, Any] | None) -> JSONRespo
                                    result_id=answer.get("result_id")).model_dump())
     body = Answer(status="rejected", request_id=request_id, code=answer["code"], reason=answer["reason"])
     return JSONResponse(body.model_dump(), status_code=http_status(answer["code"]))
+
+
+async def first_answer(bus: CommandBus, tenant_id: str, user_id: str, idempotency_key: str | None
+                       ) -> JSONResponse | None:
+    """A keyed request already answered: its first answer, to return before anything else is checked. A retry
+    (the first response lost to a dead gateway or a dropped connection) must get that answer even when the state
+    has moved on since: the agent who transferred a conversation no longer holds it, and checking that first
+    refused the retry of the very transfer that succeeded (found by the chaos harness)."""
+    if idempotency_key is None:
+        return None
+    request_id = request_id_for(tenant_id, user_id, idempotency_key)
+    stored = await bus.stored_answer(tenant_id, request_id)
+    return None if stored is None else answer_response(request_id, stored)
 
 
 class CommandBus:

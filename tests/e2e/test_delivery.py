@@ -104,6 +104,37 @@ async def test_an_idempotency_key_makes_a_retried_command_answer_the_same_once(t
     assert later.status_code == 409 and later.json()["code"] == "invalid_state", later.text
 
 
+async def test_a_retried_transfer_gets_its_first_answer_after_the_agent_let_go(tenant):
+    """Found by the chaos harness: the retry of a transfer that succeeded (its first answer lost) was refused
+    with 403, the gateway checking that the agent holds the conversation before looking for the first answer."""
+    alice, desk, customer, started = await _talking(tenant)
+    cid = started["conversation_id"]
+    path, body = f"/v1/conversations/{cid}/transfer", {"to_queue_id": "support", "reason": "to the team"}
+    first = await alice.post(path, body, headers={"Idempotency-Key": "transfer-1"})
+    assert first.status_code == 200, first.text
+    await desk.wait_for(lambda f: f["type"] == "transferred_away" and f["conversation_id"] == cid)
+    again = await alice.post(path, body, headers={"Idempotency-Key": "transfer-1"})
+    assert again.status_code == 200 and again.json() == first.json(), again.text
+    other = await alice.post(path, body, headers={"Idempotency-Key": "transfer-2"})
+    assert other.status_code in (403, 404), other.text  # a new request is checked: she no longer holds it
+
+
+async def test_a_new_visitors_retried_start_opens_one_conversation(tenant):
+    """Found by the chaos harness: a visitor's first start whose answer was lost (its gateway died) was retried
+    with the same Idempotency-Key but, having no visitor token yet, as a new visitor: a second conversation."""
+    await tenant.queue("support", [])
+    body = {"queue_id": "support", "message": "Is anyone there?"}
+    path = f"/v1/widget/{tenant.id}/conversations"
+    first = await tenant.admin.http.post(path, json=body, headers={"Idempotency-Key": "start-7f3a"})
+    again = await tenant.admin.http.post(path, json=body, headers={"Idempotency-Key": "start-7f3a"})
+    other = await tenant.admin.http.post(path, json=body, headers={"Idempotency-Key": "start-9c1d"})
+    assert first.status_code == again.status_code == other.status_code == 200, (first.text, again.text)
+    assert again.json()["conversation_id"] == first.json()["conversation_id"]
+    assert again.json()["customer_id"] == first.json()["customer_id"]
+    assert other.json()["conversation_id"] != first.json()["conversation_id"]
+    assert other.json()["customer_id"] != first.json()["customer_id"]
+
+
 async def test_private_notes_never_reach_the_customer(tenant):
     alice, desk, customer, started = await _talking(tenant)
     cid = started["conversation_id"]

@@ -44,6 +44,15 @@ def new_visitor_id() -> str:
     return "v_" + secrets.token_urlsafe(16)
 
 
+def keyed_visitor_id(secret: bytes | str, tenant_id: str, idempotency_key: str) -> str:
+    """The visitor id of a first visit that sent this Idempotency-Key (so its retries are the same visitor).
+    A MAC, not a plain hash, so the id says nothing of the key; like any idempotency key, it must be
+    unguessable (a UUID): whoever repeats it gets the first answer."""
+    message = f"keyed-visitor:{len(tenant_id)}:{tenant_id}:{idempotency_key}".encode()
+    digest = hmac.new(secret_bytes(secret), message, hashlib.sha256).digest()
+    return "k_" + base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
+
+
 def _visitor_mac(key: bytes, tenant_id: str, visitor_id: str) -> str:
     # Length-prefixed tenant: no (tenant, id) pair spells another, whatever characters tenant ids use.
     message = f"visitor:{len(tenant_id)}:{tenant_id}:{visitor_id}".encode()

@@ -90,6 +90,26 @@ export class Api {
     throw new ApiError(504, { detail: "No answer yet; try again." });
   }
 
+  /** A command sent with an Idempotency-Key and, while the gateway answers 504 (no answer yet), sent again
+   * with the same key (at most 30 s): the owner does it once, and the repeat gets the first answer. For
+   * requests whose answer the caller cannot fetch at answer_url (a visitor with no token yet). */
+  async postOnce(path, body = {}) {
+    const key = crypto.randomUUID();
+    const deadline = Date.now() + 30000;
+    for (;;) {
+      const response = await this.call("POST", path, body, { raw: true, headers: { "Idempotency-Key": key } });
+      const text = await response.text();
+      let data = null;
+      try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+      if (response.status === 504 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (!response.ok) throw new ApiError(response.status, data);
+      return data;
+    }
+  }
+
   get(path) { return this.call("GET", path); }
   post(path, body = {}) { return this.call("POST", path, body); }
   put(path, body) { return this.call("PUT", path, body); }

@@ -96,7 +96,7 @@ $("#prechat").addEventListener("submit", async (event) => {
   if (identity) body.identity = identity;
   else if (state.visitor_token) body.visitor_token = state.visitor_token;
   try {
-    const started = await new Api(() => null).post(`/v1/widget/${tenant}/conversations`, body);
+    const started = await new Api(() => null).postOnce(`/v1/widget/${tenant}/conversations`, body);
     adopt(started);
     notice("");
     await openChat();
@@ -117,7 +117,7 @@ $("#offline").addEventListener("submit", async (event) => {
   if (identity) body.identity = identity;
   else if (state.visitor_token) body.visitor_token = state.visitor_token;
   try {
-    const left = await new Api(() => null).post(`/v1/widget/${tenant}/offline-messages`, body);
+    const left = await new Api(() => null).postOnce(`/v1/widget/${tenant}/offline-messages`, body);
     if (left.visitor_token) state.visitor_token = left.visitor_token;
     save();
     fill($("#offline"), h("p", { role: "status" }, "Thank you: your message was sent. We will answer by e-mail."));

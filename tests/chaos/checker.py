@@ -1,0 +1,194 @@
+"""The chaos run's checker: pure functions over what the clients saw (answers, raw stream frames, the lists a
+reload shows) and what the topics hold (routing's events, read from the first record: Kafka keeps them).
+Each returns the problems it found, in words; the run's table counts them and each must be 0."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+Frame = dict[str, Any]
+
+
+@dataclass
+class Findings:
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    reordered: list[str] = field(default_factory=list)
+    unanswered: list[str] = field(default_factory=list)
+    hangs: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # a 4xx where the workload's step could not be refused
+    server_errors: list[str] = field(default_factory=list)
+    double_assigned: list[str] = field(default_factory=list)
+    over_capacity: list[str] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
+    projections: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(value) for name, value in vars(self).items()}
+
+    @property
+    def clean(self) -> bool:
+        return not any(self.counts().values())
+
+
+# --- streams -------------------------------------------------------------------------------------------------
+
+def stream_problems(frames: Iterable[tuple[int, Frame]], label: str) -> tuple[list[str], list[str]]:
+    """(duplicated, reordered) message frames of one stream, from its raw frames with their connection number.
+
+    A message frame seen again is allowed only as a replay across a reconnect: on a later connection, with
+    the same stream position as before. Per conversation, the sequence numbers of the distinct message frames
+    must rise in the order they arrived."""
+    duplicated: list[str] = []
+    reordered: list[str] = []
+    first: dict[tuple[str, int], tuple[int, Any]] = {}
+    last_seq: dict[str, int] = {}
+    for connection, frame in frames:
+        if frame.get("type") != "message":
+            continue
+        key = (frame["conversation_id"], frame["seq"])
+        if key in first:
+            earlier_connection, earlier_position = first[key]
+            if connection == earlier_connection or frame.get("position") != earlier_position:
+                duplicated.append(f"{label}: message {key[1]} of {key[0]} arrived twice "
+                                  f"(connections {earlier_connection} and {connection}, positions "
+                                  f"{earlier_position} and {frame.get('position')})")
+            continue
+        first[key] = (connection, frame.get("position"))
+        if frame["seq"] <= last_seq.get(key[0], 0):
+            reordered.append(f"{label}: message {frame['seq']} of {key[0]} after message {last_seq[key[0]]}")
+        last_seq[key[0]] = max(frame["seq"], last_seq.get(key[0], 0))
+    return duplicated, reordered
+
+
+# --- a conversation's messages -------------------------------------------------------------------------------
+
+@dataclass
+class SentMessage:
+    sender: str
+    client_message_id: str
+    acknowledged: bool
+    seen_by_other_side: bool
+
+
+def history_problems(label: str, sent: list[SentMessage], history: list[dict[str, Any]] | None
+                     ) -> tuple[list[str], list[str], list[str]]:
+    """(lost, duplicated, reordered) for one conversation: every acknowledged message is in the list a reload
+    shows exactly once, each sender's in the order sent, sequence numbers 1..n without gaps; and the other
+    side's client showed it live."""
+    lost: list[str] = []
+    duplicated: list[str] = []
+    reordered: list[str] = []
+    if history is None:
+        return ([f"{label}: its message list could not be read"] if any(m.acknowledged for m in sent) else []), [], []
+    ids = [m.get("client_message_id") for m in history]
+    counts = Counter(i for i in ids if i)
+    for message in sent:
+        if not message.acknowledged:
+            continue
+        if counts[message.client_message_id] == 0:
+            lost.append(f"{label}: {message.client_message_id} acknowledged but not in the conversation")
+        elif not message.seen_by_other_side:
+            lost.append(f"{label}: {message.client_message_id} never reached the other side's client")
+    duplicated += [f"{label}: {cmid} is in the conversation {n} times" for cmid, n in counts.items() if n > 1]
+    seqs = [m["seq"] for m in history]
+    if seqs != list(range(1, len(seqs) + 1)):
+        reordered.append(f"{label}: sequence numbers {seqs[:20]}... are not 1..{len(seqs)}")
+    for sender in ("customer", "agent"):
+        order = [m.client_message_id for m in sent if m.sender == sender and counts[m.client_message_id]]
+        shown = [i for i in dict.fromkeys(ids) if i in set(order)]
+        if shown != order:
+            reordered.append(f"{label}: the {sender}'s messages are shown as {shown}, sent as {order}")
+    return lost, duplicated, reordered
+
+
+# --- routing's events ----------------------------------------------------------------------------------------
+
+HOLDING = ("routing.OfferMade", "routing.ConversationAssigned", "routing.ConferenceInviteAccepted")
+
+
+def routing_problems(events: list[tuple[int, int, Any]], capacity: dict[tuple[str, str], int]
+                     ) -> tuple[list[str], list[str]]:
+    """(double_assigned, over_capacity) from routing's events, as (partition, offset, envelope) read from the
+    topic's first record, repeats of an event id dropped (a relay may publish an event again after a crash).
+
+    Per conversation (one key, one partition, so in order): an assignment while another agent still holds it
+    is a double assignment. Per agent (across partitions, ordered by the time routing stamped): offers and
+    assignments held at once never exceed its capacity; releases stamped at the same instant go first."""
+    seen: set[str] = set()
+    unique = []
+    for partition, offset, env in sorted(events, key=lambda e: (e[0], e[1])):
+        if env.event_id in seen:
+            continue
+        seen.add(env.event_id)
+        unique.append(env)
+    double: list[str] = []
+    holder: dict[tuple[str, str], str] = {}
+    for env in unique:
+        ev, cid = env.payload, (env.tenant_id, getattr(env.payload, "conversation_id", None))
+        if env.type == "routing.ConversationAssigned":
+            if cid in holder and holder[cid] != ev.agent_id:
+                double.append(f"{cid[1]} assigned to {ev.agent_id} while {holder[cid]} held it")
+            holder[cid] = ev.agent_id
+        elif env.type == "routing.ConversationTransferred" and holder.get(cid) == ev.from_agent_id or env.type == "routing.ConversationEnded":
+            holder.pop(cid, None)
+    over: list[str] = []
+    held: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)  # (tenant, agent) -> (kind, conversation)
+
+    def release_first(env: Any) -> tuple[Any, int]:
+        return env.occurred_at, 0 if env.type not in HOLDING else 1
+
+    for env in sorted(unique, key=release_first):
+        ev, t = env.payload, env.tenant_id
+        cid = getattr(ev, "conversation_id", None)
+        match env.type:
+            case "routing.OfferMade":
+                held[(t, ev.agent_id)].add(("offer", cid))
+            case "routing.OfferAccepted" | "routing.OfferDeclined" | "routing.OfferExpired" | "routing.OfferWithdrawn":
+                held[(t, ev.agent_id)].discard(("offer", cid))
+            case "routing.ConversationAssigned":
+                held[(t, ev.agent_id)].discard(("offer", cid))
+                held[(t, ev.agent_id)].add(("chat", cid))
+            case "routing.ConversationTransferred":
+                if ev.from_agent_id:
+                    held[(t, ev.from_agent_id)].discard(("chat", cid))
+            case "routing.ConferenceInviteAccepted":
+                held[(t, ev.invitee_id)].add(("conference", cid))
+            case "routing.ConferenceLeft":
+                held[(t, ev.agent_id)].discard(("conference", cid))
+            case "routing.ConferenceEnded":
+                for items in held.values():
+                    items.discard(("conference", cid))
+            case "routing.ConversationEnded" | "routing.ConversationWaiting":
+                for items in held.values():
+                    items.difference_update({("chat", cid), ("offer", cid), ("conference", cid)})
+            case _:
+                continue
+        for agent_key, items in held.items():
+            limit = capacity.get(agent_key)
+            if limit is not None and len(items) > limit:
+                over.append(f"{agent_key[1]} of {agent_key[0]} held {len(items)} > {limit} at {env.occurred_at}: "
+                            f"{sorted(items)}")
+                items.clear()  # reported once; counting starts again from the next event
+    return double, over
+
+
+def served_by(chat_events: list[tuple[int, int, Any]]) -> dict[tuple[str, str], set[str]]:
+    """A rebuild of the Closed work lists from chat's events: (tenant, agent) -> the closed conversations the
+    agent took part in (named among a state change's agents)."""
+    agents: dict[tuple[str, str], set[str]] = defaultdict(set)
+    closed: set[tuple[str, str]] = set()
+    for _, _, env in chat_events:
+        cid = getattr(env.payload, "conversation_id", None)
+        if env.type == "chat.ConversationStateChanged":
+            agents[(env.tenant_id, cid)].update(env.payload.agents)
+        elif env.type == "chat.ConversationClosed":
+            closed.add((env.tenant_id, cid))
+    lists: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for tenant, cid in closed:
+        for agent in agents[(tenant, cid)]:
+            lists[(tenant, agent)].add(cid)
+    return lists

@@ -1,0 +1,115 @@
+"""The chaos checker finds what it must: a lost, repeated or reordered message, a double assignment, an agent
+over capacity; and it accepts what is allowed (a replay across a reconnect at the same position)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.contracts import routing
+from shared.contracts.envelope import wrap
+from tests.chaos.checker import (
+    SentMessage,
+    history_problems,
+    routing_problems,
+    served_by,
+    stream_problems,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def msg(cid: str, seq: int, position: int) -> dict:
+    return {"type": "message", "conversation_id": cid, "seq": seq, "position": position}
+
+
+def test_a_replay_across_a_reconnect_at_the_same_position_is_allowed():
+    frames = [(1, msg("c", 1, 10)), (1, msg("c", 2, 11)), (2, msg("c", 2, 11)), (2, msg("c", 3, 12))]
+    assert stream_problems(frames, "s") == ([], [])
+
+
+def test_a_repeat_on_the_same_connection_or_at_another_position_is_a_duplicate():
+    same_connection = [(1, msg("c", 1, 10)), (1, msg("c", 1, 10))]
+    other_position = [(1, msg("c", 1, 10)), (2, msg("c", 1, 14))]
+    assert len(stream_problems(same_connection, "s")[0]) == 1
+    assert len(stream_problems(other_position, "s")[0]) == 1
+
+
+def test_messages_arriving_out_of_order_are_reported():
+    frames = [(1, msg("c", 2, 10)), (1, msg("c", 1, 11)), (1, msg("d", 1, 12))]
+    assert stream_problems(frames, "s") == ([], ["s: message 1 of c after message 2"])
+
+
+def history(*ids: str) -> list[dict]:
+    return [{"seq": n, "client_message_id": i} for n, i in enumerate(ids, start=1)]
+
+
+def test_history_finds_lost_repeated_and_reordered_messages():
+    sent = [SentMessage("customer", "c0", True, True), SentMessage("agent", "a0", True, True),
+            SentMessage("customer", "c1", True, True), SentMessage("customer", "c2", False, False)]
+    assert history_problems("x", sent, history("c0", "a0", "c1")) == ([], [], [])
+    lost, _, _ = history_problems("x", sent, history("c0", "a0"))
+    assert lost == ["x: c1 acknowledged but not in the conversation"]
+    _, duplicated, _ = history_problems("x", sent, history("c0", "a0", "c1", "c1"))
+    assert duplicated == ["x: c1 is in the conversation 2 times"]
+    _, _, reordered = history_problems("x", sent, history("c1", "a0", "c0"))
+    assert reordered and "customer" in reordered[0]
+    unseen = [SentMessage("customer", "c0", True, False)]
+    assert history_problems("x", unseen, history("c0"))[0] == ["x: c0 never reached the other side's client"]
+
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def event(payload, seconds: float, partition: int = 0, offset: int = 0):
+    env = wrap(payload, tenant_id="t", key=getattr(payload, payload.KEY), producer="routing")
+    env = env.model_copy(update={"occurred_at": T0 + timedelta(seconds=seconds)})
+    return (partition, offset, env)
+
+
+def assigned(cid: str, agent: str) -> routing.ConversationAssigned:
+    return routing.ConversationAssigned(conversation_id=cid, agent_id=agent, queue_id="q", channel="chat", how="offer")
+
+
+def test_an_assignment_while_another_agent_holds_the_conversation_is_reported():
+    ok = [event(assigned("c", "a"), 1, offset=0),
+          event(routing.ConversationTransferred(conversation_id="c", from_agent_id="a", to_queue_id="q",
+                                                to_agent_id=None, reason="r"), 2, offset=1),
+          event(assigned("c", "b"), 3, offset=2)]
+    assert routing_problems(ok, {}) == ([], [])
+    bad = [event(assigned("c", "a"), 1, offset=0), event(assigned("c", "b"), 2, offset=1)]
+    double, _ = routing_problems(bad, {})
+    assert double == ["c assigned to b while a held it"]
+
+
+def test_a_repeated_event_counts_once_and_load_over_capacity_is_reported():
+    first = event(assigned("c1", "a"), 1, partition=0, offset=0)
+    within = [first, (0, 1, first[2]), event(assigned("c2", "a"), 2, partition=1, offset=0)]
+    assert routing_problems(within, {("t", "a"): 2}) == ([], [])
+    over = [*within, event(assigned("c3", "a"), 3, partition=2, offset=0)]
+    _, too_many = routing_problems(over, {("t", "a"): 2})
+    assert len(too_many) == 1 and "held 3 > 2" in too_many[0]
+    ended = [*within, event(routing.ConversationEnded(conversation_id="c1", reason="done"), 3, partition=0, offset=2),
+             event(assigned("c3", "a"), 3, partition=2, offset=0)]  # a release at the same instant goes first
+    assert routing_problems(ended, {("t", "a"): 2}) == ([], [])
+
+
+def test_a_conference_counts_in_the_guests_load_until_they_leave():
+    joined = routing.ConferenceInviteAccepted(conversation_id="c1", invitee_id="b")
+    events = [event(assigned("c2", "b"), 1, partition=1), event(joined, 2, partition=0, offset=0),
+              event(assigned("c3", "b"), 3, partition=2)]
+    assert len(routing_problems(events, {("t", "b"): 2})[1]) == 1
+    left = routing.ConferenceLeft(conversation_id="c1", agent_id="b")
+    events.insert(2, event(left, 2.5, partition=0, offset=1))
+    assert routing_problems(events, {("t", "b"): 2}) == ([], [])
+
+
+def test_the_closed_lists_rebuilt_from_chat_events():
+    from shared.contracts import chat
+    state = chat.ConversationStateChanged.model_construct(conversation_id="c1", agents=["a", "b"])
+    closed = chat.ConversationClosed.model_construct(conversation_id="c1")
+    still_open = chat.ConversationStateChanged.model_construct(conversation_id="c2", agents=["a"])
+    envs = [(0, n, type("E", (), {"type": p.TYPE, "tenant_id": "t", "payload": p})())
+            for n, p in enumerate([state, still_open, closed])]
+    assert served_by(envs) == {("t", "a"): {"c1"}, ("t", "b"): {"c1"}}

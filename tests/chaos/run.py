@@ -89,6 +89,7 @@ class Report:
     answers_after_504: int = 0
     wall_s: float = 0.0
     checked: Counter[str] = field(default_factory=Counter)  # how much the checker looked at
+    by_kind: Counter[str] = field(default_factory=Counter)  # commands by kind and final status
 
     def table(self) -> str:
         lines = [f"chaos run: profile {self.profile.name}, seed {self.seed}, {self.wall_s:.0f} s wall",
@@ -109,6 +110,7 @@ class Report:
                        + ", ".join(f"{f.target} {f.through_s:.1f}" for f in self.faults if f.through_s is not None)),
                   (f"  max {max(throughs, default=0):.1f} s; faults with no message through after them: "
                    f"{sum(1 for f in self.faults if f.through_s is None)}"), ""]
+        lines.append("commands: " + ", ".join(f"{k} {n}" for k, n in sorted(self.by_kind.items())))
         lines.append("checked: " + ", ".join(f"{n} {name}" for name, n in self.checked.items()))
         for name, count in self.findings.counts().items():
             lines.append(f"{name.replace('_', ' '):18s}{count:6d}  (must be 0)")
@@ -216,7 +218,8 @@ def first_through(conversations: list[Conversation], at: float) -> float | None:
 
 # Steps a correct system may refuse in a chaos run: an offer that expired or was withdrawn before the accept, an
 # invitation to an agent with no free capacity (or already gone), presence while routing has the agent in RONA.
-REFUSABLE = {"accept", "conference_invite", "conference_accept", "presence"}
+# A tab closed without confirming may be refused (the conversation came back to the agent) or gone already.
+REFUSABLE = {"accept", "conference_invite", "conference_accept", "presence", "close_session"}
 
 
 async def check(run: Run, cluster: Cluster, report: Report) -> None:
@@ -347,6 +350,7 @@ async def chaos(profile: Profile, seed: int, root: Path) -> Report:
             fault.through_s = first_through(run.conversations, fault.at)
         await check(run, cluster, report)
         report.operations = len(run.journal.ops)
+        report.by_kind = Counter(f"{o.kind}:{o.status}" for o in run.journal.ops)
         report.conversations = sum(1 for c in run.conversations if c.conversation_id)
         report.messages = sum(len(c.sent) for c in run.conversations)
         report.retries = sum(len(o.statuses) - 1 for o in run.journal.ops)

@@ -92,6 +92,17 @@ class Agent:
         await self.gw.command("accept", "POST", f"/v1/conversations/{cid}/accept", {"offer_id": offer_id},
                               token=self.token, key=f"accept-{offer_id}")
 
+    async def close_session(self, cid: str) -> None:
+        """Close the conversation's tab, as an agent does when done with it (a desk holds 10 at most: G3). Not
+        confirmed: a tab whose conversation this agent still holds (a transfer came back to it) stays."""
+        with contextlib.suppress(AssertionError):
+            panel = await self.gw.read("/v1/agent/sessions", token=self.token)
+            for session in panel["sessions"]:
+                if session.get("ref") == cid:
+                    await self.gw.command("close_session", "POST", f"/v1/agent/sessions/{session['id']}/close",
+                                          {"confirm": False}, token=self.token,
+                                          key=f"close-{cid}-{self.user}-{time.monotonic_ns()}")
+
     async def keep_available(self) -> None:
         """Every 20 s: Available again if the last presence seen is not (a RONA frame missed, a restart)."""
         while True:
@@ -262,6 +273,7 @@ class Run:
                                             key=f"{tag}-transfer")
                 if op.status == 200:
                     conv.transferred = True
+                    await agent.close_session(cid)
                     conv.step = "waiting for an agent after a transfer"
                     agent = await self.wait_holder(cid, len(conv.holders) + 1, SEEN_WITHIN_S)
                     if agent is None:
@@ -280,6 +292,9 @@ class Run:
                                {"reason_code": None, "note": "chaos"}, token=agent.token, key=f"{tag}-wrap-up")
         conv.step = "waiting for the widget to show it closed"
         await conv.widget.wait_for(lambda f: f["type"] == "conversation_closed", SEEN_WITHIN_S)
+        conv.step = "closing the tabs"
+        for user in dict.fromkeys(conv.holders):
+            await next(a for a in self.agents[tenant] if a.user == user).close_session(cid)
         conv.step = "done"
 
     async def conference(self, conv: Conversation, host: Agent, i: int) -> None:
@@ -300,8 +315,10 @@ class Run:
         conv.conference.append(guest.user)
         await self.send(conv, "agent", guest.gw, guest.token, f"{conv.tag}-g{i}", None,
                         f"/v1/conversations/{cid}/messages", conv.widget)
-        await guest.gw.command("conference_leave", "POST", f"/v1/conversations/{cid}/conference/leave", {},
-                               token=guest.token, key=f"{conv.tag}-leave")
+        op = await guest.gw.command("conference_leave", "POST", f"/v1/conversations/{cid}/conference/leave", {},
+                                    token=guest.token, key=f"{conv.tag}-leave")
+        if op.status == 200:
+            await guest.close_session(cid)
 
     async def send(self, conv: Conversation, sender: str, gw: Gateways, token: str, cmid: str, to: Agent | None,
                    path: str, other_side: LiveStream | None) -> None:

@@ -180,11 +180,13 @@ class LiveStream:
             self.gateways.rotate()
             await asyncio.sleep(0.5)
 
-    async def wait_for(self, predicate: Callable[[Frame], bool], timeout_s: float) -> Frame | None:
-        """The first frame (of any connection) that matches, or None after the deadline."""
+    async def wait_for(self, predicate: Callable[[Frame], bool], timeout_s: float, *, after: int = 0
+                       ) -> Frame | None:
+        """The first frame (of any connection) that matches, from the `after`-th frame kept on (earlier ones
+        can match a question asked again: a state the conversation was in before), or None after the deadline."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        seen = 0
+        seen = after
         while True:
             for _, frame in self.frames[seen:]:
                 if predicate(frame):

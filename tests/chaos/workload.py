@@ -303,13 +303,14 @@ class Run:
         cid = conv.conversation_id
         guest = self.random.choice([a for a in self.agents[conv.tenant] if a is not host])
         conv.step = "in a conference"
+        before = len(guest.stream.frames)  # the guest may have held it before (a transfer): only new frames count
         op = await host.gw.command("conference_invite", "POST", f"/v1/conversations/{cid}/conference/invite",
                                    {"agent_id": guest.user}, token=host.token, key=f"{conv.tag}-invite")
         if op.status != 200:
             return
         joined = await guest.stream.wait_for(lambda f: f["type"] == "conversation_state"
                                              and f["conversation_id"] == cid and guest.user in f.get("agents", []),
-                                             SEEN_WITHIN_S / 4)
+                                             SEEN_WITHIN_S / 4, after=before)
         if joined is None:  # the invitation was declined for want of capacity, or expired: nothing to leave
             return
         conv.conference.append(guest.user)

@@ -20,7 +20,7 @@ from services.gateway.adapters.store import CONVERSATIONS, USERS, agent_stream, 
 from services.gateway.api_sessions import revoke_sessions
 from services.gateway.api_staff import ANSWERS
 from services.gateway.api_widget import TENANTS
-from services.gateway.auth.customers import new_identity_secret
+from services.gateway.auth.customers import DEFAULT_PREVIOUS_VALID_S, new_identity_secret, rotated_identity_secrets
 from services.gateway.auth.passwords import PasswordTooShort, hash_password_async
 from services.gateway.auth.permissions import Action, Role, refusal
 from services.gateway.identity import Staff, raise_refusal, require_staff
@@ -193,15 +193,68 @@ async def wrap_up_reasons(body: Reasons, request: Request,
                                                     tenant_id=staff.tenant_id, actor=staff.actor)
 
 
+class RotateIdentitySecret(BaseModel):
+    previous_valid_s: int = Field(
+        DEFAULT_PREVIOUS_VALID_S, ge=0, le=30 * 24 * 3600,
+        description="How long the secret this replaces still signs identities, so that the site's servers can "
+                    "switch without refusing anyone. 0 after a leak: the old secret (and any earlier one still in "
+                    "its grace) stops at once.")
+
+
 class IdentitySecret(BaseModel):
     identity_secret: str = Field(description="Give it to your site's server only: it signs customers' identities "
                                              "(HMAC over 'user_id:expires_at'). Shown once; a new one replaces it.")
+    previous_valid_until: list[datetime] = Field(
+        description="Until when each rotated-out secret still signs, newest first (empty: none does).")
+
+
+class IdentitySecretStatus(BaseModel):
+    configured: bool = Field(description="Whether the tenant has an identity secret (authenticated customers).")
+    rotated_at: datetime | None = Field(description="When the current secret was made (the secret is not shown "
+                                                    "again: rotate to get a new one).")
+    previous_valid_until: list[datetime] = Field(
+        description="Until when each rotated-out secret still signs, newest first.")
+
+
+def _graces(tenant: dict[str, Any], now: datetime) -> list[datetime]:
+    return [p["until"] for p in tenant.get("identity_previous", ()) if p["until"] > now]
+
+
+@router.get("/v1/admin/identity-secret", response_model=IdentitySecretStatus)
+async def identity_secret_status(request: Request, staff: Staff = Depends(admin(Action.MANAGE_IDENTITY_SECRET))
+                                 ) -> IdentitySecretStatus:
+    tenant = await request.app.state.gateway.db[TENANTS].find_one({"_id": staff.tenant_id}) or {}
+    return IdentitySecretStatus(configured=bool(tenant.get("identity_secret")),
+                                rotated_at=tenant.get("identity_rotated_at"),
+                                previous_valid_until=_graces(tenant, datetime.now(UTC)))
 
 
 @router.post("/v1/admin/identity-secret", response_model=IdentitySecret)
-async def rotate_identity_secret(request: Request, staff: Staff = Depends(admin(Action.MANAGE_IDENTITY_SECRET))
-                                 ) -> IdentitySecret:
-    secret = new_identity_secret()
-    await request.app.state.gateway.db[TENANTS].update_one({"_id": staff.tenant_id},
-                                                           {"$set": {"identity_secret": secret}})
-    return IdentitySecret(identity_secret=secret)
+async def rotate_identity_secret(request: Request, body: RotateIdentitySecret | None = None,
+                                 staff: Staff = Depends(admin(Action.MANAGE_IDENTITY_SECRET))) -> IdentitySecret:
+    """A new identity secret. The one it replaces still signs for `previous_valid_s` (a day by default): put
+    the new one on the site's servers within that time, then end the grace (DELETE .../previous) or let it run
+    out. Two rotations at once: each is applied to what the other left (compare-and-set on the record)."""
+    previous_valid_s = (body or RotateIdentitySecret()).previous_valid_s
+    db = request.app.state.gateway.db
+    for _ in range(5):
+        tenant = await db[TENANTS].find_one({"_id": staff.tenant_id})
+        if tenant is None:
+            raise HTTPException(404, detail={"error": "not_found", "detail": "No such tenant."})
+        now = datetime.now(UTC)
+        fields = rotated_identity_secrets(tenant, new_identity_secret(), now, previous_valid_s)
+        done = await db[TENANTS].update_one(
+            {"_id": staff.tenant_id, "identity_secret": tenant.get("identity_secret")}, {"$set": fields})
+        if done.matched_count:
+            return IdentitySecret(identity_secret=fields["identity_secret"],
+                                  previous_valid_until=[p["until"] for p in fields["identity_previous"]])
+    raise HTTPException(409, detail={"error": "conflict", "detail": "The secret kept changing; try again."})
+
+
+@router.delete("/v1/admin/identity-secret/previous", response_model=IdentitySecretStatus)
+async def end_identity_secret_grace(request: Request, staff: Staff = Depends(admin(Action.MANAGE_IDENTITY_SECRET))
+                                    ) -> IdentitySecretStatus:
+    """Rotated-out secrets stop signing now (the site's servers all use the current one)."""
+    db = request.app.state.gateway.db
+    await db[TENANTS].update_one({"_id": staff.tenant_id}, {"$set": {"identity_previous": []}})
+    return await identity_secret_status(request, staff)

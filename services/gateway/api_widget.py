@@ -27,7 +27,8 @@ from services.gateway.auth.customers import (
     keyed_visitor_id,
     new_visitor_id,
     sign_visitor,
-    verify_identity,
+    valid_identity_secrets,
+    verify_identity_any,
     verify_visitor,
 )
 from services.gateway.auth.permissions import NOT_SIGNED_IN
@@ -87,9 +88,10 @@ async def _visitor(gw: Any, tenant_id: str, token: str | None, idempotency_key: 
     of a request whose answer was lost (the gateway died, the connection dropped) is then the same visitor, so
     the same request id, and gets the first answer instead of opening a second conversation."""
     visitor_id = None
-    if token:
-        try:
-            visitor_id = verify_visitor(gw.settings.token_secret, tenant_id, token)
+    for secret in filter(None, (gw.settings.token_secret, gw.settings.token_secret_previous) if token else ()):
+        try:  # signed with the token secret, or with the one being rotated out (re-signed below)
+            visitor_id = verify_visitor(secret, tenant_id, token)
+            break
         except InvalidVisitor:
             visitor_id = None  # a tampered or foreign token: a new visitor, not an error
     if visitor_id is None and idempotency_key is not None:
@@ -118,11 +120,12 @@ async def identify(gw: Any, tenant_id: str, body: StartChat | AppealMessage | Of
         return chat.Customer(customer_id=customer_id, name=body.name or visitor_name, email=body.email), visitor_token
     refused = HTTPException(401, detail={"error": "not_signed_in", "detail": "Sign in to continue."},
                             headers=NOT_SIGNED_IN.headers())
-    secret = tenant.get("identity_secret")
-    if not secret:  # the tenant has not set one up: nobody can be authenticated
+    now = datetime.now(UTC)
+    secrets = valid_identity_secrets(tenant, now)  # the current one, and rotated-out ones still in their grace
+    if not secrets:  # the tenant has not set one up: nobody can be authenticated
         raise refused
     try:
-        verify_identity(secret, body.identity.user_id, body.identity.expires_at, body.identity.mac, datetime.now(UTC))
+        verify_identity_any(secrets, body.identity.user_id, body.identity.expires_at, body.identity.mac, now)
     except InvalidIdentity as exc:
         log.info("customer identity refused", reason=str(exc))
         raise refused from None

@@ -18,6 +18,10 @@ class GatewaySettings(ServiceSettings):
     token_secret: str = Field(
         "dev-only-change-me-dev-only-change-me",
         description="Signs access, customer and visitor tokens (HS256). Set a long random value in production.")
+    token_secret_previous: str = Field(
+        "", description="The token secret being rotated out: tokens it signed are still accepted (new ones are "
+                        "signed with token_secret). Empty: none. Remove it once the longest token lifetime "
+                        "(customer_ttl_s, a day by default) has passed since the switch.")
     access_ttl_s: int = Field(900, description="Lifetime of an access token; refresh tokens renew it.")
     refresh_ttl_s: int = Field(30 * 24 * 3600, description="Lifetime of a refresh token (rotated on use).")
     customer_ttl_s: int = Field(24 * 3600, description="Lifetime of a customer's conversation token.")

@@ -166,6 +166,50 @@ async def test_customers_anonymous_and_authenticated(tenant, system):
         await widget.close()
 
 
+
+async def test_the_identity_secret_rotates_with_a_grace_for_the_sites_servers(tenant, system):
+    """The site keeps signing with the old secret while its servers switch; the admin then ends the grace."""
+    await tenant.queue("support", [])
+    widget = Api(system.gateway_url)
+
+    async def start(secret: str, user_id: str) -> int:
+        expires = int(time.time()) + 600
+        identity = {"user_id": user_id, "expires_at": expires, "mac": identity_hmac(secret, user_id, expires)}
+        return (await widget.post(f"/v1/widget/{tenant.id}/conversations",
+                                  {"queue_id": "support", "identity": identity})).status_code
+
+    try:
+        status = (await tenant.admin.get("/v1/admin/identity-secret")).json()
+        assert status == {"configured": False, "rotated_at": None, "previous_valid_until": []}
+        old = (await tenant.admin.post("/v1/admin/identity-secret")).json()["identity_secret"]
+        assert await start(old, "user-1") == 200
+        rotated = (await tenant.admin.post("/v1/admin/identity-secret", {"previous_valid_s": 3600})).json()
+        new = rotated["identity_secret"]
+        assert new != old and len(rotated["previous_valid_until"]) == 1
+        assert await start(old, "user-2") == 200  # a server not switched yet
+        assert await start(new, "user-3") == 200
+        status = (await tenant.admin.get("/v1/admin/identity-secret")).json()
+        assert status["configured"] and status["rotated_at"] and status["previous_valid_until"]
+        assert "identity_secret" not in status  # shown once, at the rotation
+
+        ended = await tenant.admin.request("DELETE", "/v1/admin/identity-secret/previous")
+        assert ended.status_code == 200 and ended.json()["previous_valid_until"] == []
+        assert await start(old, "user-4") == 401
+        assert await start(new, "user-5") == 200
+
+        leaked = (await tenant.admin.post("/v1/admin/identity-secret", {"previous_valid_s": 0})).json()
+        assert leaked["previous_valid_until"] == []
+        assert await start(new, "user-6") == 401  # a leaked secret stops at once
+        assert await start(leaked["identity_secret"], "user-7") == 200
+        too_long = await tenant.admin.post("/v1/admin/identity-secret", {"previous_valid_s": 10**9})
+        assert too_long.status_code == 422
+        agent = await tenant.agent("rotating-agent")
+        for method, path in (("GET", "/v1/admin/identity-secret"), ("POST", "/v1/admin/identity-secret"),
+                             ("DELETE", "/v1/admin/identity-secret/previous")):
+            assert (await agent.request(method, path)).status_code == 403, (method, path)
+    finally:
+        await widget.close()
+
 async def test_password_change_and_a_supervisor_of_a_queue(tenant):
     alice = await tenant.agent("alice")
     await tenant.queue("support", ["alice"])

@@ -8,13 +8,17 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from services.gateway.auth.tokens import secret_bytes
 
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # no ".", which separates the id from its mac
 DEFAULT_MAX_IDENTITY_AHEAD_S = 24 * 3600
+DEFAULT_PREVIOUS_VALID_S = 24 * 3600  # how long a rotated-out identity secret still signs, by default
+MAX_PREVIOUS_SECRETS = 3  # rotated-out identity secrets kept at once (a retried rotation must not end a grace)
 
 
 class InvalidVisitor(ValueError):
@@ -118,3 +122,53 @@ def verify_identity(identity_secret: bytes | str, user_id: str, expires_at_unix:
         raise InvalidIdentity(InvalidIdentityReason.EXPIRED)
     if expires_at_unix > now_unix + max_ahead_s:
         raise InvalidIdentity(InvalidIdentityReason.TOO_FAR_AHEAD)
+
+
+def verify_identity_any(identity_secrets: Sequence[bytes | str], user_id: str, expires_at_unix: int, mac: str,
+                        now: datetime, *, max_ahead_s: int = DEFAULT_MAX_IDENTITY_AHEAD_S) -> None:
+    """verify_identity against each secret in turn (the current one first, then those still in their grace):
+    the first whose mac matches decides (expired, too far ahead or fine); none matching is BAD_MAC."""
+    if not identity_secrets:
+        raise InvalidIdentity(InvalidIdentityReason.BAD_MAC)
+    for secret in identity_secrets:
+        try:
+            verify_identity(secret, user_id, expires_at_unix, mac, now, max_ahead_s=max_ahead_s)
+            return
+        except InvalidIdentity as refused:
+            if refused.reason != InvalidIdentityReason.BAD_MAC:
+                raise
+    raise InvalidIdentity(InvalidIdentityReason.BAD_MAC)
+
+
+# a tenant's identity secrets, as its record keeps them:
+#   identity_secret: the current one; identity_rotated_at: when it was made;
+#   identity_previous: [{"secret": ..., "until": datetime}] rotated-out ones that still sign until "until".
+
+
+def valid_identity_secrets(tenant: Mapping[str, Any], now: datetime) -> list[str]:
+    """The secrets a proof may be signed with now: the current one, then the previous ones still in their grace."""
+    current = [tenant["identity_secret"]] if tenant.get("identity_secret") else []
+    return current + [p["secret"] for p in tenant.get("identity_previous", ()) if _aware(p["until"]) > now]
+
+
+def rotated_identity_secrets(tenant: Mapping[str, Any], new_secret: str, now: datetime,
+                             previous_valid_s: int) -> dict[str, Any]:
+    """The record's fields after a rotation: `new_secret` current; the one it replaces still signs for
+    `previous_valid_s` (0: not at all, for a leaked secret), beside earlier ones whose grace has not ended (at
+    most MAX_PREVIOUS_SECRETS, newest first, the oldest always kept). A rotation repeated because its answer
+    was lost therefore does not end the grace of the secret the tenant's site still uses."""
+    if previous_valid_s < 0:
+        raise ValueError(f"previous_valid_s must be >= 0 (got {previous_valid_s})")
+    previous = [p for p in tenant.get("identity_previous", ()) if _aware(p["until"]) > now]
+    if previous_valid_s and tenant.get("identity_secret"):
+        previous.insert(0, {"secret": tenant["identity_secret"], "until": now + timedelta(seconds=previous_valid_s)})
+    elif not previous_valid_s:
+        previous = []  # a leaked secret: every older one ends too
+    if len(previous) > MAX_PREVIOUS_SECRETS:  # keep the oldest (what the site most likely still uses), newest
+        previous = previous[:MAX_PREVIOUS_SECRETS - 1] + previous[-1:]
+    return {"identity_secret": new_secret, "identity_rotated_at": now, "identity_previous": previous}
+
+
+def _aware(at: datetime) -> datetime:
+    """MongoDB hands datetimes back naive (UTC)."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -98,7 +98,8 @@ def _positive(name: str, value: int) -> int:
 
 
 class TokenService:
-    """Issues and verifies the gateway's tokens with one HS256 secret; lifetimes in seconds.
+    """Issues and verifies the gateway's tokens with one HS256 secret (and, during a rotation, also verifies
+    those the previous secret signed); lifetimes in seconds.
 
     `clock` returns an aware UTC datetime (tests inject one); `exp` is checked against it, not against
     PyJWT's own clock. Every verification passes algorithms=["HS256"] and requires every claim; `typ`
@@ -106,8 +107,11 @@ class TokenService:
     """
 
     def __init__(self, secret: bytes | str, *, access_ttl_s: int = 900, refresh_ttl_s: int = 30 * 24 * 3600,
-                 customer_ttl_s: int = 24 * 3600, clock: Callable[[], datetime] = _utc_now) -> None:
+                 customer_ttl_s: int = 24 * 3600, clock: Callable[[], datetime] = _utc_now,
+                 previous: bytes | str | None = None) -> None:
         self._key = secret_bytes(secret, what="token secret")
+        # During a rotation: tokens signed with the previous secret still verify; new ones use `secret`.
+        self._previous = secret_bytes(previous, what="previous token secret") if previous else None
         self.access_ttl_s = _positive("access_ttl_s", access_ttl_s)
         self.refresh_ttl_s = _positive("refresh_ttl_s", refresh_ttl_s)
         self.customer_ttl_s = _positive("customer_ttl_s", customer_ttl_s)
@@ -169,10 +173,12 @@ class TokenService:
 
     def _verify(self, token: str, typ: str, string_claims: tuple[str, ...]) -> dict[str, Any]:
         try:
-            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM],
-                                # exp and iat are checked below against the injected clock
-                                options={"require": ["exp", "iat", "typ"],
-                                         "verify_exp": False, "verify_iat": False})
+            try:
+                claims = self._decode(token, self._key)
+            except jwt.InvalidSignatureError:
+                if self._previous is None:
+                    raise
+                claims = self._decode(token, self._previous)
         except (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError) as e:
             raise InvalidToken(InvalidTokenReason.BAD_SIGNATURE, str(e)) from None
         except jwt.InvalidTokenError as e:
@@ -188,6 +194,13 @@ class TokenService:
         if self._clock().timestamp() >= claims["exp"]:
             raise InvalidToken(InvalidTokenReason.EXPIRED)
         return claims
+
+
+    @staticmethod
+    def _decode(token: str, key: bytes) -> dict[str, Any]:
+        return jwt.decode(token, key, algorithms=[ALGORITHM],
+                          # exp and iat are checked by _verify against the injected clock
+                          options={"require": ["exp", "iat", "typ"], "verify_exp": False, "verify_iat": False})
 
 
 def _at(unix: int) -> datetime:

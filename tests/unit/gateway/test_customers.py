@@ -7,14 +7,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.gateway.auth.customers import (
+    MAX_PREVIOUS_SECRETS,
     InvalidIdentity,
     InvalidIdentityReason,
     InvalidVisitor,
     identity_hmac,
     new_identity_secret,
     new_visitor_id,
+    rotated_identity_secrets,
     sign_visitor,
+    valid_identity_secrets,
     verify_identity,
+    verify_identity_any,
     verify_visitor,
 )
 
@@ -163,3 +167,53 @@ def test_the_readme_test_vector_is_right():
     assert 'identity_hmac("example-identity-secret-0123456789abcdef", "user-42", 1767225600)' in readme
     expected = identity_hmac("example-identity-secret-0123456789abcdef", "user-42", 1767225600)
     assert f'== "{expected}"' in readme
+
+
+# rotating the identity secret
+
+
+def proof(secret: str, user_id: str = "user-42", expires_at: int = NOW_UNIX + 300) -> tuple:
+    return user_id, expires_at, identity_hmac(secret, user_id, expires_at)
+
+
+def test_a_rotated_out_secret_still_signs_during_its_grace_then_stops():
+    old, new = "o" * 64, "n" * 64
+    tenant = {"identity_secret": old}
+    tenant |= rotated_identity_secrets(tenant, new, NOW, previous_valid_s=3600)
+    assert valid_identity_secrets(tenant, NOW) == [new, old]
+    verify_identity_any(valid_identity_secrets(tenant, NOW), *proof(new), NOW)
+    verify_identity_any(valid_identity_secrets(tenant, NOW), *proof(old), NOW)  # the site not switched yet
+    later = NOW + timedelta(seconds=3600)
+    assert valid_identity_secrets(tenant, later) == [new]
+    with pytest.raises(InvalidIdentity) as refused:
+        verify_identity_any(valid_identity_secrets(tenant, later), *proof(old, expires_at=NOW_UNIX + 3900), later)
+    assert refused.value.reason == InvalidIdentityReason.BAD_MAC
+
+
+def test_after_a_leak_the_old_secret_and_every_earlier_one_stop_at_once():
+    tenant = {"identity_secret": "a" * 64}
+    tenant |= rotated_identity_secrets(tenant, "b" * 64, NOW, previous_valid_s=3600)
+    tenant |= rotated_identity_secrets(tenant, "c" * 64, NOW, previous_valid_s=0)
+    assert valid_identity_secrets(tenant, NOW) == ["c" * 64]
+
+
+def test_a_repeated_rotation_keeps_the_sites_secret_in_its_grace():
+    tenant = {"identity_secret": "site" * 16}
+    for n in range(5):  # the admin's client retried: the site still signs with the first secret
+        tenant |= rotated_identity_secrets(tenant, f"{n}" * 64, NOW + timedelta(seconds=n), previous_valid_s=600)
+    assert valid_identity_secrets(tenant, NOW + timedelta(seconds=5)) == ["4" * 64, "3" * 64, "2" * 64, "site" * 16]
+    assert len(tenant["identity_previous"]) == MAX_PREVIOUS_SECRETS  # bounded, the oldest kept
+
+
+def test_a_matching_but_expired_proof_is_expired_whichever_secret_signed_it():
+    tenant = {"identity_secret": "o" * 64}
+    tenant |= rotated_identity_secrets(tenant, "n" * 64, NOW, previous_valid_s=3600)
+    with pytest.raises(InvalidIdentity) as refused:
+        verify_identity_any(valid_identity_secrets(tenant, NOW), *proof("o" * 64, expires_at=NOW_UNIX - 1), NOW)
+    assert refused.value.reason == InvalidIdentityReason.EXPIRED
+
+
+def test_no_secret_signs_nothing():
+    assert valid_identity_secrets({}, NOW) == []
+    with pytest.raises(InvalidIdentity):
+        verify_identity_any([], *proof("x" * 64), NOW)

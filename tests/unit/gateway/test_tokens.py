@@ -105,6 +105,22 @@ def test_a_token_signed_with_another_secret_is_a_bad_signature(service, clock):
     assert reason(lambda: service.verify_access(access(other))) == InvalidTokenReason.BAD_SIGNATURE
 
 
+def test_during_a_rotation_tokens_of_the_previous_secret_still_verify_and_new_ones_use_the_new(clock):
+    old = TokenService(SECRET, clock=clock)
+    rotating = TokenService(b"n" * 32, previous=SECRET, clock=clock)
+    before = access(old)
+    assert rotating.verify_access(before).user_id == payload_of(before)["sub"]
+    after = access(rotating)
+    assert reason(lambda: old.verify_access(after)) == InvalidTokenReason.BAD_SIGNATURE  # signed with the new one
+    rotated = TokenService(b"n" * 32, clock=clock)  # the previous secret removed: its tokens end
+    assert reason(lambda: rotated.verify_access(before)) == InvalidTokenReason.BAD_SIGNATURE
+    assert rotated.verify_access(after)
+    stranger = TokenService(b"o" * 32, clock=clock)
+    assert reason(lambda: rotating.verify_access(access(stranger))) == InvalidTokenReason.BAD_SIGNATURE
+    clock.advance(3600)
+    assert reason(lambda: rotating.verify_access(before)) == InvalidTokenReason.EXPIRED  # lifetimes still hold
+
+
 @pytest.mark.parametrize("field,value", [("role", "admin"), ("tid", "t-2"), ("sub", "u-2"), ("exp", 9_999_999_999)])
 def test_a_tampered_payload_is_a_bad_signature(service, field, value):
     header, _, signature = access(service).split(".")

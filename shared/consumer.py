@@ -31,6 +31,7 @@ from shared.contracts.deadletter import MessageDeadLettered
 from shared.contracts.envelope import Envelope, InvalidMessage, Message, UnknownMessageType, decode, wrap
 from shared.logging import bound_contextvars, get_logger
 from shared.mongo import AlreadyProcessed, Member, consuming
+from shared import tracing
 
 log = get_logger(__name__)
 
@@ -81,6 +82,24 @@ def about(env: Envelope[Any]) -> contextlib.AbstractContextManager[Any]:
                              conversation_id=getattr(env.payload, "conversation_id", None))
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a dispatcher's records come from, for their spans: the topic and the consumer group."""
+
+    topic: str | None = None
+    group: str = ""
+
+    def span(self, env: Envelope[Any]) -> contextlib.AbstractContextManager[None]:
+        """The CONSUMER span of handling `env` (a child of the span that emitted it; nothing when tracing is
+        off). A repeat dropped is not an error of the span."""
+        if not tracing.ENABLED:
+            return _UNTRACED
+        return tracing.consuming_span(env, topic=self.topic, group=self.group, quiet=(AlreadyProcessed,))
+
+
+_UNTRACED = contextlib.nullcontext()
+
+
 def alone(handler: Any) -> Any:
     """Marks a handler never to be group-committed: one whose work is not a plain unit of work (a model's
     inference before its transaction, state kept in memory, writes outside any transaction)."""
@@ -89,12 +108,13 @@ def alone(handler: Any) -> Any:
     return handler
 
 
-def grouped(handler: Handler, uow: GroupCommitter, scope: str | None = None) -> BatchHandler:
+def grouped(handler: Handler, uow: GroupCommitter, scope: str | None = None, source: Source = Source()
+            ) -> BatchHandler:
     """A batch handler from a per-message one, with group commit: the envelopes' units of work join one
     transaction (MongoUnitOfWork.run_group), a repeat skipped. If one of them fails, nothing of the group is
     kept; those before it are committed as a group again, then it and the rest run one by one. When one fails
     alone, BatchFailedAt tells the dispatcher how many are committed (the rest is retried one by one)."""
-    one = one_at_a_time(handler, scope)
+    one = one_at_a_time(handler, scope, source)
 
     async def handle(batch: Sequence[Envelope[Any]]) -> list[bool] | None:
         if len(batch) == 1:
@@ -104,7 +124,7 @@ def grouped(handler: Handler, uow: GroupCommitter, scope: str | None = None) -> 
         async def call(i: int) -> None:
             repeats[i] = False
             try:
-                with about(batch[i]):
+                with about(batch[i]), source.span(batch[i]):
                     await handler(batch[i])
             except AlreadyProcessed:
                 repeats[i] = True
@@ -132,18 +152,18 @@ def grouped(handler: Handler, uow: GroupCommitter, scope: str | None = None) -> 
     return handle
 
 
-def one_at_a_time(handler: Handler, scope: str | None = None) -> BatchHandler:
+def one_at_a_time(handler: Handler, scope: str | None = None, source: Source = Source()) -> BatchHandler:
     """A batch handler from a per-message one: each envelope in order, in its own unit of work (the consuming
     context records its id, see processed_id), a repeat skipped (and said), the rest of the batch still handled."""
     async def handle(batch: Sequence[Envelope[Any]]) -> list[bool] | None:
         if len(batch) == 1:  # the dispatcher counts a repeat of a lone message as a duplicate
-            with consuming(processed_id(batch[0].event_id, scope)), about(batch[0]):
+            with consuming(processed_id(batch[0].event_id, scope)), about(batch[0]), source.span(batch[0]):
                 await handler(batch[0])
             return None
         repeats = []
         for env in batch:
             try:
-                with consuming(processed_id(env.event_id, scope)), about(env):
+                with consuming(processed_id(env.event_id, scope)), about(env), source.span(env):
                     await handler(env)
                 repeats.append(False)
             except AlreadyProcessed:
@@ -169,23 +189,25 @@ class MessageDispatcher:
     Handlers are batch-shaped (BatchHandler); `handlers` takes per-message ones, adapted with `grouped` when a
     `group_commit` unit of work is given (and the handler is not marked `alone`), else with one_at_a_time.
     `idempotency_scope` (a second consumer group of the same service on the same topic) keeps its processed
-    records apart from the service's main group's: see processed_id."""
+    records apart from the service's main group's: see processed_id. Each envelope a per-message handler
+    handles is a CONSUMER span when tracing is on (`topic` names it)."""
 
     def __init__(self, *, group: str, dead_letter: DeadLetterSink, handlers: Mapping[type[Message], Handler] | None = None,
                  batch_handlers: Mapping[type[Message], BatchHandler] | None = None, max_attempts: int = 5,
                  retry_base_s: float = 0.2,
                  infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS,
                  redact: Redact = keep_as_is, idempotency_scope: str | None = None,
-                 group_commit: GroupCommitter | None = None) -> None:
+                 group_commit: GroupCommitter | None = None, topic: str | None = None) -> None:
         self.group = group
+        source = Source(topic, group)
         self._redact = redact
         self._scope = idempotency_scope
         handlers, batch_handlers = handlers or {}, batch_handlers or {}
 
         def adapt(h: Handler) -> BatchHandler:
             if group_commit is None or getattr(h, "group_commit", True) is False:
-                return one_at_a_time(h, idempotency_scope)
-            return grouped(h, group_commit, idempotency_scope)
+                return one_at_a_time(h, idempotency_scope, source)
+            return grouped(h, group_commit, idempotency_scope, source)
         # one adapter per handler: batches group
         adapted = {h: adapt(h) for h in set(handlers.values())}
         self._handlers: dict[str, BatchHandler] = {cls.TYPE: adapted[h] for cls, h in handlers.items()}
@@ -305,4 +327,5 @@ class MessageDispatcher:
             value=self._redact(record.value.decode(errors="replace")))
         await self._dead_letter(wrap(letter, tenant_id=env.tenant_id if env else "unknown",
                                      key=key or f"{record.topic}/{record.partition}/{record.offset}",
-                                     producer=self.group, causation_id=env.event_id if env else None))
+                                     producer=self.group, causation_id=env.event_id if env else None,
+                                     traceparent=env.traceparent if env else None))  # in the message's trace

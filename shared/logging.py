@@ -52,13 +52,20 @@ def request_context(app: Any) -> Any:
     as in every API here: `.../conversations/{conversation_id}/...`) carry `conversation_id`, as those of a
     consumed message about it do, so one id finds a conversation's lines across services."""
     async def bound(scope: Any, receive: Any, send: Any) -> None:
-        found = _CONVERSATION_IN_PATH.search(scope.get("path", "")) if scope["type"] in ("http", "websocket") \
-            else None
-        if found is None:
+        conversation_id = conversation_in_path(scope)
+        if conversation_id is None:
             await app(scope, receive, send)
             return
-        with bound_contextvars(conversation_id=found["id"]):
+        with bound_contextvars(conversation_id=conversation_id):
             await app(scope, receive, send)
     return bound
+
+
+def conversation_in_path(scope: Any) -> str | None:
+    """The conversation an HTTP or WebSocket request is about, from its path (`.../conversations/{id}/...`)."""
+    if scope["type"] not in ("http", "websocket"):
+        return None
+    found = _CONVERSATION_IN_PATH.search(scope.get("path", ""))
+    return found["id"] if found is not None else None
 
 

@@ -24,6 +24,7 @@ from pymongo.write_concern import WriteConcern
 
 from shared.contracts.envelope import Envelope, encode
 from shared.settings import ServiceSettings
+from shared.tracing import stamped
 
 T = TypeVar("T")
 
@@ -256,7 +257,8 @@ class Transaction:
     pending: list[tuple[str, Envelope[Any]]] = field(default_factory=list)
 
     def emit(self, topic: str, env: Envelope[Any]) -> None:
-        self.pending.append((topic, env))
+        """Queue `env` for the outbox, carrying the current span's trace context (when tracing is on)."""
+        self.pending.append((topic, stamped(env)))
 
     async def load(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         """One document by id, read in this transaction (for shared runtime records such as answers)."""

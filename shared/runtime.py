@@ -29,6 +29,7 @@ from shared.metrics import CONTENT_TYPE, ServiceMetrics
 from shared.mongo import AlreadyProcessed, MongoUnitOfWork, Transaction, ensure_runtime_indexes, make_mongo_client
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing, server_spans
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -115,6 +116,7 @@ class ServiceRuntime:
         self.settings = settings
         self.redact = redact
         configure_logging(settings.log_level, settings.log_json, extra_processors=log_processors)
+        configure_tracing(settings)  # off unless OTEL_TRACES_FILE or OTEL_EXPORTER_OTLP_ENDPOINT is set
         self.title = title
         self.description = description
         self.broker = make_broker(settings)
@@ -150,7 +152,7 @@ class ServiceRuntime:
         dispatcher = MessageDispatcher(group=group_id, handlers=handlers,
                                        batch_handlers=batch_handlers, dead_letter=self.dead_letter,
                                        max_attempts=self.settings.max_delivery_attempts, redact=self.redact,
-                                       idempotency_scope=group, group_commit=self.uow)
+                                       idempotency_scope=group, group_commit=self.uow, topic=topic.name)
         key = topic.name if group is None else f"{topic.name}@{group}"
         self.dispatchers[key] = dispatcher
         positions = self.metrics.subscription(key, topic.name, group_id)
@@ -195,8 +197,9 @@ class ServiceRuntime:
 
     def serve_http(self, app: ASGIApp) -> None:
         """Serve `app` (a FastAPI app: a service's internal read API, the gateway's public API) on this
-        process's port, beside /health, /metrics and /asyncapi (its requests timed by route in /metrics)."""
-        self._http_app = self.metrics.http_middleware(request_context(app))
+        process's port, beside /health, /metrics and /asyncapi (its requests timed by route in /metrics, and
+        each one a SERVER span when tracing is on)."""
+        self._http_app = self.metrics.http_middleware(request_context(server_spans(app)))
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._startup.append(hook)

@@ -46,6 +46,13 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = 0.5
     outbox_lease_s: float = 10.0
     max_delivery_attempts: int = Field(5, description="Tries of a failing message before it is dead-lettered.")
+    # Traces (shared/tracing.py): off unless one of these is set.
+    otel_traces_file: str | None = Field(
+        None, description="Append spans to this file, one JSON object per line (no collector needed); `{service}` "
+                          "and `{pid}` in it are replaced, so one setting gives each process a file of its own.")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, description="Send spans over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (the standard "
+                          "OpenTelemetry variable; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, if set, names the full URL).")
 
     @property
     def database_name(self) -> str:

@@ -6,14 +6,27 @@ upcast on read, unknown fields are ignored so producers can add fields freely.""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 # Ids of tenants, conversations, agents, queues...: safe as database keys and map keys everywhere.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")]
+
+_TRACEPARENT = re.compile(r"^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def _traceparent_or_none(value: Any) -> str | None:
+    """A W3C traceparent as it is, anything else as None: a bad trace context is dropped, never a reason to
+    dead-letter the message it came with (the W3C's rule for a malformed header)."""
+    return value if isinstance(value, str) and _TRACEPARENT.match(value) else None
+
+
+# W3C Trace Context, `traceparent` header format: version-trace_id-parent_id-flags, in lowercase hex.
+TraceParent = Annotated[str | None, BeforeValidator(_traceparent_or_none)]
 
 
 class Message(BaseModel):
@@ -98,6 +111,11 @@ class Envelope(BaseModel, Generic[M]):
     producer: str = Field(description="Service that produced the message.", examples=["routing"])
     correlation_id: str | None = Field(None, description="Id shared by everything one request caused.")
     causation_id: str | None = Field(None, description="event_id of the message that caused this one.")
+    traceparent: TraceParent = Field(
+        None, description="W3C trace context of the span that produced this message (the `traceparent` header's "
+                          "format): its consumer's span is a child of it, so one trace follows a conversation "
+                          "across services. Null when tracing is off; a malformed value reads as null.",
+        examples=["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"])
     payload: M
 
 
@@ -115,12 +133,14 @@ class UnknownMessageType(InvalidMessage):
 
 
 def wrap(payload: M, *, tenant_id: str, key: str, producer: str, correlation_id: str | None = None,
-             causation_id: str | None = None, occurred_at: datetime | None = None) -> Envelope[M]:
-    """Wrap a payload; the type and version come from its class."""
+             causation_id: str | None = None, occurred_at: datetime | None = None,
+             traceparent: str | None = None) -> Envelope[M]:
+    """Wrap a payload; the type and version come from its class. The trace context is usually left to the unit
+    of work, which stamps the current span's as the envelope is emitted (shared.tracing.stamped)."""
     return Envelope[type(payload)](  # type: ignore[index]
         type=payload.TYPE, schema_version=payload.VERSION, tenant_id=tenant_id, key=key, producer=producer,
         correlation_id=correlation_id, causation_id=causation_id, occurred_at=occurred_at or _now(),
-        payload=payload)
+        traceparent=traceparent, payload=payload)
 
 
 def encode(env: Envelope[Any]) -> bytes:

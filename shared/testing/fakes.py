@@ -27,6 +27,7 @@ from shared.mongo import (
     join_group,
     run_members,
 )
+from shared.tracing import stamped
 
 T = TypeVar("T")
 Documents = dict[str, dict[str, dict[str, Any]]]  # collection -> document id -> document
@@ -59,7 +60,7 @@ class FakeTransaction:
     pending: list[tuple[str, Envelope[Any]]] = field(default_factory=list)
 
     def emit(self, topic: str, env: Envelope[Any]) -> None:
-        self.pending.append((topic, env))
+        self.pending.append((topic, stamped(env)))  # the trace context, as MongoUnitOfWork's transaction does
 
     def collection(self, name: str) -> dict[str, dict[str, Any]]:
         return self.docs.setdefault(name, {})

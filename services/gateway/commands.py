@@ -20,6 +20,7 @@ from shared.contracts.answers import CommandAccepted, http_status
 from shared.contracts.catalogue import Topic
 from shared.contracts.envelope import Actor, Command, wrap
 from shared.mongo import MongoUnitOfWork, Transaction
+from shared.tracing import annotate
 
 from services.gateway.adapters.store import ANSWERS_SEEN
 from services.gateway.live import Hub
@@ -105,6 +106,8 @@ class CommandBus:
 
     async def _emit(self, topic: Topic, command: Command, tenant_id: str) -> None:
         env = wrap(command, tenant_id=tenant_id, key=key_of(command), producer=self.producer)
+        # the request's span (a widget's start learns its conversation's id only here)
+        annotate(conversation_id=getattr(command, "conversation_id", None), command_type=env.type)
 
         async def work(tx: Transaction) -> None:
             tx.emit(topic.name, env)

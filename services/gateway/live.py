@@ -10,8 +10,10 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from pymongo.asynchronous.database import AsyncDatabase
 from shared.logging import get_logger
+from shared.tracing import span_under
 
 from services.gateway.adapters.store import ANSWERS_SEEN, STREAM, head_position, replay
 
@@ -25,10 +27,12 @@ class Subscriber:
     def __init__(self, recipient: str, session_id: str | None = None) -> None:
         self.recipient = recipient
         self.session_id = session_id
-        self.queue: asyncio.Queue[Doc | None] = asyncio.Queue()
+        # a frame with the trace context it was queued in (shared.tracing), or None
+        self.queue: asyncio.Queue[tuple[Doc, str | None] | None] = asyncio.Queue()
 
-    def offer(self, frame: Doc | None) -> None:
-        self.queue.put_nowait(frame)  # None: the change stream restarted, catch up from the database
+    def offer(self, frame: Doc | None, traceparent: str | None = None) -> None:
+        # None: the change stream restarted, catch up from the database
+        self.queue.put_nowait(None if frame is None else (frame, traceparent))
 
 
 class Hub:
@@ -60,7 +64,7 @@ class Hub:
     def _dispatch(self, collection: str, doc: Doc) -> None:
         if collection == STREAM:
             for sub in list(self._subscribers.get(doc["recipient"], ())):
-                sub.offer(doc["frame"])
+                sub.offer(doc["frame"], doc.get("traceparent"))
         else:
             for fut in self._waiters.pop(doc["_id"], []):
                 if not fut.done():
@@ -99,13 +103,14 @@ class Hub:
         try:
             last = await self._resume(sub, after, send)
             while True:
-                frame = await sub.queue.get()
-                if frame is None or frame["position"] > last + 1:  # a restart or a gap: read what is missing
+                item = await sub.queue.get()
+                if item is None or item[0]["position"] > last + 1:  # a restart or a gap: read what is missing
                     last = await self._resume(sub, last, send)
                     continue
+                frame, traceparent = item
                 if frame["position"] <= last:
                     continue
-                await send(frame)
+                await _send(sub, send, frame, traceparent)
                 last = frame["position"]
                 if _closes(frame, sub):
                     return
@@ -123,8 +128,8 @@ class Hub:
                                f"({self.window_s} s) or unknown: read the current state again"})
             return head
         last = after
-        for frame in frames:
-            await send(frame)
+        for frame, traceparent in frames:
+            await _send(sub, send, frame, traceparent)
             last = frame["position"]
             if _closes(frame, sub):
                 raise SocketClosed
@@ -148,6 +153,25 @@ class Hub:
                 waiting.remove(fut)
                 if not waiting:
                     del self._waiters[key]
+
+
+async def _send(sub: Subscriber, send: Callable[[Doc], Awaitable[None]], frame: Doc, traceparent: str | None) -> None:
+    """Send a frame on the socket; with the trace context it was queued in, as the last span of what caused it
+    (a customer's message reaching the agent's screen)."""
+    if traceparent is None:
+        await send(frame)
+        return
+    with span_under(traceparent, f"websocket send {frame.get('type')}", kind=SpanKind.PRODUCER,
+                    attributes={"conversation_id": frame.get("conversation_id") or _conversation_of(sub.recipient),
+                                "stream.recipient": sub.recipient, "stream.position": frame["position"],
+                                "frame.type": frame.get("type")}):
+        await send(frame)
+
+
+def _conversation_of(recipient: str) -> str | None:
+    """The conversation a customer's stream (`conversation:tenant:id`) belongs to; None for an agent's."""
+    kind, _, rest = recipient.partition(":")
+    return (rest.partition(":")[2] or None) if kind == "conversation" else None
 
 
 class SocketClosed(Exception):

@@ -64,10 +64,12 @@ class System:
         self.gateway_url = self.service_url("gateway")
         self.mongo_url = f"mongodb://127.0.0.1:{self.mongo_port}/?replicaSet=rs0"
         self.proc: subprocess.Popen[str] | None = None
-        # the gateway's settings in these tests: a short replay window (so resync can be seen), cheap argon2
+        # the gateway's settings in these tests: a short replay window (so resync can be seen), cheap argon2;
+        # every process traces into a file of its own in traces/ (spans exported every 200 ms), read by spans()
         self.service_env = service_env if service_env is not None else {
             "ANSWER_TIMEOUT_S": "10", "REPLAY_WINDOW_S": str(REPLAY_WINDOW_S),
-            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"}
+            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192",
+            "OTEL_TRACES_FILE": str(self.traces_dir / "{service}-{pid}.jsonl"), "OTEL_BSP_SCHEDULE_DELAY": "200"}
         self.output: list[str] = []
 
     def service_url(self, name: str) -> str:
@@ -131,6 +133,20 @@ class System:
     @property
     def kafka_bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def traces_dir(self) -> Path:
+        return self.root / "traces"
+
+    def spans(self) -> list[dict[str, Any]]:
+        """Every span the processes exported so far (shared.tracing's JSON lines), all files together; a line
+        being written as this reads is left for the next read."""
+        found = []
+        for path in sorted(self.traces_dir.glob("*.jsonl")) if self.traces_dir.is_dir() else []:
+            for line in path.read_text().splitlines():
+                with contextlib.suppress(ValueError):
+                    found.append(json.loads(line))
+        return found
 
     def service_log(self, name: str) -> str:
         path = self.root / "logs" / f"{name}.log"

@@ -29,6 +29,7 @@ from pymongo.write_concern import WriteConcern
 from services.gateway.adapters.favourites import FAVOURITES
 from shared.logging import get_logger
 from shared.mongo import hot
+from shared.tracing import current_traceparent
 
 log = get_logger(__name__)
 
@@ -140,10 +141,15 @@ async def append(db: AsyncDatabase[Doc], session: AsyncClientSession, frames: li
     """Queue frames for their recipients' streams, in the caller's transaction (so they exist exactly when what
     they announce does); the FrameRelay gives them positions just after the commit. Positions are not given
     here: every event of an agent's ten conversations, and a line's update for all its agents, would write the
-    same stream heads, and the gateway's sixteen consumers then queued on them (the 20 messages/s collapse)."""
+    same stream heads, and the gateway's sixteen consumers then queued on them (the 20 messages/s collapse).
+    With tracing on, they carry the current span's trace context, so sending them on a socket is part of the
+    trace of what caused them."""
     if frames:
-        await db[PENDING].insert_one({"frames": [{"recipient": r, "frame": f} for r, f in frames],
-                                      "at": datetime.now(UTC)}, session=session)
+        queued: Doc = {"frames": [{"recipient": r, "frame": f} for r, f in frames], "at": datetime.now(UTC)}
+        traceparent = current_traceparent()
+        if traceparent is not None:
+            queued["traceparent"] = traceparent
+        await db[PENDING].insert_one(queued, session=session)
 
 
 async def push(db: AsyncDatabase[Doc], frames: list[tuple[str, Doc]]) -> None:
@@ -200,10 +206,10 @@ class FrameRelay:
                 self.batch).to_list()
             if not pending:
                 return 0
-            by_recipient: dict[str, list[Doc]] = {}
+            by_recipient: dict[str, list[tuple[Doc, str | None]]] = {}
             for queued in pending:
                 for item in queued["frames"]:
-                    by_recipient.setdefault(item["recipient"], []).append(item["frame"])
+                    by_recipient.setdefault(item["recipient"], []).append((item["frame"], queued.get("traceparent")))
             now = datetime.now(UTC)
             rows = []
             for recipient, items in by_recipient.items():
@@ -212,7 +218,9 @@ class FrameRelay:
                     return_document=ReturnDocument.AFTER, session=session)
                 first = head["position"] - len(items) + 1
                 rows += [{"recipient": recipient, "position": first + n, "at": now,
-                          "frame": {**frame, "position": first + n}} for n, frame in enumerate(items)]
+                          "frame": {**frame, "position": first + n},
+                          **({"traceparent": traceparent} if traceparent else {})}
+                         for n, (frame, traceparent) in enumerate(items)]
             await self.db[STREAM].insert_many(rows, session=session)
             await self.db[PENDING].delete_many({"_id": {"$in": [q["_id"] for q in pending]}}, session=session)
             return len(pending)
@@ -225,9 +233,10 @@ class FrameRelay:
 
 
 async def replay(db: AsyncDatabase[Doc], recipient: str, after: int, *, window_s: int,
-                 limit: int = 1000) -> list[Doc] | None:
-    """Frames after `after`, oldest first; None when the client must resync (what it missed is older than the
-    window, or gone). A client that starts fresh passes after=-1 and gets nothing old: it reads state first."""
+                 limit: int = 1000) -> list[tuple[Doc, str | None]] | None:
+    """Frames after `after`, oldest first, each with the trace context it was queued in (None when untraced);
+    None when the client must resync (what it missed is older than the window, or gone). A client that starts
+    fresh passes after=-1 and gets nothing old: it reads state first."""
     head = await db[HEADS].find_one({"_id": recipient})
     latest = head["position"] if head else 0
     if after < 0:
@@ -241,7 +250,7 @@ async def replay(db: AsyncDatabase[Doc], recipient: str, after: int, *, window_s
         "position", ASCENDING).limit(limit).to_list()
     if not rows or rows[0]["position"] != after + 1 or rows[0]["at"] < since:
         return None
-    return [r["frame"] for r in rows]
+    return [(r["frame"], r.get("traceparent")) for r in rows]
 
 
 async def head_position(db: AsyncDatabase[Doc], recipient: str) -> int:

@@ -16,43 +16,21 @@ import argparse
 import asyncio
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from shared.contracts.catalogue import DEAD_LETTERS
 from shared.contracts.deadletter import MessageDeadLettered
-from shared.contracts.envelope import InvalidMessage, UnknownMessageType, decode
+from shared.topic_reader import read_topic
 
 
 async def read_letters(bootstrap: str) -> list[MessageDeadLettered]:
     """Every letter on the topic now, oldest first, each original record once."""
-    consumer = AIOKafkaConsumer(DEAD_LETTERS.name, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(DEAD_LETTERS.name, p)
-                      for p in sorted(consumer.partitions_for_topic(DEAD_LETTERS.name) or ())]
-        ends = await consumer.end_offsets(partitions) if partitions else {}
-        letters: dict[tuple[str, int, int], MessageDeadLettered] = {}
-
-        async def unread() -> bool:
-            for tp, end in ends.items():
-                if await consumer.position(tp) < end:
-                    return True
-            return False
-
-        while await unread():
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    try:
-                        letter = decode(record.value).payload
-                    except (InvalidMessage, UnknownMessageType):
-                        continue
-                    if isinstance(letter, MessageDeadLettered):
-                        position = (letter.original_topic, letter.original_partition, letter.original_offset)
-                        letters.setdefault(position, letter)
-        return list(letters.values())
-    finally:
-        await consumer.stop()
+    letters: dict[tuple[str, int, int], MessageDeadLettered] = {}
+    for record in (await read_topic(bootstrap, DEAD_LETTERS.name)).records:
+        letter = record.envelope.payload
+        if isinstance(letter, MessageDeadLettered):
+            letters.setdefault((letter.original_topic, letter.original_partition, letter.original_offset), letter)
+    return list(letters.values())
 
 
 def chosen(letters: list[MessageDeadLettered], *, group: str | None = None, event_ids: set[str] | None = None,

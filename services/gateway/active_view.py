@@ -16,6 +16,7 @@ which no later event brings back."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -183,6 +184,56 @@ def apply_record(view: Doc, env: Envelope[Any]) -> Change:
             c.update(company=ev.name, account_version=ev.version)
             return Change(v, ["customer"])
     return Change()
+
+
+def erased(view: Doc, name: str) -> Doc | None:
+    """The view once its customer was erased (privacy): the name replaced by `name`, the pre-chat answers, trail,
+    visitor details and context variables gone. None when nothing is left to blank (a tombstone)."""
+    if view["closed"]:
+        return None
+    v = _copy(view)
+    v["customer"]["name"] = name
+    v["context"] = {"prechat": {}, "trail": [], "visitor": {}, "variables": {},
+                    "authenticated": view["context"].get("authenticated", False)}
+    return v
+
+
+def replay(envelopes: Iterable[Envelope[Any]], *, erased_name: str) -> dict[str, Doc]:
+    """Every view, rebuilt from events in the order given (a rebuild gives them in occurred-at order), as the
+    consumer would have projected them: conversation events, then the records' changes applied to the views
+    linked to them at that moment, and erasures (chat.CustomerErased) blanking what they name."""
+    views: dict[str, Doc] = {}
+    linked: dict[tuple[str, str, str], set[str]] = {}  # (tenant, path, record id) -> view ids
+
+    def store(view: Doc) -> None:
+        old = views.get(view["_id"])
+        for path in RECORD_EVENTS.values():
+            if old is not None and (was := _at(old, path)) is not None:
+                linked.get((old["tenant_id"], path, was), set()).discard(old["_id"])
+            if not view["closed"] and (now := _at(view, path)) is not None:
+                linked.setdefault((view["tenant_id"], path, now), set()).add(view["_id"])
+        views[view["_id"]] = view
+
+    for env in envelopes:
+        ev = env.payload
+        if type(ev) in RECORD_EVENTS:
+            path = RECORD_EVENTS[type(ev)]
+            for view_id in sorted(linked.get((env.tenant_id, path, getattr(ev, path.split(".")[1])), ())):
+                if (change := apply_record(views[view_id], env)).view is not None:
+                    store(change.view)
+        elif isinstance(ev, chat.CustomerErased):
+            for cid in ev.conversation_ids:
+                if (view := views.get(f"{env.tenant_id}:{cid}")) is not None and (blank := erased(view, erased_name)):
+                    store(blank)
+        elif isinstance(ev, CONVERSATION_EVENTS):
+            if (change := apply(views.get(f"{env.tenant_id}:{ev.conversation_id}"), env)).view is not None:
+                store(change.view)
+    return views
+
+
+def _at(view: Doc, path: str) -> Any:
+    section, name = path.split(".")
+    return (view.get(section) or {}).get(name)
 
 
 def frames(view: Doc, sections: list[str], env: Envelope[Any]) -> list[tuple[str, Doc]]:

@@ -25,6 +25,7 @@ class ErasureHandler:
         async def work(tx: Transaction) -> None:
             erasure = Erasure(tx.db, tx.session, env.tenant_id)
             counts = {"views": await erasure.blank_views(ev.conversation_ids),
+                      "active_views": await erasure.blank_active_views(ev.conversation_ids),
                       "frames": await erasure.blank_frames(ev.conversation_ids, ev.customer_ids),
                       **await erasure.forget(ev.conversation_ids, ev.customer_ids)}
             await record_erasure(tx, env.tenant_id, ev.contact_id, at=env.occurred_at, by=ev.erased_by,

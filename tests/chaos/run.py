@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
+from shared import topic_reader
 from shared.contracts.catalogue import CHAT_EVENTS, ROUTING_EVENTS, Topic
-from shared.contracts.envelope import InvalidMessage, decode
 from tests.chaos.checker import (
     Findings,
     SentMessage,
@@ -119,27 +118,7 @@ class Report:
 
 async def read_topic(bootstrap: str, topic: Topic) -> list[tuple[int, int, Any]]:
     """Every record of a topic from its first, as (partition, offset, envelope), up to the end offsets now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        out: list[tuple[int, int, Any]] = []
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < ends[tp] for tp in partitions])
-
-        while await behind():
-            batch = await consumer.getmany(timeout_ms=1000)
-            for tp, records in batch.items():
-                for record in records:
-                    with contextlib.suppress(InvalidMessage):
-                        out.append((tp.partition, record.offset, decode(record.value)))
-        return out
-    finally:
-        await consumer.stop()
+    return [(r.partition, r.offset, r.envelope) for r in (await topic_reader.read_topic(bootstrap, topic.name)).records]
 
 
 async def faults(cluster: Cluster, profile: Profile, rng: random.Random, began: float,

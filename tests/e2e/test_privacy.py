@@ -48,7 +48,8 @@ async def test_a_contacts_export_and_erasure_across_the_services(tenant, system)
     desk = await tenant.stream(alice)
     await available(alice)
 
-    customer, started = await tenant.customer("support", message=f"My card {card} was charged twice")
+    customer, started = await tenant.customer("support", message=f"My card {card} was charged twice",
+                                              prechat={"Your name": "Dana"})
     cid, customer_id = started["conversation_id"], started["customer_id"]
     await accept(alice, desk, cid)
     up = await upload(customer, f"/v1/widget/conversations/{cid}/attachments", PNG, name="statement.png",
@@ -117,6 +118,10 @@ async def test_a_contacts_export_and_erasure_across_the_services(tenant, system)
         return mine[0] if mine and mine[0]["customer_name"] == "Erased customer" else None
     view = await until(views_blanked, "the desk's view of the conversation blanked")
     assert view["preview"] == "[erased]"
+    active = await alice.get(f"/v1/conversations/{cid}/view")  # the active-conversation view (G4) too
+    assert active.status_code == 200, active.text
+    assert active.json()["customer"]["name"] == "Erased customer" and active.json()["context"]["prechat"] == {}
+    assert "Dana" not in active.text, active.text
     replayed = await tenant.stream(alice, after=0)
     await replayed.wait_for(lambda f: f["type"] == "message" and f["conversation_id"] == cid,
                             what="the conversation's frames replayed")

@@ -6,10 +6,13 @@ back; staff only."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo import AsyncMongoClient
 
+from services.gateway import rebuild as rebuild_view
 from tests.e2e.helpers import accept, answered, available, eventually
 
 pytestmark = pytest.mark.e2e
@@ -125,3 +128,61 @@ async def test_the_view_is_exact_after_a_gateway_instance_is_killed_mid_projecti
         assert view["summary"]["customer_messages"] == 31  # none twice
     finally:
         gateway_b.stop()
+
+
+async def test_a_damaged_view_is_found_and_rebuilt_from_the_topics(tenant, system):
+    """The operator's rebuild (services/gateway/rebuild.py) against the running system: a view that agrees with
+    the topics is left alone; a view damaged in the database, and one deleted, are found and written again."""
+    alice = await tenant.agent("alice")
+    await tenant.queue("support", ["alice"])
+    desk = await tenant.stream(alice)
+    await available(alice)
+    assert (await tenant.admin.post("/v1/contacts", {"contact_id": "ann", "full_name": "Ann Lindqvist"})
+            ).status_code == 200
+    widget, started = await tenant.customer("support", "My invoice is wrong", prechat={"Order": "$100 A-1001"})
+    cid = started["conversation_id"]
+    await accept(alice, desk, cid)
+    assert (await alice.post(f"/v1/conversations/{cid}/link", {"contact_id": "ann"})).status_code == 200
+    case_id = (await alice.post("/v1/cases", {"title": "Invoice wrong", "conversation_id": cid})).json()["result_id"]
+    _, other = await tenant.customer("support", "Second question")
+    await accept(alice, desk, other["conversation_id"])
+    good = await eventually(lambda: _view(alice, cid), lambda v: v["customer"]["contact_id"] == "ann"
+                            and (v["case"] or {}).get("case_id") == case_id, "the view with contact and case")
+    await eventually(lambda: _view(alice, other["conversation_id"]), lambda v: v["summary"]["state"] == "active",
+                     "the second view")
+
+    async def rebuild(apply: bool) -> tuple[int, str]:
+        out = io.StringIO()
+        status = await rebuild_view.run(system.kafka_bootstrap, system.mongo_url, "gateway", tenant_id=tenant.id,
+                                        apply=apply, out=out)
+        return status, out.getvalue()
+
+    status, report = await rebuild(apply=False)
+    assert status == 0 and "2 same, 0 differ, 0 missing" in report, report
+
+    client = AsyncMongoClient(system.mongo_url, tz_aware=True)
+    try:
+        views = client["gateway"]["active_views"]
+        damaged = await views.update_one({"_id": f"{tenant.id}:{cid}"}, {"$set": {
+            "summary.customer_messages": 999, "context.prechat": {}, "customer.name": "Somebody else"}})
+        assert damaged.modified_count == 1
+        assert (await views.delete_one({"_id": f"{tenant.id}:{other['conversation_id']}"})).deleted_count == 1
+    finally:
+        await client.close()
+    assert (await alice.get(f"/v1/conversations/{other['conversation_id']}/view")).status_code == 404
+
+    status, report = await rebuild(apply=False)
+    assert status == 1, report
+    assert f"differs  {tenant.id}:{cid}: summary, context, customer" in report, report
+    assert f"missing  {tenant.id}:{other['conversation_id']}" in report, report
+    status, report = await rebuild(apply=True)
+    assert status == 0 and "applied: 2 repaired, 0 changed meanwhile" in report, report
+
+    repaired = await _view(alice, cid)
+    for section in ("summary", "context", "customer", "case"):
+        assert {k: v for k, v in repaired[section].items() if k not in ("contact", "account", "allowed_statuses")} \
+            == {k: v for k, v in good[section].items() if k not in ("contact", "account", "allowed_statuses")}, section
+    assert repaired["context"]["prechat"] == {"Order": "$100 A-1001"}
+    assert (await _view(alice, other["conversation_id"]))["summary"]["state"] == "active"
+    status, report = await rebuild(apply=False)
+    assert status == 0 and "2 same, 0 differ, 0 missing" in report, report

@@ -155,3 +155,36 @@ def test_every_frame_is_plain_json_at_any_depth():
     view["summary"]["sentiment"] = {"level": "negative", "at": T0}  # a nested time, as sentiment keeps one
     for _, frame in av.frames(view, ["summary", "context", "customer"], state("active")):
         json.dumps(frame)
+
+
+def test_a_replay_rebuilds_what_the_consumer_projected_one_event_at_a_time():
+    closed_c2 = env(chat.ConversationClosed(conversation_id="c2", queue_id="q1", customer_id="v-2", agent_id="a1",
+                                            ended_by="agent", wrap_up_reason="done", messages=1, started_at=T0,
+                                            closed_at=T0 + timedelta(minutes=5)))
+    started_c2 = env(chat.ConversationStarted(conversation_id="c2", queue_id="q1", proactive=False, started_at=T0,
+                                              customer=chat.Customer(customer_id="v-2", name="V2"),
+                                              context=chat.Context()))
+    events = [started(), state("active"), case_changed(1, "Before the link"), case_linked(), linked(),
+              case_changed(2, "Printer jams"), env(customer.ContactChanged(
+                  contact_id="ann", version=2, full_name="Ann Lee", account_id="acme", changed=[], at=T0)),
+              started_c2, closed_c2, case_changed(3, "Printer fixed")]
+    views = av.replay(events, erased_name="Erased customer")
+    assert views["t1:c1"] == run(*events[:7], events[-1])  # the document the one-at-a-time projection stores
+    assert views["t1:c1"]["case"]["title"] == "Printer fixed" and views["t1:c1"]["customer"]["name"] == "Ann Lee"
+    assert views["t1:c2"]["closed"] is True
+    relinked = av.replay([*events[:7], case_linked("k2", at=T0 + timedelta(seconds=90)), case_changed(5, "Old case")],
+                         erased_name="Erased customer")
+    assert relinked["t1:c1"]["case"]["case_id"] == "k2" and relinked["t1:c1"]["case"]["title"] is None  # k1's not
+
+
+def test_an_erasure_blanks_the_view_and_a_replay_does_not_bring_the_customer_back():
+    view = run(started(), state("active"), linked())
+    blank = av.erased(view, "Erased customer")
+    assert blank["customer"]["name"] == "Erased customer" and blank["context"]["prechat"] == {}
+    assert blank["context"]["trail"] == [] and blank["context"]["visitor"] == {} and blank["context"]["variables"] == {}
+    assert view["customer"]["name"] == "Ann"  # the stored view is not changed in place
+    erasure = env(chat.CustomerErased(contact_id="ann", customer_ids=["v-1"], conversation_ids=["c1"], counts={},
+                                      erased_by="admin", at=T0))
+    views = av.replay([started(), state("active"), linked(), erasure], erased_name="Erased customer")
+    assert views["t1:c1"] == blank
+    assert av.erased(av.tombstone("t1", "c1", T0), "x") is None

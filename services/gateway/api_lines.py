@@ -13,6 +13,7 @@ from shared.contracts import customer
 from shared.contracts.customer.reads import LinePage
 from shared.contracts.envelope import Identifier
 
+from services.gateway import line_rows
 from services.gateway.adapters.store import QUEUES
 from services.gateway.api_admin import admin
 from services.gateway.api_customers import send_to_customer
@@ -31,7 +32,8 @@ async def line_users(line_id: Identifier, request: Request, staff: Staff = Depen
                      status: Literal["online", "away", "offline"] | None = None, open_with_me: bool = False) -> Any:
     """The line's users, newest last message first, then by name; give `next_cursor` back for the next page.
     A line of more than 100 users lists only yours (added, favourites, worked with lately) unless `q`
-    searches. Agents see the lines (queues) they are members of; supervisors and admins every line."""
+    searches. Agents see the lines (queues) they are members of; supervisors and admins every line. A row's preview
+    (its last message) shows only to whoever may read that conversation's preview or messages (line_rows.py)."""
     gw = request.app.state.gateway
     if staff.role == Role.AGENT:
         queue = await gw.db[QUEUES].find_one({"_id": f"{staff.tenant_id}:{line_id}"})
@@ -39,8 +41,9 @@ async def line_users(line_id: Identifier, request: Request, staff: Staff = Depen
             raise HTTPException(404, detail={"error": "not_found", "detail": "Not found."})  # not said whose
     params = {"agent_id": staff.user_id, "limit": limit, "open_with_me": str(open_with_me).lower()}
     params |= {k: v for k, v in (("cursor", cursor), ("q", q), ("status", status)) if v is not None}
-    return await service_read(gw.customer, "customer", f"/internal/tenants/{staff.tenant_id}/lines/{line_id}/users",
+    page = await service_read(gw.customer, "customer", f"/internal/tenants/{staff.tenant_id}/lines/{line_id}/users",
                               **params)
+    return await line_rows.hide_previews(gw.db, staff, line_id, page)  # a preview only for its conversation's readers
 
 
 class LineMember(BaseModel):

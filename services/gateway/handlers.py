@@ -13,7 +13,7 @@ from shared.contracts.answers import CommandAccepted, CommandRejected
 from shared.contracts.envelope import Envelope
 from shared.mongo import MongoUnitOfWork, Transaction, hot
 
-from services.gateway import active_view
+from services.gateway import active_view, line_rows
 from services.gateway.adapters.favourites import Favourites
 from services.gateway.adapters.store import Views, agent_stream, customer_stream, keep_answer
 from services.gateway.desk import Desk
@@ -63,6 +63,11 @@ class GatewayHandlers:
             if out.view is not None:
                 await views.save_conversation(out.view)
             to_agents = out.to_agents
+            if isinstance(ev, customer.LineUserChanged):  # U3: the preview only to whoever may read it
+                favourites = await Favourites(tx.db, tx.session, env.tenant_id).agents(ev.customer_id)
+                to_agents = await line_rows.hide_in_frames(tx.db, tx.session, env.tenant_id, ev.line_id,
+                                                           ev.customer_id, to_agents, members=members,
+                                                           favourites=favourites)
             if (observed := observed_customer(ev)) is not None:  # the join: the customer's favourites observe
                 favourites = await Favourites(tx.db, tx.session, env.tenant_id).agents(observed)
                 to_agents = [*to_agents, *to_favourites(out, favourites, observed)]

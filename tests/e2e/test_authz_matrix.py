@@ -35,66 +35,68 @@ import pytest
 
 from services.gateway.app import Gateway, create_app
 from services.gateway.settings import GatewaySettings
-from shared.testing.tenants import PASSWORD
 from shared.testing.system import Stream
+from shared.testing.tenants import PASSWORD
 from tests.e2e.authz_world import ACTORS, Outcome, World, build, call, tag
 
 pytestmark = pytest.mark.e2e
 
 # --- conversation X: assigned to alice, carol in its conference, bob invited, erin following its customer -------
 # columns: anonymous, customer (X's), other_customer (Y's), assigned (alice), offered (bob), member (carol),
-# queue_member (dave), favourite (erin), supervisor (sam), other_supervisor (vera), admin, other_admin (tenant B)
+# queue_member (dave), favourite (erin), supervisor (sam), other_supervisor (vera), admin, other_admin (tenant B).
+# {C} is /v1/conversations/{conversation_id}, {W} /v1/widget/conversations/..., {A} /v1/agent/conversations/...,
+# {S} /v1/supervisor/conversations/... (SHORTHANDS).
 X_TABLE = """
-operation                                                           anon cust ocust alice  bob carol dave erin  sam vera adm admB
-GET /v1/conversations/{conversation_id}                              401  401  401  200    200  200   404  200   200  404  404 404
-GET /v1/conversations/{conversation_id}/messages                     401  401  401  200    403  200   404  200   200  404  404 404
-POST /v1/conversations/{conversation_id}/messages                    401  401  401  200    403  200   404  403ro 403ro 404 404 404
-POST /v1/conversations/{conversation_id}/messages (private note)     401  401  401  200    403  200   404  403ro 403o 404  404 404
-POST /v1/conversations/{conversation_id}/read                        401  401  401  200    403  200   404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/typing                      401  401  401  204    403  204   404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/accept                      401  401  401  403    409o 403   404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/decline                     401  401  401  403    409o 403   404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/take                        401  401  401  403    403  403   404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/transfer                    401  401  401  404o   403  403   404  403   409o 404  404 404
-POST /v1/conversations/{conversation_id}/conference/invite           401  401  401  200    403  403   404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/conference/accept           401  401  401  403    200@X2 403 404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/conference/decline          401  401  401  403    200@X2 403 404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/conference/leave            401  401  401  403    403  200@X2 404 403   403  404  404 404
-POST /v1/conversations/{conversation_id}/group/leave                 401  401  401  403    403  409o  404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/close-to-waiting            401  401  401  403o   403  403   404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/end                         401  401  401  200@last 403 403  404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/wrap-up                     401  401  401  200@X2 403  403   404  403   403  404  404 404
-POST /v1/conversations/{conversation_id}/link                        401  401  401  200    403  200   404  403   200  404  404 404
-GET /v1/conversations/{conversation_id}/case                         401  401  401  200    200  200   404  200   200  404  404 404
-GET /v1/conversations/{conversation_id}/service-requests             401  401  401  200    200  200   404  200   200  404  404 404
-POST /v1/conversations/{conversation_id}/service-requests            401  401  401  200    403  200   404  403   200  404  404 404
-PATCH /v1/conversations/{conversation_id}/skills                     401  401  401  200    403  403   404  403   403o 404  404 404
-GET /v1/conversations/{conversation_id}/transcript                   401  401  401  200    403  200   404  200   200  404  404 404
-GET /v1/conversations/{conversation_id}/view                         401  401  401  200    403  200   404  200   200  404  404 404
-POST /v1/conversations/{conversation_id}/messages/{seq}/draft-article 401 401  401  200    403  200   404  403   200  404  404 404
-POST /v1/conversations/{conversation_id}/attachments                 401  401  401  201    403  201   404  403   403  404  404 404
-GET /v1/conversations/{conversation_id}/attachments/{attachment_id}  401  401  401  200    403  200   404  200   200  404  404 404
-GET /v1/agent/conversations/{conversation_id}/messages               401  401  401  200    403  200   404  200   200  404  404 404
-GET /v1/agent/conversations/{conversation_id}/quick-replies          401  401  401  200    403  200   404  403   403  404  404 404
-POST /v1/supervisor/conversations/{conversation_id}/observe          401  401  401  403    403  403   404  403   200  404  404 404
-DELETE /v1/supervisor/conversations/{conversation_id}/observe        401  401  401  403    403  403   404  200   200  404  404 404
-POST /v1/cases/{case_id}/conversations                               401  401  401  200    403  200   404  403   200  404  404 404
-POST /v1/cases (from the conversation)                               401  401  401  200    403  200   404  403   200  404  404 404
-GET /v1/agent/search (in the conversation)                           401  401  401  200    403  200   404  200   200  404  404 404
-GET /v1/widget/conversations/{conversation_id}/messages              401  200  404  401    401  401   401  401   401  401  401 401
-POST /v1/widget/conversations/{conversation_id}/messages             401  200  404  401    401  401   401  401   401  401  401 401
-POST /v1/widget/conversations/{conversation_id}/messages (private note) 401 403 404 401   401  401   401  401   401  401  401 401
-POST /v1/widget/conversations/{conversation_id}/read                 401  200  404  401    401  401   401  401   401  401  401 401
-POST /v1/widget/conversations/{conversation_id}/typing               401  204  404  401    401  401   401  401   401  401  401 401
-GET /v1/widget/conversations/{conversation_id}/position              401  200  404  401    401  401   401  401   401  401  401 401
-GET /v1/widget/conversations/{conversation_id}/survey                401  200  404  401    401  401   401  401   401  401  401 401
-POST /v1/widget/conversations/{conversation_id}/survey               401  200@X2 404 401   401  401   401  401   401  401  401 401
-GET /v1/widget/conversations/{conversation_id}/transcript            401  200  404  401    401  401   401  401   401  401  401 401
-GET /v1/widget/conversations/{conversation_id}/hints                 401  200  404  401    401  401   401  401   401  401  401 401
-GET /v1/widget/conversations/{conversation_id}/articles/{article_id} 401  200  404  401    401  401   401  401   401  401  401 401
-POST /v1/widget/conversations/{conversation_id}/attachments          401  201  404  401    401  401   401  401   401  401  401 401
-GET /v1/widget/conversations/{conversation_id}/attachments/{attachment_id} 401 200 404 401 401  401   401  401   401  401  401 401
-POST /v1/widget/conversations/{conversation_id}/end                  401  200@X2 404 401   401  401   401  401   401  401  401 401
+operation                                  anon cust   ocust alice    bob    carol  dave erin  sam   vera admin admB
+GET {C}                                    401  401    401   200      200    200    404  200   200   404  404   404
+GET {C}/messages                           401  401    401   200      403    200    404  200   200   404  404   404
+POST {C}/messages                          401  401    401   200      403    200    404  403ro 403ro 404  404   404
+POST {C}/messages (private note)           401  401    401   200      403    200    404  403ro 403o  404  404   404
+POST {C}/read                              401  401    401   200      403    200    404  403   403   404  404   404
+POST {C}/typing                            401  401    401   204      403    204    404  403   403   404  404   404
+POST {C}/accept                            401  401    401   403      409o   403    404  403   403   404  404   404
+POST {C}/decline                           401  401    401   403      409o   403    404  403   403   404  404   404
+POST {C}/take                              401  401    401   403      403    403    404  403   403   404  404   404
+POST {C}/transfer                          401  401    401   404o     403    403    404  403   409o  404  404   404
+POST {C}/conference/invite                 401  401    401   200      403    403    404  403   403   404  404   404
+POST {C}/conference/accept                 401  401    401   403      200@X2 403    404  403   403   404  404   404
+POST {C}/conference/decline                401  401    401   403      200@X2 403    404  403   403   404  404   404
+POST {C}/conference/leave                  401  401    401   403      403    200@X2 404  403   403   404  404   404
+POST {C}/group/leave                       401  401    401   403      403    409o   404  403   403   404  404   404
+POST {C}/close-to-waiting                  401  401    401   403o     403    403    404  403   403   404  404   404
+POST {C}/end                               401  401    401   200@last 403    403    404  403   403   404  404   404
+POST {C}/wrap-up                           401  401    401   200@X2   403    403    404  403   403   404  404   404
+POST {C}/link                              401  401    401   200      403    200    404  403   200   404  404   404
+GET {C}/case                               401  401    401   200      200    200    404  200   200   404  404   404
+GET {C}/service-requests                   401  401    401   200      200    200    404  200   200   404  404   404
+POST {C}/service-requests                  401  401    401   200      403    200    404  403   200   404  404   404
+PATCH {C}/skills                           401  401    401   200      403    403    404  403   403o  404  404   404
+GET {C}/transcript                         401  401    401   200      403    200    404  200   200   404  404   404
+GET {C}/view                               401  401    401   200      403    200    404  200   200   404  404   404
+POST {C}/messages/{seq}/draft-article      401  401    401   200      403    200    404  403   200   404  404   404
+POST {C}/attachments                       401  401    401   201      403    201    404  403   403   404  404   404
+GET {C}/attachments/{attachment_id}        401  401    401   200      403    200    404  200   200   404  404   404
+GET {A}/messages                           401  401    401   200      403    200    404  200   200   404  404   404
+GET {A}/quick-replies                      401  401    401   200      403    200    404  403   403   404  404   404
+POST {S}/observe                           401  401    401   403      403    403    404  403   200   404  404   404
+DELETE {S}/observe                         401  401    401   403      403    403    404  200   200   404  404   404
+POST /v1/cases/{case_id}/conversations     401  401    401   200      403    200    404  403   200   404  404   404
+POST /v1/cases (from the conversation)     401  401    401   200      403    200    404  403   200   404  404   404
+GET /v1/agent/search (in the conversation) 401  401    401   200      403    200    404  200   200   404  404   404
+GET {W}/messages                           401  200    404   401      401    401    401  401   401   401  401   401
+POST {W}/messages                          401  200    404   401      401    401    401  401   401   401  401   401
+POST {W}/messages (private note)           401  403    404   401      401    401    401  401   401   401  401   401
+POST {W}/read                              401  200    404   401      401    401    401  401   401   401  401   401
+POST {W}/typing                            401  204    404   401      401    401    401  401   401   401  401   401
+GET {W}/position                           401  200    404   401      401    401    401  401   401   401  401   401
+GET {W}/survey                             401  200    404   401      401    401    401  401   401   401  401   401
+POST {W}/survey                            401  200@X2 404   401      401    401    401  401   401   401  401   401
+GET {W}/transcript                         401  200    404   401      401    401    401  401   401   401  401   401
+GET {W}/hints                              401  200    404   401      401    401    401  401   401   401  401   401
+GET {W}/articles/{article_id}              401  200    404   401      401    401    401  401   401   401  401   401
+POST {W}/attachments                       401  201    404   401      401    401    401  401   401   401  401   401
+GET {W}/attachments/{attachment_id}        401  200    404   401      401    401    401  401   401   401  401   401
+POST {W}/end                               401  200@X2 404   401      401    401    401  401   401   401  401   401
 """
 # Why the less obvious cells are what they are:
 # - admin: the tenant's admin supervises no queue, and admin is no relation (permissions.py: roles are cumulative
@@ -119,53 +121,53 @@ POST /v1/widget/conversations/{conversation_id}/end                  401  200@X2
 # --- conversation W: waiting in billing, offered to olga (the `offered` column); dave is a member of billing ----
 # alice, carol and erin have no relation to W; the `customer` column is W's customer, `other_customer` X's.
 W_TABLE = """
-operation                                                           anon cust ocust alice olga carol dave erin  sam vera adm admB
-GET /v1/conversations/{conversation_id}                              401  401  401  404    200  404   200  404   200  404  404 404
-GET /v1/conversations/{conversation_id}/messages                     401  401  401  404    403  404   403  404   200  404  404 404
-POST /v1/conversations/{conversation_id}/messages                    401  401  401  404    403  404   403  404   403ro 404 404 404
-GET /v1/conversations/{conversation_id}/view                         401  401  401  404    403  404   403  404   200  404  404 404
-POST /v1/conversations/{conversation_id}/decline                     401  401  401  404    409o 404   403  404   403  404  404 404
-POST /v1/conversations/{conversation_id}/take                        401  401  401  404    -    404   409o 404   403  404  404 404
-POST /v1/conversations/{conversation_id}/transfer                    401  401  401  404    403  404   403  404   409o 404  404 404
-GET /v1/widget/conversations/{conversation_id}/messages              401  200  404  401    401  401   401  401   401  401  401 401
-GET /v1/widget/conversations/{conversation_id}/position              401  200  404  401    401  401   401  401   401  401  401 401
-POST /v1/conversations/{conversation_id}/accept                      401  401  401  404    200  404   403  404   403  404  404 404
+operation         anon cust ocust alice olga carol dave erin sam   vera admin admB
+GET {C}           401  401  401   404   200  404   200  404  200   404  404   404
+GET {C}/messages  401  401  401   404   403  404   403  404  200   404  404   404
+POST {C}/messages 401  401  401   404   403  404   403  404  403ro 404  404   404
+GET {C}/view      401  401  401   404   403  404   403  404  200   404  404   404
+POST {C}/decline  401  401  401   404   409o 404   403  404  403   404  404   404
+POST {C}/take     401  401  401   404   -    404   409o 404  403   404  404   404
+POST {C}/transfer 401  401  401   404   403  404   403  404  409o  404  404   404
+GET {W}/messages  401  200  404   401   401  401   401  401  401   401  401   401
+GET {W}/position  401  200  404   401   401  401   401  401  401   401  401   401
+POST {C}/accept   401  401  401   404   200  404   403  404  403   404  404   404
 """
 # - olga's decline carries a bogus offer id (409o) so that her real accept, last, takes W (200). Her take is not
 #   sent: taking one's own offer is accepting it. dave may take (queue member) but W is being offered: 409o.
 
 # --- the tenant-wide reads and the admin's operations (the `other_admin` acts on tenant B: its own) -------------
 TENANT_TABLE = """
-operation                                                           anon cust ocust alice  bob carol dave erin  sam vera adm admB
-GET /v1/agent/work                                                   401  401  401  200    200  200   200  200   200  200  200 200
-GET /v1/agent/search                                                 401  401  401  200    200  200   200  200   200  200  200 200
-GET /v1/agent/sessions                                               401  401  401  200    200  200   200  200   200  200  200 200
-GET /v1/agent/quick-replies                                          401  401  401  200    200  200   200  200   200  200  200 200
-GET /v1/customers/search                                             401  401  401  200    200  200   200  200   200  200  200 200
-GET /v1/cases                                                        401  401  401  200    200  200   200  200   200  200  200 200
-GET /v1/articles                                                     401  401  401  200    200  200   200  200   200  200  200 200
-GET /v1/supervisor/board                                             401  401  401  403    403  403   403  403   200  200  200 200
-GET /v1/lines/{line_id}/users                                        401  401  401  200    404  404   200  404   200  200  200 200
-GET /v1/admin/attachments                                            401  401  401  403    403  403   403  403   403  403  200 200
-PUT /v1/admin/attachments                                            401  401  401  403    403  403   403  403   403  403  200 200
-GET /v1/admin/identity-secret                                        401  401  401  403    403  403   403  403   403  403  200 200
-POST /v1/admin/identity-secret                                       401  401  401  403    403  403   403  403   403  403  200 200
-DELETE /v1/admin/identity-secret/previous                            401  401  401  403    403  403   403  403   403  403  200 200
-GET /v1/admin/masking                                                401  401  401  403    403  403   403  403   403  403  200 200
-PUT /v1/admin/masking                                                401  401  401  403    403  403   403  403   403  403  200 200
-PUT /v1/admin/queues/{queue_id}                                      401  401  401  403    403  403   403  403   403  403  200 200
-PATCH /v1/admin/queues/{queue_id}/members                            401  401  401  403    403  403   403  403   403  403  200 200
-GET /v1/admin/quick-replies                                          401  401  401  403    403  403   403  403   403  403  200 200
-PUT /v1/admin/quick-replies/{name}                                   401  401  401  403    403  403   403  403   403  403  200 200
-DELETE /v1/admin/quick-replies/{name}                                401  401  401  403    403  403   403  403   403  403  200 200
-PUT /v1/admin/sentiment                                              401  401  401  403    403  403   403  403   403  403  200 200
-POST /v1/admin/staff                                                 401  401  401  403    403  403   403  403   403  403  200 200
-PATCH /v1/admin/staff/{user_id}                                      401  401  401  403    403  403   403  403   403  403  200 200
-PUT /v1/admin/agents                                                 401  401  401  403    403  403   403  403   403  403  200 200
-POST /v1/admin/staff/{user_id}/deactivate                            401  401  401  403    403  403   403  403   403  403  200 200
-GET /v1/admin/survey                                                 401  401  401  403    403  403   403  403   403  403  200 200
-PUT /v1/admin/survey                                                 401  401  401  403    403  403   403  403   403  403  200 200
-PUT /v1/admin/wrap-up-reasons                                        401  401  401  403    403  403   403  403   403  403  200 200
+operation                                 anon cust ocust alice bob carol dave erin sam vera admin admB
+GET /v1/agent/work                        401  401  401   200   200 200   200  200  200 200  200   200
+GET /v1/agent/search                      401  401  401   200   200 200   200  200  200 200  200   200
+GET /v1/agent/sessions                    401  401  401   200   200 200   200  200  200 200  200   200
+GET /v1/agent/quick-replies               401  401  401   200   200 200   200  200  200 200  200   200
+GET /v1/customers/search                  401  401  401   200   200 200   200  200  200 200  200   200
+GET /v1/cases                             401  401  401   200   200 200   200  200  200 200  200   200
+GET /v1/articles                          401  401  401   200   200 200   200  200  200 200  200   200
+GET /v1/supervisor/board                  401  401  401   403   403 403   403  403  200 200  200   200
+GET /v1/lines/{line_id}/users             401  401  401   200   404 404   200  404  200 200  200   200
+GET /v1/admin/attachments                 401  401  401   403   403 403   403  403  403 403  200   200
+PUT /v1/admin/attachments                 401  401  401   403   403 403   403  403  403 403  200   200
+GET /v1/admin/identity-secret             401  401  401   403   403 403   403  403  403 403  200   200
+POST /v1/admin/identity-secret            401  401  401   403   403 403   403  403  403 403  200   200
+DELETE /v1/admin/identity-secret/previous 401  401  401   403   403 403   403  403  403 403  200   200
+GET /v1/admin/masking                     401  401  401   403   403 403   403  403  403 403  200   200
+PUT /v1/admin/masking                     401  401  401   403   403 403   403  403  403 403  200   200
+PUT /v1/admin/queues/{queue_id}           401  401  401   403   403 403   403  403  403 403  200   200
+PATCH /v1/admin/queues/{queue_id}/members 401  401  401   403   403 403   403  403  403 403  200   200
+GET /v1/admin/quick-replies               401  401  401   403   403 403   403  403  403 403  200   200
+PUT /v1/admin/quick-replies/{name}        401  401  401   403   403 403   403  403  403 403  200   200
+DELETE /v1/admin/quick-replies/{name}     401  401  401   403   403 403   403  403  403 403  200   200
+PUT /v1/admin/sentiment                   401  401  401   403   403 403   403  403  403 403  200   200
+POST /v1/admin/staff                      401  401  401   403   403 403   403  403  403 403  200   200
+PATCH /v1/admin/staff/{user_id}           401  401  401   403   403 403   403  403  403 403  200   200
+PUT /v1/admin/agents                      401  401  401   403   403 403   403  403  403 403  200   200
+POST /v1/admin/staff/{user_id}/deactivate 401  401  401   403   403 403   403  403  403 403  200   200
+GET /v1/admin/survey                      401  401  401   403   403 403   403  403  403 403  200   200
+PUT /v1/admin/survey                      401  401  401   403   403 403   403  403  403 403  200   200
+PUT /v1/admin/wrap-up-reasons             401  401  401   403   403 403   403  403  403 403  200   200
 """
 
 # The allowed cells that change relations or end a conversation, in the order they are sent to X2 (a step between
@@ -232,6 +234,10 @@ NOT_IN_MATRIX = {
     "POST /v1/lines/{line_id}/users": RECORD_SCOPE,
 }
 
+# Shorthands in the tables' operations, for the conversation's id in the path
+SHORTHANDS = {"{C}": "/v1/conversations/{conversation_id}", "{W}": "/v1/widget/conversations/{conversation_id}",
+              "{A}": "/v1/agent/conversations/{conversation_id}",
+              "{S}": "/v1/supervisor/conversations/{conversation_id}"}
 CELL = re.compile(r"^(?P<status>\d{3})(?P<kind>ro|o)?(?:@(?P<where>X2|last))?$|^-$")
 REFUSAL_CODES = {401: "not_signed_in", 403: "forbidden", 404: "not_found"}
 
@@ -252,6 +258,8 @@ def parse(table: str) -> dict[str, dict[str, Expected]]:
     for line in table.strip().splitlines()[1:]:
         words = line.split()
         label, cells = " ".join(words[:-len(ACTORS)]), words[-len(ACTORS):]
+        for short, path in SHORTHANDS.items():
+            label = label.replace(short, path)
         assert label not in rows, f"row {label} twice"
         expected = {}
         for actor, cell in zip(ACTORS, cells, strict=True):
@@ -291,6 +299,8 @@ def test_every_gateway_route_is_classified():
     assert conversation_routes <= in_tables, "every route about one conversation is in the matrix"
     admin_routes = {r for r in routes if r.split()[1].startswith("/v1/admin/")}
     assert admin_routes <= in_tables, "every admin route is in the matrix"
+    labels = {label for table in (X_TABLE, W_TABLE, TENANT_TABLE) for label in parse(table)}
+    assert set(BODIES) | set(PARAMS) | LINE_ROWS <= labels, "a body or parameters for a row no table has"
     for table in (X_TABLE, W_TABLE, TENANT_TABLE):
         for label, cells in parse(table).items():
             deferred = {a for a, c in cells.items() if c.where == "X2"}
@@ -313,14 +323,11 @@ class Request:
     content: bytes | None = None
 
 
-Builder = Callable[[World, str, str], Request]  # (world, conversation id, actor) -> the request
-
-
 def _fill(world: World, path: str, cid: str) -> str:
     widget = path.startswith("/v1/widget/")
     return path.format(conversation_id=cid, seq=world.ids["shareable_seq"], case_id=world.ids["case"],
-                       article_id=world.ids["article"], queue_id="spare", name="matrix", line_id="support", user_id="spare-user",
-                       attachment_id=world.ids["customer_file" if widget else "staff_file"])
+                       article_id=world.ids["article"], queue_id="spare", name="matrix", line_id="support",
+                       user_id="spare-user", attachment_id=world.ids["customer_file" if widget else "staff_file"])
 
 
 def _word(text: str) -> str:

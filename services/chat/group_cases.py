@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.chat.context import UseCaseContext
+from services.chat.domain.access import STAFF_ROLES
 from services.chat.domain.conversation import Conversation
 from shared.contracts import chat as c
 from shared.contracts.answers import Rejected
@@ -18,7 +19,7 @@ from shared.contracts.envelope import Message
 async def leave_group(ctx: UseCaseContext, cmd: c.LeaveGroup) -> None:
     """A colleague leaves a group conversation: it is told (removed_agents) and gets no more of it."""
     conversation = await ctx.conversation(cmd.conversation_id)
-    if ctx.actor.role != "agent":
+    if ctx.actor.role not in STAFF_ROLES:
         raise Rejected("forbidden", f"a {ctx.actor.role} is not a colleague in a group conversation")
     await ctx.save(conversation, conversation.leave_group(agent_id=ctx.actor.user_id, now=ctx.now))
 

@@ -51,13 +51,13 @@ operation                                  anon cust   ocust alice    bob    car
 GET {C}                                    401  401    401   200      200    200    404  200   200   404  404   404
 GET {C}/messages                           401  401    401   200      403    200    404  200   200   404  404   404
 POST {C}/messages                          401  401    401   200      403    200    404  403ro 403ro 404  404   404
-POST {C}/messages (private note)           401  401    401   200      403    200    404  403ro 403o  404  404   404
+POST {C}/messages (private note)           401  401    401   200      403    200    404  403ro 403ro 404  404   404
 POST {C}/read                              401  401    401   200      403    200    404  403   403   404  404   404
 POST {C}/typing                            401  401    401   204      403    204    404  403   403   404  404   404
 POST {C}/accept                            401  401    401   403      409o   403    404  403   403   404  404   404
 POST {C}/decline                           401  401    401   403      409o   403    404  403   403   404  404   404
 POST {C}/take                              401  401    401   403      403    403    404  403   403   404  404   404
-POST {C}/transfer                          401  401    401   404o     403    403    404  403   409o  404  404   404
+POST {C}/transfer                          401  401    401   404o     403    403    404  403   403   404  404   404
 POST {C}/conference/invite                 401  401    401   200      403    403    404  403   403   404  404   404
 POST {C}/conference/accept                 401  401    401   403      200@X2 403    404  403   403   404  404   404
 POST {C}/conference/decline                401  401    401   403      200@X2 403    404  403   403   404  404   404
@@ -70,7 +70,7 @@ POST {C}/link                              401  401    401   200      403    200
 GET {C}/case                               401  401    401   200      200    200    404  200   200   404  404   404
 GET {C}/service-requests                   401  401    401   200      200    200    404  200   200   404  404   404
 POST {C}/service-requests                  401  401    401   200      403    200    404  403   200   404  404   404
-PATCH {C}/skills                           401  401    401   200      403    403    404  403   403o  404  404   404
+PATCH {C}/skills                           401  401    401   200      403    403    404  403   403   404  404   404
 GET {C}/transcript                         401  401    401   200      403    200    404  200   200   404  404   404
 GET {C}/view                               401  401    401   200      403    200    404  200   200   404  404   404
 POST {C}/messages/{seq}/draft-article      401  401    401   200      403    200    404  403   200   404  404   404
@@ -108,11 +108,10 @@ POST {W}/end                               401  200@X2 404   401      401    401
 # - transfer goes to a queue that does not exist, so that X stays as it is: alice passes the gateway and routing
 #   refuses the queue (404o). close-to-waiting: alice passes; support keeps no persistent chats (403o
 #   not_allowed). group/leave: carol passes (a conference member); X is no group (409o invalid_state).
-# - sam (supervisor_of_queue) passes the gateway for a private note, a transfer and a skills change, as the
-#   permission table grants, and the owners refuse them: chat lets no supervisor write (403o forbidden, "a
-#   supervisor cannot write in a conversation"), routing transfers only for the assignee (409o invalid_state) and
-#   edits skills only for those working it (403o not_allowed). The table and the owners disagree there; the
-#   gateway does what the table says, so those cells are the owners' answers (see the report of issue 16).
+# - sam (supervisor_of_queue) may not write a private note, transfer or change skills without working X: the
+#   permission table once granted these to supervisors of the queue while chat and routing refused them (found
+#   by this matrix); the table now says what the owners do, so the gateway refuses at once (403, read_only for
+#   the note). A supervisor or admin who works a conversation does all of it, as an agent (roles cumulative).
 # - the observers (erin, sam) writing to the customer get read_only; erin, who may observe by the rules but is no
 #   supervisor, is refused the supervisor's observe route (403) and may stop observing (200).
 # - draft-article drafts from a reply that is no secret: a draft is readable by all staff (read_articles), by design.
@@ -128,7 +127,7 @@ POST {C}/messages 401  401  401   404   403  404   403  404  403ro 404  404   40
 GET {C}/view      401  401  401   404   403  404   403  404  200   404  404   404
 POST {C}/decline  401  401  401   404   409o 404   403  404  403   404  404   404
 POST {C}/take     401  401  401   404   -    404   409o 404  403   404  404   404
-POST {C}/transfer 401  401  401   404   403  404   403  404  409o  404  404   404
+POST {C}/transfer 401  401  401   404   403  404   403  404  403   404  404   404
 GET {W}/messages  401  200  404   401   401  401   401  401  401   401  401   401
 GET {W}/position  401  200  404   401   401  401   401  401  401   401  401   401
 POST {C}/accept   401  401  401   404   200  404   403  404  403   404  404   404

@@ -1,6 +1,6 @@
 """Who may do what inside chat, from the command's actor (shared.contracts.envelope.Actor): a customer acts
-on its own conversations only, an agent on conversations it works, an admin configures, the system may do
-anything. A service posting as a bot acts in role system with the bot's id as user id."""
+on its own conversations only, staff (an agent, or a supervisor or admin working as one) on conversations they
+work, an admin configures, the system may do anything. A service posting as a bot acts in role system with the bot's id as user id."""
 
 from __future__ import annotations
 
@@ -14,12 +14,17 @@ if TYPE_CHECKING:
     from services.chat.domain.conversation import Conversation
 
 SYSTEM = Sender(kind="system", id="system")
+# Roles are cumulative for conversation work (the gateway's permission table): a supervisor or an admin who is
+# offered, assigned or invited works a conversation as an agent does, and writes as one.
+STAFF_ROLES = ("agent", "supervisor", "admin")
 
 
 def sender_of(actor: Actor) -> Sender:
     """Who a message from this actor is from."""
-    if actor.role in ("customer", "agent"):
-        return Sender(kind=actor.role, id=actor.user_id)
+    if actor.role == "customer":
+        return Sender(kind="customer", id=actor.user_id)
+    if actor.role in STAFF_ROLES:
+        return Sender(kind="agent", id=actor.user_id)
     if actor.role == "system":
         return SYSTEM if actor.user_id == "system" else Sender(kind="bot", id=actor.user_id)
     raise Rejected("forbidden", f"a {actor.role} cannot write in a conversation")
@@ -28,8 +33,8 @@ def sender_of(actor: Actor) -> Sender:
 def check_may_start(actor: Actor, *, customer: Customer, proactive: bool) -> None:
     """A customer starts its own chat; an agent starts a proactive one (C8), which it then holds."""
     if proactive:
-        if actor.role != "agent":
-            raise Rejected("forbidden", "a proactive chat is started by an agent, who then holds it")
+        if actor.role not in STAFF_ROLES:
+            raise Rejected("forbidden", "a proactive chat is started by staff, who then hold it")
         return
     if actor.role == "system":
         return
@@ -50,7 +55,7 @@ def check_may_act(conversation: Conversation, actor: Actor, *, action: str, cust
             raise Rejected("not_participant", f"conversation {conversation.conversation_id} is not "
                                               f"customer {actor.user_id}'s")
         return
-    if actor.role == "agent" and agents != "none":
+    if actor.role in STAFF_ROLES and agents != "none":
         working = conversation.agents if agents == "all" else conversation.agents[:1]
         if actor.user_id not in working:
             who = "the assigned agent" if agents == "assignee" else "an agent of the conversation"

@@ -80,11 +80,25 @@ async def test_who_may_write_when(chat):
     other_customer = await chat.rejected(send("Hi", customer("cu2"), "w-4"))
     supervisor = await chat.rejected(send("Hi", Actor(user_id="s1", role="supervisor"), "w-5"))
     assert (stranger.code, other_customer.code, supervisor.code) == ("not_participant", "not_participant",
-                                                                     "forbidden")
+                                                                     "not_participant")  # not working it
     await chat.accepted(c.EndConversation(conversation_id="c1", actor=agent("a1")))
     await chat.accepted(send("Anything else, just write", agent("a1"), "w-6"))  # wrap-up: agents still may
     late = await chat.rejected(send("wait", customer("cu1"), "w-7"))
     assert late.code == "invalid_state"
+
+
+async def test_a_supervisor_or_admin_who_works_the_conversation_writes_as_its_agent(chat):
+    """Roles are cumulative: staff who took the offer write to the customer, and privately, as agents do."""
+    await chat.start()
+    await chat.assign(agent_id="s1")
+    boss = Actor(user_id="s1", role="supervisor")
+    await chat.accepted(send("Hello, I am the team lead", boss, "s-1"))
+    await chat.accepted(send("escalated", boss, "s-2", private=True))
+    posted = chat.events(c.MessagePosted)
+    assert [(e.sender.kind, e.sender.id, e.private) for e in posted][-2:] == [("agent", "s1", False),
+                                                                              ("agent", "s1", True)]
+    admin = await chat.rejected(send("Hi", Actor(user_id="root", role="admin"), "s-3"))
+    assert admin.code == "not_participant"  # an admin who does not work it may not
 
 
 async def test_read_positions_and_unread_counts(chat):

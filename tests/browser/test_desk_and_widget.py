@@ -223,3 +223,35 @@ async def test_the_main_flow_with_the_keyboard_only(tenant, pages):
     await alice.keyboard.press("Enter")
     await expect(alice.get_by_role("tab", name="Kim")).to_have_count(0)
     await expect(alice.get_by_role("tab", name="Home")).to_be_focused()
+
+
+async def test_reads_that_find_the_access_token_expired_together_refresh_it_once(tenant, pages):
+    """Found by the soak benchmark's desks: after the access token expires, the desk's four first reads get 401 at
+    once; each refreshed, the second refresh presented the spent refresh token, and the gateway, taking it for a
+    stolen copy, ended the session: the agent was signed out. One refresh now serves them all."""
+    await support_tenant(tenant, "alice")
+    page = await pages.open(f"/web/desk.html?tenant={tenant.id}")
+    await sign_in(page, tenant.id, "alice")
+    expired = {"/v1/agent/sessions", "/v1/agent/work", "/v1/supervisor/board", "/v1/lines/support/users"}
+    answered_401: list[str] = []
+
+    async def as_if_expired(route) -> None:  # the first call of each read: what an expired token gets
+        path = "/" + route.request.url.split("/", 3)[3].split("?")[0]
+        if path in expired:
+            expired.discard(path)
+            answered_401.append(path)
+            await route.fulfill(status=401, content_type="application/json",
+                                body='{"detail": {"error": "not_signed_in", "detail": "Sign in to continue."}}')
+        else:
+            await route.continue_()
+    await page.route(re.compile(r".*/v1/(agent/sessions|agent/work|supervisor/board|lines/.*/users)(\?.*)?$"),
+                     as_if_expired)
+    refreshes: list[str] = []
+    page.on("request", lambda request: refreshes.append(request.url) if "/v1/auth/refresh" in request.url else None)
+    await page.reload()  # the desk enters again from the stored tokens: its reads go out together
+    await expect(page.get_by_role("tab", name="Home")).to_be_visible()
+    assert len(answered_401) >= 2, answered_401  # the reads really found the token "expired" together
+    await expect(page.get_by_label("Presence")).to_be_visible()
+    await page.get_by_label("Presence").select_option("available")  # still signed in: a command goes through
+    assert len(refreshes) == 1, refreshes
+    await expect(page.get_by_role("button", name="Sign in")).to_be_hidden()

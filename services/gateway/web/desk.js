@@ -25,7 +25,14 @@ function loadAuth() {
 }
 function saveAuth() { if (auth) sessionStorage.setItem(storeKey, JSON.stringify(auth)); else sessionStorage.removeItem(storeKey); }
 
-async function refresh() {
+// One refresh at a time: requests that get 401 together wait for the same one. A refresh token is spent when
+// used, and the gateway takes a spent one presented again for a stolen copy and ends the session.
+let refreshing = null;
+function refresh() {
+  if (!refreshing) refreshing = refreshOnce().finally(() => { refreshing = null; });
+  return refreshing;
+}
+async function refreshOnce() {
   if (!auth || !auth.refresh) return false;
   const response = await fetch("/v1/auth/refresh", { method: "POST", headers: { "content-type": "application/json" },
                                                       body: JSON.stringify({ refresh_token: auth.refresh }) });

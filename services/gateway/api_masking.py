@@ -36,8 +36,8 @@ class MaskingPolicy(BaseModel):
     phone: bool = Field(True, description="Phone numbers (international always, national of phone_regions).")
     originals_roles: list[Literal["agent", "supervisor", "admin"]] = Field(
         default_factory=lambda: ["admin"], max_length=3, description="Roles that may read the originals.")
-    phone_regions: list[str] | None = Field(None, max_length=60, description="ISO 3166 alpha-2 regions whose "
-                                                                             "national formats count; None: default.")
+    phone_regions: list[chat.PhoneRegion] | None = Field(
+        None, max_length=60, description="ISO 3166 alpha-2 regions whose national formats count; None: default.")
 
 
 @router.get("/v1/admin/masking", tags=["admin"], response_model=MaskingPolicyView)

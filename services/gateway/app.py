@@ -26,6 +26,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from shared.contracts.envelope import Command, registered_types
+from shared.logging import get_logger
 
 from services.gateway import (api_admin, api_after_chat, api_agent_sessions, api_attachments, api_cases,
                               api_customers, api_groups, api_identity, api_knowledge, api_lines, api_masking,
@@ -37,6 +40,10 @@ from services.gateway.commands import CommandBus
 from services.gateway.limits import Limits, limits_for
 from services.gateway.live import Hub
 from services.gateway.settings import GatewaySettings
+
+log = get_logger(__name__)
+# every command's model name: a ValidationError titled so was raised building a command from a request
+COMMAND_NAMES = frozenset(cls.__name__ for cls in registered_types().values() if issubclass(cls, Command))
 
 
 @dataclass
@@ -68,6 +75,17 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
                   for e in exc.errors()]
+        return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def refused_by_contract(request: Request, exc: ValidationError) -> JSONResponse:
+        """A body the route's model let through but the owner's command contract does not take: the client's
+        input is invalid all the same (422), and the route's model should say so too (logged to be fixed)."""
+        if exc.title not in COMMAND_NAMES:
+            raise exc  # anything else is the gateway's own fault: a 500
+        log.warning("a request passed the route's model but not the command's contract", command=exc.title,
+                    route=request.url.path, errors=[{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()])
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
         return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
 
     for module in (api_sessions, api_staff, api_work, api_admin, api_widget, api_after_chat, api_customers,

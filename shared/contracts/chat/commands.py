@@ -182,6 +182,9 @@ class RemoveQuickReply(ChatCommand):
 
 # --- masking of sensitive data (C4) ---------------------------------------------------------------------
 
+PhoneRegion = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166 alpha-2, e.g. LV
+
+
 class ConfigureMasking(ChatCommand):
     """The tenant's masking policy (admin): which kinds of sensitive data chat masks where text enters
     (messages, names, e-mails, context), and which roles may read the originals through chat's read API.
@@ -198,7 +201,7 @@ class ConfigureMasking(ChatCommand):
     originals_roles: list[Literal["agent", "supervisor", "admin"]] = Field(
         default_factory=lambda: ["admin"], max_length=3,
         description="Staff roles that may read the originals (besides reading the conversation at all).")
-    phone_regions: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] | None = Field(
+    phone_regions: list[PhoneRegion] | None = Field(
         None, max_length=60, description="Regions (ISO 3166 alpha-2) whose national phone formats are recognised; "
                                          "None: chat's default list (US, GB, DE, FR, LV, CZ, UA, PT, PL).",
         examples=[["LV", "GB"]])

@@ -33,3 +33,34 @@ def test_every_operation_documents_its_error_bodies_and_its_own_success_model():
     assert "Started" in json.dumps(started)
     pending = schema["paths"]["/v1/requests/{request_id}"]["get"]["responses"]
     assert "202" in pending
+
+
+def test_a_body_the_owners_command_refuses_is_422_not_500():
+    """Found by schemathesis (admin token): PUT /v1/admin/masking took any phone region, ConfigureMasking takes
+    two capital letters only, and the gateway answered 500 building the command. The route's model now uses the
+    contract's type; and any other route where the two disagree answers 422 too (logged), never 500."""
+    from fastapi.testclient import TestClient
+    from pydantic import ValidationError
+
+    from services.gateway.api_masking import MaskingPolicy
+    from shared.contracts import chat
+
+    with pytest.raises(ValidationError):
+        MaskingPolicy(phone_regions=["", "lv"])
+    assert MaskingPolicy(phone_regions=["LV"]).phone_regions == ["LV"]
+
+    web = app()
+
+    @web.get("/test/command-contract")
+    async def builds_a_bad_command() -> None:
+        chat.ConfigureMasking(phone_regions=["x"], request_id="r1")
+
+    @web.get("/test/own-fault")
+    async def breaks_something_else() -> None:
+        MaskingPolicy(phone_regions=["x"])
+
+    client = TestClient(web, raise_server_exceptions=False)
+    refused = client.get("/test/command-contract")
+    assert refused.status_code == 422 and refused.json()["error"] == "invalid", refused.text
+    assert refused.json()["detail"][0]["field"] == "phone_regions.0"
+    assert client.get("/test/own-fault").status_code == 500  # not the owner's contract: the gateway's own bug

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,13 +33,15 @@ LEASES = "outbox_lease"
 
 class OutboxRelay:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], publish: Publish, *, poll_interval_s: float = 0.5,
-                 lease_s: float = 10.0, batch_size: int = 500) -> None:
+                 lease_s: float = 10.0, batch_size: int = 500, clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
         self._publish = publish
         self._poll_interval_s = poll_interval_s
         self._lease_s = lease_s
         self._batch_size = batch_size
         self._owner = uuid4().hex
+        self._clock = clock
+        self._held_until = 0.0  # monotonic time until which the lease is surely ours (renewed at half its life)
         self._wake = asyncio.Event()
         self._stopping = False
         self._pass_lock = asyncio.Lock()
@@ -68,6 +71,7 @@ class OutboxRelay:
         self._stopping = True
         self._wake.set()
         async with self._pass_lock:
+            self._held_until = 0.0
             await self._db[LEASES].delete_one({"_id": "relay", "owner": self._owner})
 
     async def publish_pending(self) -> int:
@@ -85,6 +89,13 @@ class OutboxRelay:
         return len(rows)
 
     async def _hold_lease(self) -> bool:
+        """Whether this relay holds the lease. Renewed in the database only once half of it has passed, not on
+        every pass: a pass follows every commit, and a renewal is a findAndModify (with its retryable-write image)
+        per pass, the largest share of mongod's work per message before. Nobody can take the lease before it
+        expires, and half of it is left when this relay stops trusting its own renewal."""
+        started = self._clock()
+        if started < self._held_until:
+            return True
         now = datetime.now(UTC)
         try:
             lease = await self._db[LEASES].find_one_and_update(
@@ -93,4 +104,6 @@ class OutboxRelay:
                 upsert=True, return_document=ReturnDocument.AFTER)
         except DuplicateKeyError:  # someone else holds a live lease
             return False
-        return lease is not None and lease["owner"] == self._owner
+        held = lease is not None and lease["owner"] == self._owner
+        self._held_until = started + self._lease_s / 2 if held else 0.0
+        return held

@@ -147,6 +147,33 @@ async def test_relay_killed_between_commit_and_publish_loses_nothing(infrastruct
         await a.mongo.close()
 
 
+
+async def test_the_relay_renews_its_lease_at_half_its_life_not_on_every_pass(infrastructure, unique):
+    """Before, every pass (one per commit) renewed the lease with a findAndModify: the largest share of mongod's
+    work per chat message. Now a pass trusts its renewal for half the lease; another relay still cannot take it."""
+    from pymongo import AsyncMongoClient
+    client = AsyncMongoClient(infrastructure.mongo_url, tz_aware=True)
+    db = client[f"lease-{unique}"]
+    now = [100.0]
+    try:
+        relay = OutboxRelay(db, lambda *a: None, lease_s=10, clock=lambda: now[0])
+        other = OutboxRelay(db, lambda *a: None, lease_s=10, clock=lambda: now[0])
+        assert await relay._hold_lease()
+        first = (await db.outbox_lease.find_one({"_id": "relay"}))["expires_at"]
+        for _ in range(20):
+            now[0] += 0.2  # 4 s of passes: no write
+            assert await relay._hold_lease()
+        assert (await db.outbox_lease.find_one({"_id": "relay"}))["expires_at"] == first
+        assert not await other._hold_lease()  # the lease is live in the database: nobody else takes it
+        now[0] += 1.1  # past half of it: renewed
+        assert await relay._hold_lease()
+        assert (await db.outbox_lease.find_one({"_id": "relay"}))["expires_at"] > first
+        await relay.stop()  # given up: the other takes it at once
+        assert await other._hold_lease()
+    finally:
+        await client.drop_database(f"lease-{unique}")
+        await client.close()
+
 async def test_invalid_and_failing_messages_are_dead_lettered_and_consumption_goes_on(infrastructure, unique, topic):
     b = ServiceRuntime(settings(infrastructure, f"b-{unique}"), title="b")
     project = projector(b)

@@ -16,8 +16,15 @@ from services.gateway.identity import Staff, relations_to
 Doc = dict[str, Any]
 
 
+def just_started(line_id: str, customer_id: str) -> Doc:
+    """The view of a conversation the gateway has not seen yet when its line row changes: chat's start reaches the
+    gateway on another topic than customer's row, and either may come first. A conversation not seen yet has just
+    started on the line, so it waits in it (the line is its queue)."""
+    return {"queue_id": line_id, "state": "queued", "agents": [], "offered": [], "customer_id": customer_id}
+
+
 def may_see_preview(staff: Staff, view: Doc | None, *, queue_member: bool, favourite: bool) -> bool:
-    """Whether `staff` may read the preview or the messages of the conversation `view` (none known: no)."""
+    """Whether `staff` may read the preview or the messages of the conversation `view` (none: no)."""
     if view is None:
         return False
     relations = relations_to(view, staff, queue_member=queue_member, favourite=favourite)
@@ -44,7 +51,8 @@ async def hide_previews(db: Any, staff: Staff, line_id: str, page: Doc) -> Doc:
     member = bool(queue) and staff.user_id in queue["members"]
     views = await latest_on_line(db, staff.tenant_id, line_id, {row["customer_id"] for row in rows})
     for row in rows:
-        if not may_see_preview(staff, views.get(row["customer_id"]), queue_member=member,
+        view = views.get(row["customer_id"]) or just_started(line_id, row["customer_id"])
+        if not may_see_preview(staff, view, queue_member=member,
                                favourite=bool(row.get("favourite"))):
             row["preview"] = ""
     return page
@@ -56,7 +64,8 @@ async def hide_in_frames(db: Any, session: Any, tenant_id: str, line_id: str, cu
     """(agent, line_user frame) pairs with the preview emptied for the agents who may not read it."""
     if not any(frame.get("preview") for _, frame in frames):
         return frames
-    view = (await latest_on_line(db, tenant_id, line_id, [customer_id], session)).get(customer_id)
+    view = (await latest_on_line(db, tenant_id, line_id, [customer_id], session)).get(customer_id) \
+        or just_started(line_id, customer_id)
     members, favourites = set(members), set(favourites)
     users = db[USERS].find({"_id": {"$in": [f"{tenant_id}:{agent}" for agent, _ in frames]}}, session=session)
     staff = {u["user_id"]: Staff(tenant_id, u["user_id"], Role(u["role"]), "", tuple(u.get("supervises", ())))

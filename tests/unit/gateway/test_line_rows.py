@@ -39,3 +39,15 @@ def test_whoever_may_read_the_conversation_sees_the_preview():
 def test_a_waiting_conversations_preview_is_the_open_lists_and_an_unknown_one_shows_nothing():
     assert may_see_preview(staff("dave"), view("queued"), queue_member=True, favourite=False)
     assert not may_see_preview(staff("dave"), None, queue_member=True, favourite=False)
+
+
+def test_a_conversation_the_gateway_has_not_seen_yet_is_one_just_started_on_the_line():
+    """chat's start and customer's row reach the gateway on different topics; the row may come first (the clean-clone
+    CI run of 0623e3b saw the line's member get Dana's row with an empty preview). It waits in the line: its members
+    and the line's supervisors see the preview, nobody else does."""
+    from services.gateway.line_rows import just_started
+    new = just_started("support", "visitor-1")
+    assert may_see_preview(staff("dave"), new, queue_member=True, favourite=False)
+    assert may_see_preview(staff("sam", Role.SUPERVISOR, ("support",)), new, queue_member=False, favourite=False)
+    assert not may_see_preview(staff("vera", Role.SUPERVISOR, ("sales",)), new, queue_member=False, favourite=False)
+    assert not may_see_preview(staff("admin", Role.ADMIN), new, queue_member=False, favourite=False)

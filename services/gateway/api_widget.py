@@ -57,10 +57,10 @@ class StartChat(BaseModel):
     identity: Identity | None = Field(None, description="For a customer signed in on the tenant's site.")
     name: str | None = Field(None, max_length=200, description="Name the visitor typed (pre-chat form).")
     email: str | None = Field(None, max_length=320)
-    prechat: dict[str, str] = Field(default_factory=dict, description="Pre-chat survey: question -> answer.")
+    prechat: chat.FormAnswers = Field(default_factory=dict, description="Pre-chat survey: question -> answer.")
     visitor: chat.Visitor = Field(default_factory=chat.Visitor)
     trail: list[chat.TrailStep] = Field(default_factory=list, max_length=100)
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: chat.FormAnswers = Field(default_factory=dict)
     message: str | None = Field(None, min_length=1, max_length=4000, description="The first message, if any.")
 
 
@@ -179,9 +179,9 @@ class OfflineMessage(BaseModel):
     identity: Identity | None = None
     name: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=320, description="Where the answer can go.")
-    prechat: dict[str, str] = Field(default_factory=dict)
+    prechat: chat.FormAnswers = Field(default_factory=dict)
     visitor: chat.Visitor = Field(default_factory=chat.Visitor)
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: chat.FormAnswers = Field(default_factory=dict)
 
 
 @router.post("/v1/widget/{tenant_id}/offline-messages", response_model=Started, responses=REFUSALS)

@@ -71,3 +71,16 @@ async def test_a_sequence_number_past_what_a_message_can_have_is_refused_422_not
                      await customer.get(f"/v1/widget/conversations/{cid}/messages", after_seq=2**63),
                      await alice.post(f"/v1/conversations/{cid}/messages/{2**90}/draft-article", {"title": "t"})):
         assert response.status_code == 422 and response.json()["error"] == "invalid", response.text
+
+
+async def test_a_pre_chat_question_mongodb_cannot_keep_is_refused_422_not_left_unanswered(tenant):
+    """Found by schemathesis (20 examples per operation): a widget start or offline message whose pre-chat question
+    (or context variable) held a NUL byte passed the gateway; chat could not store it (MongoDB refuses NUL in field
+    names), dead-lettered the command, and the caller's request was never answered (504, then nothing)."""
+    await tenant.queue("support", [])
+    for path, extra in (("conversations", {}), ("offline-messages", {"text": "Call me back"})):
+        for bad in ({"prechat": {"Order\x00number": "1"}}, {"variables": {"\x00": "x"}}, {"prechat": {"": "x"}}):
+            refused = await tenant.admin.post(f"/v1/widget/{tenant.id}/{path}", {"queue_id": "support", **extra, **bad})
+            assert refused.status_code == 422 and refused.json()["error"] == "invalid", (path, bad, refused.text)
+    _, started = await tenant.customer("support", prechat={"Order number": "A-1"}, variables={"plan": "gold"})
+    assert started["status"] == "accepted"

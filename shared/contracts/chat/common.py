@@ -46,14 +46,21 @@ class TrailStep(_Part):
     at: datetime = Field(description="When (UTC).")
 
 
+# A question or variable name MongoDB can keep as a field name (a NUL byte is refused by the database: found by
+# fuzzing, a start with one was dead-lettered by chat and its caller never answered), and its answer.
+FormKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
+FormValue = Annotated[str, StringConstraints(max_length=4000)]
+FormAnswers = Annotated[dict[FormKey, FormValue], Field(max_length=100)]
+
+
 class Context(_Part):
     """What the agent sees about the conversation before reading a word (C7)."""
     channel: Identifier = Field("chat", description="Engagement channel.")
-    prechat: dict[str, str] = Field(default_factory=dict, description="Pre-chat survey: question -> answer.")
+    prechat: FormAnswers = Field(default_factory=dict, description="Pre-chat survey: question -> answer.")
     visitor: Visitor = Field(default_factory=Visitor, description="Visitor details.")
     trail: list[TrailStep] = Field(default_factory=list, max_length=100,
                                    description="Self-service trail before the chat (stored newest first).")
-    variables: dict[str, str] = Field(default_factory=dict, description="Additional context variables.")
+    variables: FormAnswers = Field(default_factory=dict, description="Additional context variables.")
 
 
 class Sender(_Part):

@@ -23,12 +23,16 @@ SERVICE_ENV = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192", "RATE_LIMIT
 
 
 def run_on_system(prefix: str, run: Callable[[System, argparse.Namespace], Awaitable[None]],
-                  args: argparse.Namespace) -> None:
-    """Start the whole system (mongod, Kafka, every service) in a fresh folder, run, stop, clean up."""
+                  args: argparse.Namespace, *, service_env: dict[str, str] | None = None) -> None:
+    """Start the whole system (mongod, Kafka, every service) in a fresh folder, run, stop, clean up.
+    `service_env`: the services' environment (default SERVICE_ENV)."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
-    system = System(root, service_env=dict(SERVICE_ENV))
-    system.start()
+    system = System(root, service_env=dict(SERVICE_ENV if service_env is None else service_env))
     try:
+        started = time.monotonic()
+        system.start()
+        print(f"system started in {time.monotonic() - started:.1f} s (fresh broker and database in {root})",
+              flush=True)
         asyncio.run(run(system, args))
     finally:
         system.stop()

@@ -202,6 +202,20 @@ class Errors:
         return len(self.seen)
 
 
+async def customer_message(http: httpx.AsyncClient, errors: Errors, sent: dict[str, float], refused: set[str],
+                           cid: str, token: str, cmid: str, text: str) -> None:
+    """A customer's message from the widget, its send time kept by client message id (`sent`), a refusal (4xx)
+    in `refused` (it never reaches a socket), every failure in `errors`."""
+    sent[cmid] = time.monotonic()
+    try:
+        r = await http.post(f"/v1/widget/conversations/{cid}/messages", json={"client_message_id": cmid, "text": text},
+                            headers={"authorization": f"Bearer {token}"})
+        if not errors.http("customer-message", r) and 400 <= r.status_code < 500:
+            refused.add(cmid)
+    except httpx.HTTPError as exc:
+        errors.add("customer-message", repr(exc))
+
+
 class Agent:
     """A desk: signed in, its stream open, Available, accepting every offer, and timestamping the customers'
     message frames (client_message_id -> monotonic arrival). Like the desktop (web/desk.js), it refreshes its

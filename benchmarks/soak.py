@@ -25,18 +25,15 @@ import asyncio
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import httpx
 import websockets
 
 from benchmarks.broker_hop import pct
-from benchmarks.harness import SERVICE_ENV
+from benchmarks.harness import SERVICE_ENV, run_on_system
 from benchmarks.load_tools import (
     SERVICE_NAMES,
     Agent,
@@ -46,6 +43,7 @@ from benchmarks.load_tools import (
     answered,
     configure,
     cpu_seconds,
+    customer_message,
     latency_cells,
     open_files_limit,
     owner_of,
@@ -130,15 +128,8 @@ class Soak:
     # --- the load ---------------------------------------------------------------------------------------------
 
     async def customer_message(self, cid: str, token: str, cmid: str) -> None:
-        self.sent[cmid] = time.monotonic()
-        try:
-            r = await self.http.post(f"/v1/widget/conversations/{cid}/messages",
-                                     json={"client_message_id": cmid, "text": f"soak {cmid}: where is my order?"},
-                                     headers={"authorization": f"Bearer {token}"})
-            if not self.errors.http("customer-message", r) and 400 <= r.status_code < 500:
-                self.refused.add(cmid)
-        except httpx.HTTPError as exc:
-            self.errors.add("customer-message", repr(exc))
+        await customer_message(self.http, self.errors, self.sent, self.refused, cid, token, cmid,
+                               f"soak {cmid}: where is my order?")
 
     async def agent_reply(self, cid: str, rid: str) -> None:
         agent = owner_of(self.agents, cid)
@@ -498,21 +489,11 @@ def main() -> None:
     parser.add_argument("--log-level", default="WARNING", help="the services' LOG_LEVEL")
     args = parser.parse_args()
     soft, _ = raise_open_files()
-    root = Path(tempfile.mkdtemp(prefix="omni-bench-soak-"))
+    print(f"open-files limit {soft}", flush=True)
     env = {**SERVICE_ENV, "LOG_LEVEL": args.log_level}
     if args.access_ttl_s:
         env["ACCESS_TTL_S"] = str(args.access_ttl_s)
-    system = System(root, service_env=env)
-    try:
-        started = time.monotonic()
-        system.start()
-        print(f"system started in {time.monotonic() - started:.1f} s (fresh broker and database in {root}; "
-              f"open-files limit {soft})", flush=True)
-        asyncio.run(benchmark(system, args))
-    finally:
-        system.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
+    run_on_system("omni-bench-soak-", benchmark, args, service_env=env)
 
 if __name__ == "__main__":
     main()

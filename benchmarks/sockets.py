@@ -30,19 +30,16 @@ import argparse
 import asyncio
 import math
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import websockets
 
 from benchmarks.broker_hop import pct
-from benchmarks.harness import SERVICE_ENV
+from benchmarks.harness import SERVICE_ENV, run_on_system
 from benchmarks.load_tools import (
     MB,
     Agent,
@@ -52,6 +49,7 @@ from benchmarks.load_tools import (
     bounded,
     configure,
     cpu_seconds,
+    customer_message,
     latency_cells,
     open_files,
     open_files_limit,
@@ -260,15 +258,8 @@ class Run:
               flush=True)
 
     async def customer_message(self, cid: str, token: str, cmid: str) -> None:
-        self.sent[cmid] = time.monotonic()
-        try:
-            r = await self.http.post(f"/v1/widget/conversations/{cid}/messages",
-                                     json={"client_message_id": cmid, "text": f"sockets {cmid}: where is my order?"},
-                                     headers={"authorization": f"Bearer {token}"})
-            if not self.errors.http("customer-message", r) and 400 <= r.status_code < 500:
-                self.refused.add(cmid)
-        except httpx.HTTPError as exc:
-            self.errors.add("customer-message", repr(exc))
+        await customer_message(self.http, self.errors, self.sent, self.refused, cid, token, cmid,
+                               f"sockets {cmid}: where is my order?")
 
     async def send(self, customers: list[tuple[str, str]], rate: float, duration_s: float, prefix: str) -> list[str]:
         ids, tasks = [], []
@@ -402,18 +393,8 @@ def main() -> None:
     if soft < need:
         raise SystemExit(f"the open-files limit ({soft}) is below what {args.sockets} sockets need ({need})")
     echo = ({"idle": 0.0, "held": 0.0, "open": 0} if args.skip_baseline else asyncio.run(baseline(args)))
-    root = Path(tempfile.mkdtemp(prefix="omni-bench-sockets-"))
-    system = System(root, service_env={**SERVICE_ENV, "LOG_LEVEL": "WARNING"})
-    try:
-        started = time.monotonic()
-        system.start()
-        print(f"system started in {time.monotonic() - started:.1f} s (fresh broker and database in {root})",
-              flush=True)
-        asyncio.run(benchmark(system, args, echo))
-    finally:
-        system.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
+    run_on_system("omni-bench-sockets-", lambda system, a: benchmark(system, a, echo), args,
+                  service_env={**SERVICE_ENV, "LOG_LEVEL": "WARNING"})
 
 if __name__ == "__main__":
     main()

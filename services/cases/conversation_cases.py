@@ -4,6 +4,7 @@ of contacts and accounts (case search by customer)."""
 
 from __future__ import annotations
 
+from services.cases.adapters.store import ConversationFacts
 from services.cases.domain.cases import only_active
 from services.cases.use_cases import Context, follows, link, open_case
 from shared.contracts import chat, customer
@@ -19,19 +20,37 @@ async def _auto_link(ctx: Context, conversation_id: str, contact_id: str | None,
 @follows(chat.ConversationStarted)
 async def conversation_started(ctx: Context, e: chat.ConversationStarted) -> None:
     facts = await ctx.store.conversation(e.conversation_id)
-    if facts.version:
+    if facts.started:
         return
     contact_id, account_id = await ctx.store.link_of(e.customer.customer_id)
     facts.customer_id, facts.customer_name, facts.offline = e.customer.customer_id, e.customer.name, e.offline
-    facts.contact_id, facts.account_id = contact_id, account_id
+    facts.contact_id, facts.account_id, facts.started = contact_id, account_id, True
+    linked_early = facts.case_id is not None  # a staff command came before the start (store.ConversationFacts)
+    facts.described = facts.described or (e.offline and linked_early)  # the staff's case keeps its description
     await ctx.store.save_conversation(facts)
-    if e.offline:  # an offline message becomes a case, for someone to answer when the team is back
+    if linked_early:
+        await _identify_early(ctx, facts)
+    elif e.offline:  # an offline message becomes a case, for someone to answer when the team is back
         fields = CaseFields(title=f"Offline message from {e.customer.name}", contact_id=contact_id,
                             account_id=account_id)
         await open_case(ctx, f"offline-{e.conversation_id}", fields, origin="offline_message",
                         conversation_id=e.conversation_id)
     elif e.colleagues == [] and (contact_id or account_id):
         await _auto_link(ctx, e.conversation_id, contact_id, account_id)
+    for sr in await ctx.store.service_requests_of(e.conversation_id):  # registered before the start
+        if (changed := sr.identify(contact_id, now=ctx.now)) is not None:
+            await ctx.store.save_service_request(sr)
+            ctx.events.append(changed)
+
+
+async def _identify_early(ctx: Context, facts: ConversationFacts) -> None:
+    """The case opened from the conversation before cases heard of it takes the conversation's customer."""
+    if facts.customer_for is None:
+        return
+    case = await ctx.store.get(facts.customer_for)
+    if case is not None and (changed := case.identify(facts.contact_id, facts.account_id, now=ctx.now)):
+        await ctx.store.save(case)
+        ctx.events.append(changed)
 
 
 @follows(chat.MessagePosted)
@@ -59,7 +78,7 @@ async def customer_linked(ctx: Context, e: customer.CustomerLinked) -> None:
     """The customer is a known contact now: remember it, and link its conversation to its single active case."""
     await ctx.store.set_link(e.customer_id, e.contact_id, e.account_id)
     facts = await ctx.store.conversation(e.conversation_id)
-    if facts.version == 0:
+    if not facts.started:  # its start reads the link
         return
     facts.contact_id, facts.account_id = e.contact_id, e.account_id
     await ctx.store.save_conversation(facts)

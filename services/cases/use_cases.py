@@ -132,15 +132,18 @@ async def open_case(ctx: Context, case_id: str, fields: c.CaseFields, *, origin:
 @use_case(c.OpenCase)
 async def open_case_command(ctx: Context, cmd: c.OpenCase) -> str:
     """A new case with the next number; from a conversation: the conversation's customer unless named, and linked."""
-    fields = cmd.fields
+    fields, early = cmd.fields, False
     if cmd.conversation_id:
         facts = await ctx.store.conversation(cmd.conversation_id)
-        if facts.version == 0:
-            raise Rejected("unknown_conversation", f"conversation {cmd.conversation_id} is not known to cases")
+        early = not facts.started and fields.contact_id is None and fields.account_id is None
         if fields.contact_id is None and fields.account_id is None:
             fields = fields.model_copy(update={"contact_id": facts.contact_id, "account_id": facts.account_id})
     case = await open_case(ctx, cmd.case_id, fields, origin="conversation" if cmd.conversation_id else "agent",
                            conversation_id=cmd.conversation_id)
+    if early and cmd.conversation_id:  # its customer comes with the conversation's start (conversation_cases.py)
+        facts = await ctx.store.conversation(cmd.conversation_id)
+        facts.customer_for = case.id
+        await ctx.store.save_conversation(facts)
     return case.id
 
 
@@ -158,8 +161,6 @@ async def edit_case(ctx: Context, cmd: c.EditCase) -> str:
 @use_case(c.LinkConversation)
 async def link_conversation(ctx: Context, cmd: c.LinkConversation) -> str:
     case = await existing_case(ctx, cmd.case_id)
-    if (await ctx.store.conversation(cmd.conversation_id)).version == 0:
-        raise Rejected("unknown_conversation", f"conversation {cmd.conversation_id} is not known to cases")
     await link(ctx, case, cmd.conversation_id, automatic=False)
     return case.id
 
@@ -179,9 +180,7 @@ async def add_quick_note(ctx: Context, cmd: c.AddQuickNote) -> str:
 async def register_service_request(ctx: Context, cmd: c.RegisterServiceRequest) -> str:
     if await ctx.store.service_request(cmd.service_request_id) is not None:
         raise Rejected("conflict", f"service request {cmd.service_request_id} already exists")
-    facts = await ctx.store.conversation(cmd.conversation_id)
-    if facts.version == 0:
-        raise Rejected("unknown_conversation", f"conversation {cmd.conversation_id} is not known to cases")
+    facts = await ctx.store.conversation(cmd.conversation_id)  # not started yet: its contact comes with the start
     sr, event = ServiceRequest.register(cmd.service_request_id, conversation_id=cmd.conversation_id,
                                         contact_id=cmd.contact_id or facts.contact_id, title=cmd.title,
                                         details=cmd.details, by=ctx.by, now=ctx.now)

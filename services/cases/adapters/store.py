@@ -70,7 +70,10 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 
 @dataclass
 class ConversationFacts:
-    """What cases knows of one conversation."""
+    """What cases knows of one conversation. `started`: chat's ConversationStarted has been followed. A staff
+    command about the conversation (the gateway checked that it exists) can come first, when cases lags behind
+    chat.events: its case or service request is kept (started False, case_id set) and gets the conversation's
+    customer when the start arrives (conversation_cases.py)."""
     conversation_id: str
     customer_id: str | None = None
     customer_name: str = ""
@@ -80,6 +83,8 @@ class ConversationFacts:
     offline: bool = False
     described: bool = False  # an offline message's case has its text
     version: int = 0
+    started: bool = False
+    customer_for: str | None = None  # a case opened from it before its start, which takes its customer then
 
 
 class CaseStore:
@@ -131,14 +136,15 @@ class CaseStore:
             return ConversationFacts(conversation_id)
         return ConversationFacts(conversation_id, doc["customer_id"], doc["customer_name"], doc["contact_id"],
                                  doc["account_id"], doc["case_id"], doc["offline"], doc["described"],
-                                 doc["version"])
+                                 doc["version"], doc.get("started", True),  # (kept before there were early commands)
+                                 doc.get("customer_for"))
 
     async def save_conversation(self, facts: ConversationFacts) -> None:
         doc = {"_id": doc_id(self.t, facts.conversation_id), "tenant_id": self.t,
                "conversation_id": facts.conversation_id, "customer_id": facts.customer_id,
                "customer_name": facts.customer_name, "contact_id": facts.contact_id, "account_id": facts.account_id,
                "case_id": facts.case_id, "offline": facts.offline, "described": facts.described,
-               "version": facts.version + 1}
+               "started": facts.started, "customer_for": facts.customer_for, "version": facts.version + 1}
         await self.tx.put(CONVERSATIONS, doc, read_version=facts.version or None)
         facts.version += 1
 
@@ -199,8 +205,16 @@ class CaseStore:
     async def service_request(self, request_id: str) -> ServiceRequest | None:
         doc = await self.tx.load(SERVICE_REQUESTS, doc_id(self.t, request_id))
         self._versions[f"sr|{request_id}"] = doc["version"] if doc else None
-        if doc is None:
-            return None
+        return self._service_request(doc) if doc else None
+
+    async def service_requests_of(self, conversation_id: str) -> list[ServiceRequest]:
+        docs = await self.tx.find(SERVICE_REQUESTS, {"tenant_id": self.t, "conversation_id": conversation_id})
+        for doc in docs:
+            self._versions[f"sr|{doc['id']}"] = doc["version"]
+        return [self._service_request(doc) for doc in docs]
+
+    @staticmethod
+    def _service_request(doc: dict[str, Any]) -> ServiceRequest:
         return ServiceRequest(doc["id"], doc["conversation_id"], doc["contact_id"], doc["title"], doc["details"],
                               doc["status"], doc["version"], doc["created_at"], doc["updated_at"])
 

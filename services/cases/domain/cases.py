@@ -83,6 +83,14 @@ class Case:
         self.fields, self.version, self.updated_at = fields, self.version + 1, now
         return self.changed_event(changed, by)
 
+    def identify(self, contact_id: str | None, account_id: str | None, *, now: datetime) -> ev.CaseChanged | None:
+        """The customer of the conversation it was opened from, learnt after it was opened without one (cases had
+        not yet followed the conversation's start); a customer named since stays."""
+        if self.fields.contact_id or self.fields.account_id or not (contact_id or account_id):
+            return None
+        return self.edit(version=self.version, changes=CaseFields(contact_id=contact_id, account_id=account_id),
+                         clear=(), by=None, now=now)
+
     def link(self, conversation_id: str) -> bool:
         """Remember a linked conversation; False if it was linked already."""
         if conversation_id in self.conversations:
@@ -150,6 +158,14 @@ class ServiceRequest:
                                             f"(allowed: {allowed})")
         self.status, self.version, self.updated_at = status, self.version + 1, now
         return self.changed_event(by)
+
+    def identify(self, contact_id: str | None, *, now: datetime) -> ev.ServiceRequestChanged | None:
+        """The conversation's contact, learnt after the request was registered without one (cases had not yet
+        followed the conversation's start)."""
+        if self.contact_id is not None or contact_id is None:
+            return None
+        self.contact_id, self.version, self.updated_at = contact_id, self.version + 1, now
+        return self.changed_event(None)
 
     def changed_event(self, by: str | None) -> ev.ServiceRequestChanged:
         return ev.ServiceRequestChanged(service_request_id=self.id, version=self.version,

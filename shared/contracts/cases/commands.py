@@ -29,7 +29,10 @@ class OpenCase(CasesCommand):
     TYPE: ClassVar[str] = "cases.OpenCase"
     case_id: Identifier = CASE
     fields: CaseFields = Field(description="Its fields; title required; priority defaults to normal, status to new.")
-    conversation_id: Identifier | None = Field(None, description="The conversation it is opened from (linked).")
+    conversation_id: Identifier | None = Field(None, description=(
+        "The conversation it is opened from (linked), which the sender has checked exists. Opened before cases "
+        "followed the conversation's start, with no contact or account given: it takes the conversation's "
+        "customer when the start arrives."))
 
 
 class EditCase(CasesCommand):

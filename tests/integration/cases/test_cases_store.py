@@ -14,6 +14,7 @@ from services.cases.handlers import CasesHandlers
 from shared.contracts import cases as c
 from shared.contracts import customer
 from shared.text import prefix_query
+from tests.unit.cases.harness import started
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +74,20 @@ async def test_every_read_query_uses_an_index_without_sorting_in_memory(service)
         plan = str(stats["queryPlanner"]["winningPlan"])
         assert "IXSCAN" in plan and "COLLSCAN" not in plan and "'SORT'" not in plan, (query, plan)
         assert stats["executionStats"]["totalDocsExamined"] <= 10, (query, stats["executionStats"])
+
+
+async def test_a_case_opened_while_its_conversation_starts_ends_linked_with_its_customer(service):
+    """The chaos profile's race (seed 49599) on the real mongod: the command and the start touch the same
+    conversation at once; whichever commits second runs again, and either order ends the same."""
+    await service.feed(customer.CustomerLinked(customer_id="visitor-1", conversation_id="conv0", contact_id="ann",
+                                               account_id=None, name="Ann", company=None, at=datetime.now(UTC)))
+    for n in range(6):
+        conversation = f"conv{n}"
+        opening = service.send(c.OpenCase(case_id=f"k{n}", fields=c.CaseFields(title="Refund"),
+                                          conversation_id=conversation))
+        starting = service.feed(started(conversation))
+        await asyncio.gather(*((opening, starting) if n % 2 else (starting, opening)))
+        found = await service.get(f"/internal/tenants/t1/conversations/{conversation}/case")
+        assert (found["case_id"], found["contact_id"]) == (f"k{n}", "ann")
+        case = await service.get(f"/internal/tenants/t1/cases/k{n}")
+        assert (case["contact_id"], case["conversations"]) == ("ann", [conversation]), case

@@ -5,7 +5,6 @@ of its contact, account and case, and its contact's read API pages show them all
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any

@@ -78,8 +78,49 @@ async def test_opened_from_a_conversation_it_takes_its_customer_and_links_it(cas
     assert (case.contact_id, case.origin) == ("ann", "conversation")
     link = cases.events(c.ConversationLinked)[-1]
     assert (link.case_id, link.conversation_id, link.automatic) == ("k1", "conv1", False)
-    assert await cases.refused(c.OpenCase(case_id="k2", fields=c.CaseFields(title="x"), conversation_id="nope"),
-                               "unknown_conversation")
+
+
+async def test_a_case_opened_before_cases_heard_of_the_conversation_takes_its_customer_at_its_start(cases):
+    """Found by the chaos profile (seed 49599): under faults cases lagged behind chat.events and refused
+    OpenCase 'unknown_conversation' for a conversation the gateway had checked. It opens, links, and takes the
+    conversation's customer when the start arrives; the start neither links nor opens anything else."""
+    await cases.feed(linked(), producer="customer")
+    await cases.ok(c.OpenCase(case_id="k1", fields=c.CaseFields(title="Refund"), conversation_id="conv1"))
+    assert cases.events(c.CaseChanged)[-1].contact_id is None
+    assert cases.stored("cases", "k1")["conversations"] == ["conv1"]
+    await cases.feed(started())
+    case = cases.events(c.CaseChanged)[-1]
+    assert (case.case_id, case.contact_id, case.version, case.changed, case.by) == ("k1", "ann", 2,
+                                                                                  ["contact_id"], None)
+    assert [(e.case_id, e.automatic) for e in cases.events(c.ConversationLinked)] == [("k1", False)]
+    # the next conversation of that customer is linked to its single active case, as usual
+    await cases.feed(started("conv2"))
+    assert [(e.conversation_id, e.automatic) for e in cases.events(c.ConversationLinked)] == [
+        ("conv1", False), ("conv2", True)]
+
+
+async def test_a_customer_named_on_an_early_case_stays_and_an_early_link_is_kept(cases):
+    await cases.feed(linked(), producer="customer")
+    await cases.ok(open_case("k1", contact_id="bob"))
+    await cases.ok(c.OpenCase(case_id="k2", fields=c.CaseFields(title="x", contact_id="bob"), conversation_id="conv1"))
+    await cases.ok(open_case("k3"))
+    await cases.ok(c.LinkConversation(case_id="k3", conversation_id="conv2"))
+    await cases.feed(started("conv1"))
+    await cases.feed(started("conv2"))
+    assert cases.stored("cases", "k2")["fields"]["contact_id"] == "bob"
+    assert cases.stored("cases", "k3")["fields"].get("contact_id") is None  # linked, not opened from it
+    assert [(e.case_id, e.conversation_id) for e in cases.events(c.ConversationLinked)] == [("k2", "conv1"),
+                                                                                          ("k3", "conv2")]
+    assert cases.stored("cases", "k3")["conversations"] == ["conv2"]
+
+
+async def test_an_offline_message_a_case_was_opened_from_early_gets_no_second_case(cases):
+    await cases.ok(c.OpenCase(case_id="k1", fields=c.CaseFields(title="Call back", description="by phone"),
+                              conversation_id="off1"))
+    await cases.feed(started("off1", name="Bob", offline=True))
+    await cases.feed(posted("off1", text="Please call me back"))
+    assert "t1|offline-off1" not in cases.uow.docs["cases"]
+    assert cases.stored("cases", "k1")["fields"]["description"] == "by phone"
 
 
 async def test_a_customer_with_exactly_one_active_case_gets_it_linked_when_a_conversation_starts(cases):
@@ -163,8 +204,19 @@ async def test_service_requests_are_registered_from_a_chat_and_move_through_thei
     await cases.ok(c.ChangeServiceRequest(service_request_id="sr1", version=2, status="done"))
     assert "finished" in await cases.refused(
         c.ChangeServiceRequest(service_request_id="sr1", version=3, status="in_progress"), "invalid_state")
-    await cases.refused(c.RegisterServiceRequest(service_request_id="sr2", conversation_id="nope", title="x"),
-                        "unknown_conversation")
+
+
+async def test_a_service_request_registered_before_the_start_gets_the_conversations_contact(cases):
+    await cases.feed(linked(), producer="customer")
+    await cases.ok(c.RegisterServiceRequest(service_request_id="sr1", conversation_id="conv1", title="New card"))
+    await cases.ok(c.RegisterServiceRequest(service_request_id="sr2", conversation_id="conv1", title="Named",
+                                            contact_id="bob"))
+    assert cases.events(c.ServiceRequestChanged)[0].contact_id is None
+    await cases.feed(started())
+    last = cases.events(c.ServiceRequestChanged)[-1]
+    assert (last.service_request_id, last.contact_id, last.version, last.status) == ("sr1", "ann", 2, "registered")
+    assert cases.stored("service_requests", "sr2")["contact_id"] == "bob"
+    assert len(cases.events(c.ServiceRequestChanged)) == 3
 
 
 async def test_customers_may_not_send_case_commands(cases):

@@ -183,7 +183,11 @@ async def test_suggestions_run_in_their_own_group_and_may_lag_without_holding_up
         lag_ms = (event.payload.at - event.payload.message_sent_at).total_seconds() * 1000
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.asgi_app()),
                                      base_url="http://cases") as http:
-            stats = (await http.get("/internal/knowledge/suggestions")).json()
+            async def counted() -> Any:  # the handler counts after its commit: the event can be read first
+                stats = (await http.get("/internal/knowledge/suggestions")).json()
+                return stats if stats["handled"] else None
+
+            stats = await eventually(counted, timeout_s=30)
         assert (stats["group"], stats["handled"]) == (f"cases-{unique}-knowledge", 1)
         assert stats["last_lag_ms"] == pytest.approx(lag_ms, abs=1)
         assert await db["knowledge_conversations"].find_one({"_id": f"{tenant}|conv-1", "language": "en"})

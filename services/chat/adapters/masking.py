@@ -8,6 +8,7 @@ words index of masked text (`terms` on each message, domain/search.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
@@ -78,6 +79,8 @@ class TransactionMaskingStore:
 # --- the read API's queries --------------------------------------------------------------------------------
 
 SEARCH_CANDIDATES = 500  # at most this many matching messages are ranked per search: a bound on its cost
+ENTRIES_COUNTED = 5000  # choosing where a scan starts counts each word's entries up to this many
+MIN_PREFIX_BOUND = 3  # a shorter prefix is never where a scan of several words starts (its range is wide)
 
 
 class MaskingQueries(Protocol):
@@ -96,6 +99,8 @@ def search_filter(tenant_id: str, query: SearchQuery, conversation_ids: list[str
     found: Doc = {"tenant_id": tenant_id}
     if query.bound is None:
         found["terms"] = {"$elemMatch": {"$gte": low, "$lt": high}}
+        if query.whole:
+            found["$expr"] = {"$setIsSubset": [{"$literal": list(query.whole)}, "$terms"]}
     else:
         others = [w for w in query.whole if w != query.bound]
         starts = {"$filter": {"input": "$terms", "as": "t",
@@ -145,9 +150,37 @@ class MongoMaskingQueries:
             found = found.sort("sent_at", DESCENDING)
         return found.limit(SEARCH_CANDIDATES)
 
+    async def entries(self, tenant_id: str, query: SearchQuery, conversation_ids: list[str] | None) -> int:
+        """How many index entries the scan of `query` starts from (its bound word's, or its prefix's), counted
+        on the index alone up to ENTRIES_COUNTED."""
+        bound: Doc = {"tenant_id": tenant_id, "private": False}
+        if query.bound is None:
+            bound["terms"] = {"$elemMatch": {"$gte": query.prefix, "$lt": query.prefix + "\U0010ffff"}}
+        else:
+            bound["terms"] = query.bound
+        if conversation_ids is not None:
+            bound["conversation_id"] = {"$in": conversation_ids}
+        return await self._db[MESSAGES].count_documents(
+            bound, limit=ENTRIES_COUNTED,
+            hint=SEARCH_IN_CONVERSATIONS if conversation_ids is not None else SEARCH_NEWEST)
+
+    async def fewest_entries(self, tenant_id: str, query: SearchQuery, conversation_ids: list[str] | None
+                             ) -> SearchQuery:
+        """The query starting its scan from whichever of its whole words and its prefix has the fewest entries
+        (counted together): a common word scanned first reads its entries for few matches when another word is
+        rare."""
+        starts: list[str | None] = [*query.whole, None] if len(query.prefix) >= MIN_PREFIX_BOUND else [*query.whole]
+        if len(starts) < 2:
+            return query
+        counts = await asyncio.gather(*(self.entries(tenant_id, query.starting_from(s), conversation_ids)
+                                        for s in starts))
+        fewest = min(zip(counts, starts, strict=True), key=lambda pair: (pair[0], -len(pair[1] or "")))[1]
+        return query.starting_from(fewest)
+
     async def search(self, tenant_id: str, query: SearchQuery, *, conversation_ids: list[str] | None
                      ) -> tuple[list[Doc], dict[str, Doc]]:
         """At most SEARCH_CANDIDATES messages holding every query word, and their conversations by id."""
+        query = await self.fewest_entries(tenant_id, query, conversation_ids)
         messages = await self.search_cursor(tenant_id, query, conversation_ids).to_list()
         ids = sorted({m["conversation_id"] for m in messages})
         conversations = {c["conversation_id"]: c async for c in self._db[CONVERSATIONS].find(

@@ -32,11 +32,21 @@ class SearchQuery:
 
     whole: tuple[str, ...]
     prefix: str
+    start: str | None = None  # what the scan starts from, chosen by counting entries: a whole word, "" the prefix
 
     @property
     def bound(self) -> str | None:
-        """The whole word the index scan starts from: the longest (longer words are rarer); None: the prefix."""
+        """The whole word the index scan starts from (None: the prefix's range): the one `start` names, else
+        the longest (longer words are rarer)."""
+        if self.start is not None:
+            return self.start or None
         return max(self.whole, key=len) if self.whole else None
+
+    def starting_from(self, fewest: str | None) -> SearchQuery:
+        """The same query, its scan starting from `fewest` (a whole word of it, or None: the prefix)."""
+        if fewest is not None and fewest not in self.whole:
+            raise ValueError(f"{fewest!r} is not a word of the query")
+        return SearchQuery(self.whole, self.prefix, fewest or "")
 
     def matches(self, word: str) -> float:
         """How much one indexed word matches: 1 for a whole query word, less for the prefix only, else 0."""

@@ -91,3 +91,29 @@ async def test_every_search_query_is_served_by_a_words_index(chat):
             verbosity="executionStats"))["executionStats"]
         returned = stats["nReturned"]
         assert stats["totalDocsExamined"] <= max(returned * 3, 30), (q, stats)  # the bound word's entries only
+
+
+async def test_the_scan_starts_from_the_word_with_the_fewest_entries(chat):
+    """The longest word is not always the rarest: 'delivery' is in most messages, 'twice' in three. Started from
+    'delivery', the scan reads every message holding it to find none with 'twic...'; started from the word with
+    the fewest entries (counted on the index first), it reads three."""
+    queries = MongoMaskingQueries(chat.runtime.db)
+    for q, conversation_ids, index in (("delivery twic", None, SEARCH_NEWEST),
+                                       ("delivery charged", [f"c{n}" for n in range(100)], SEARCH_IN_CONVERSATIONS),
+                                       ("delivery twic", [f"c{n}" for n in range(100)], SEARCH_IN_CONVERSATIONS)):
+        naive = parse_query(q)
+        chosen = await queries.fewest_entries("t1", naive, conversation_ids)
+        assert naive.bound == "delivery" and chosen.bound != "delivery", (q, chosen)
+
+        async def examined(query, conversation_ids=conversation_ids, index=index) -> int:
+            return (await chat.runtime.db.command("explain", {
+                "find": MESSAGES, "filter": search_filter("t1", query, conversation_ids), "hint": index,
+                "limit": SEARCH_CANDIDATES,
+                **({"sort": {"sent_at": -1}} if conversation_ids is None and query.bound else {})},
+                verbosity="executionStats"))["executionStats"]["totalDocsExamined"]
+
+        assert await examined(chosen) <= 5 < 100 < await examined(naive), q
+    hits = await search(chat, "delivery twic")
+    assert hits["hits"] == [] and hits["complete"]
+    twice = await search(chat, "order charged twi")
+    assert [h["message_id"] for h in twice["hits"]] == ["m5-3", "m6-4"]

@@ -20,7 +20,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.cases.adapters.articles import ARTICLES, LANGUAGES, REVISIONS, doc_id
 from services.cases.adapters.embeddings import DIMENSIONS, Embedder, from_bytes
-from services.cases.domain.knowledge import composer_text, fuse, guess_language, similarity, snippet, text_language
+from services.cases.domain.knowledge import (
+    HUB_WEIGHT,
+    composer_text,
+    fuse,
+    guess_language,
+    hubness,
+    similarity,
+    snippet,
+    text_language,
+)
 from shared.contracts.cases.knowledge import ArticleHit
 
 Method = Literal["text", "vector", "combined"]
@@ -46,6 +55,7 @@ class TenantVectors:
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, DIMENSIONS), dtype=np.float32))
     titles: np.ndarray = field(default_factory=lambda: np.zeros((0, DIMENSIONS), dtype=np.float32))
     published: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    hub: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))  # domain's hubness, per row
 
     def apply(self, docs: Sequence[Doc], revision: int) -> None:
         for doc in docs:
@@ -57,6 +67,7 @@ class TenantVectors:
         self.matrix = np.vstack([self.vectors[i][0] for i in self.ids]) if self.ids else empty
         self.titles = np.vstack([self.vectors[i][1] for i in self.ids]) if self.ids else empty
         self.published = np.array([self.entries[i].status == "published" for i in self.ids], dtype=bool)
+        self.hub = np.zeros(len(self.ids), dtype=np.float32)  # until the retriever computes it (off the loop)
         self.revision = revision
 
 
@@ -89,6 +100,8 @@ class Retriever:
                     {"id": 1, "title": 1, "body": 1, "language": 1, "status": 1, "embedding": 1,
                      "title_embedding": 1}).to_list()
                 cached.apply(docs, current)
+                # every row's neighbours may change: computed again (2,000 articles ~60 ms, 10,000 ~1 s)
+                cached.hub = await asyncio.get_running_loop().run_in_executor(None, hubness, cached.matrix)
             self._tenants[tenant_id] = cached
             self._tenants.move_to_end(tenant_id)
             while len(self._tenants) > self._max_tenants:
@@ -117,7 +130,7 @@ class Retriever:
         if not cache.ids:
             return []
         query = await self.embedder.query(q)
-        scores = similarity(cache.matrix @ query, cache.titles @ query)
+        scores = similarity(cache.matrix @ query, cache.titles @ query) - HUB_WEIGHT * cache.hub
         if published_only:
             scores = np.where(cache.published, scores, -np.inf)
         top = np.argsort(-scores)[:limit]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from shared.contracts.answers import Rejected
 from shared.contracts.cases.knowledge import COMPOSER_LIMIT, ArticleSaved, ArticleStatus
 
@@ -28,12 +30,20 @@ EMBEDDED_CHARACTERS = 600
 # 0.25 in its top 3 and the embedding model 0.73; fused with equal weights (k=60, the usual constant) the text
 # index's many word-overlap hits pull it down to 0.60. So the text index is a weak signal here: weight 0.2 and a
 # steep k=10, with which a text match moves an article up a few places (0.74; 0.72-0.74 for weights
-# 0.05-0.3). It matters where a question names a product, a code or a term the model does not know.
+# 0.05-0.3). It matters where a question names a product, a code or a term the model does not know. Since the
+# model's similarity is corrected for hubness (below, model alone 0.808), 0.2 pulls the fused rate down to 0.769:
+# weight 0.1 (0.800; 0.05: 0.808, the text index then only breaks near-ties).
 RRF_K = 10
-FUSION_WEIGHTS = {"text": 0.2, "vector": 1.0}
+FUSION_WEIGHTS = {"text": 0.1, "vector": 1.0}
 # An article's similarity to a question: mostly its text's (title, tags, start of the body), partly its title's
 # alone, which says most directly what it answers (on the labelled set: 0.68 -> 0.73 top-3; 0.6-0.8 all alike).
 TITLE_WEIGHT = 0.2
+# Hubness: an article in a dense neighbourhood (a knowledge base holds many near-alike articles, one template per
+# product) lies close to every question, and crowds the top 3 for questions it does not answer. As CSLS does for
+# cross-lingual retrieval (Conneau et al. 2018), its similarity is lowered by HUB_WEIGHT times its mean cosine to its
+# HUB_NEIGHBOURS nearest other articles. On the labelled set (top-3, model alone): 0.746 -> 0.808; 0.79-0.81 for
+# 10-20 neighbours and weights 0.2-0.5, chosen on that set; a distractor asked by its title is found as before.
+HUB_NEIGHBOURS, HUB_WEIGHT = 20, 0.3
 
 
 def text_language(language: str | None) -> str:
@@ -155,6 +165,20 @@ def similarity(text_similarity: Any, title_similarity: Any) -> Any:
     """An article's similarity to a question from its text's and its title's cosine similarities (numbers or
     arrays alike)."""
     return (1 - TITLE_WEIGHT) * text_similarity + TITLE_WEIGHT * title_similarity
+
+
+def hubness(matrix: np.ndarray, neighbours: int = HUB_NEIGHBOURS, *, block: int = 1024) -> np.ndarray:
+    """Each row's mean cosine to its `neighbours` nearest other rows (rows are unit vectors); zeros when there are
+    too few rows to have that many neighbours. In blocks of rows: memory stays block x rows."""
+    rows = len(matrix)
+    if rows <= neighbours:
+        return np.zeros(rows, dtype=np.float32)
+    out = np.empty(rows, dtype=np.float32)
+    for start in range(0, rows, block):
+        cosines = matrix[start:start + block] @ matrix.T
+        np.fill_diagonal(cosines[:, start:start + block], -1.0)  # not its own neighbour
+        out[start:start + block] = np.partition(cosines, -neighbours, axis=1)[:, -neighbours:].mean(axis=1)
+    return out
 
 
 def fuse(rankings: dict[str, Sequence[str]], *, weights: dict[str, float] | None = None, k: int = RRF_K,

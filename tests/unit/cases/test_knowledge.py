@@ -17,6 +17,7 @@ from services.cases.domain.knowledge import (
     cut,
     draft_title,
     fuse,
+    hubness,
     guess_language,
     similarity,
     stale,
@@ -106,14 +107,28 @@ def test_reciprocal_rank_fusion_rewards_agreement_and_keeps_a_stable_order():
     assert len(fuse({"text": list("abcdef")}, limit=3)) == 3
 
 
-def test_by_default_the_model_leads_and_a_text_match_moves_an_article_up_a_few_places():
+def test_by_default_the_model_leads_and_a_text_match_moves_an_article_up_a_place_or_three():
     assert [r.article_id for r in fuse({"text": ["a"], "vector": ["b", "a"]})] == ["a", "b"]
-    assert [r.article_id for r in fuse({"text": ["c"], "vector": ["a", "b", "c"]})] == ["c", "a", "b"]
-    assert [r.article_id for r in fuse({"text": ["e"], "vector": list("abcde")})] == ["a", "e", "b", "c", "d"]
-    assert [r.article_id for r in fuse({"text": ["j"], "vector": list("abcdefghij")})][:3] == ["a", "b", "c"]
+    assert [r.article_id for r in fuse({"text": ["c"], "vector": ["a", "b", "c"]})] == ["a", "c", "b"]
+    assert [r.article_id for r in fuse({"text": ["e"], "vector": list("abcde")})] == ["a", "b", "c", "e", "d"]
+    assert [r.article_id for r in fuse({"text": ["j"], "vector": list("abcdefghij")})][6] == "j"
     # found by words only: after everything the model found
     assert [r.article_id for r in fuse({"text": ["x", "a"], "vector": ["a", "b"]})] == ["a", "b", "x"]
     assert similarity(1.0, 0.0) == pytest.approx(0.8)  # an article's text counts most, its title a fifth
+
+
+def test_hubness_is_the_mean_cosine_to_the_nearest_other_articles_in_blocks_alike():
+    rng = np.random.default_rng(3)
+    matrix = rng.normal(size=(50, 8)).astype(np.float32)
+    matrix[:10] = matrix[0] + 0.05 * rng.normal(size=(10, 8))  # ten near-alike articles (one template)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    cosines = matrix @ matrix.T
+    np.fill_diagonal(cosines, -1)
+    expected = np.sort(cosines, axis=1)[:, -5:].mean(axis=1)
+    assert hubness(matrix, 5) == pytest.approx(expected, abs=1e-5)
+    assert hubness(matrix, 5, block=7) == pytest.approx(expected, abs=1e-5)  # blocks end mid-way: same figures
+    assert hubness(matrix, 5)[:10].min() > 0.9 > hubness(matrix, 5)[10:].max()  # the template's rows crowd
+    assert list(hubness(matrix[:5], 5)) == [0.0] * 5  # too few to have five neighbours: no correction
 
 
 def test_tags_titles_and_what_the_composer_gets():

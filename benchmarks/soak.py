@@ -216,6 +216,9 @@ class Soak:
                     self.errors.add("new-chat-not-closed", f"{cid} {agent.states.get(cid)}")
                     return
                 record["closed"] = True
+                # the agent closes its session, as one does: ten open sessions refuse the next accept
+                await self.step("new-chat-close-session", f"/v1/agent/sessions/conversation:{cid}/close", {},
+                                agent=agent)
             finally:
                 if stream.closed is not None:
                     self.errors.add("customer-socket-closed", f"{cid} {stream.closed}")

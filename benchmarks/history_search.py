@@ -173,19 +173,26 @@ async def run(system: System, args: argparse.Namespace) -> None:
         await seed(mongo["chat"], mongo["gateway"], corpus)
         agent, supervisor = await sign_in("agent0"), await sign_in("sue")  # after seeding: tokens outlive the run
 
-        async def search(headers: dict[str, str], **params: Any) -> dict[str, Any]:
+        seen: dict[str, list[tuple[float, str, int, bool]]] = {}  # kind -> (seconds, q, hits, complete)
+
+        async def search(headers: dict[str, str], kind: str = "", **params: Any) -> dict[str, Any]:
+            start = time.perf_counter()
             response = await http.get("/v1/agent/search", params=params, headers=headers)
             assert response.status_code == 200, response.text
-            return response.json()
+            found = response.json()
+            seen.setdefault(kind, []).append((time.perf_counter() - start, params["q"], len(found["hits"]),
+                                              found["complete"]))
+            return found
 
         agents_conversations = range(0, corpus.conversations, args.agents)  # agent0's
         cases = {
             "a customer's whole history": lambda i: search(
-                supervisor, q=query(rng, corpus, i), customer_id=f"cu{rng.randrange(corpus.customers)}"),
+                supervisor, "customer", q=query(rng, corpus, i), customer_id=f"cu{rng.randrange(corpus.customers)}"),
             "within one conversation": lambda i: search(
-                agent, q=query(rng, corpus, i), conversation_id=f"conv{rng.choice(agents_conversations)}"),
-            "tenant-wide, an agent": lambda i: search(agent, q=query(rng, corpus, i)),
-            "tenant-wide, a supervisor of all": lambda i: search(supervisor, q=query(rng, corpus, i)),
+                agent, "conversation", q=query(rng, corpus, i),
+                conversation_id=f"conv{rng.choice(agents_conversations)}"),
+            "tenant-wide, an agent": lambda i: search(agent, "agent", q=query(rng, corpus, i)),
+            "tenant-wide, a supervisor of all": lambda i: search(supervisor, "supervisor", q=query(rng, corpus, i)),
         }
         chat_db = mongo["chat"]
         baseline_query = lambda i: chat_db[MESSAGES].find_one(  # noqa: E731
@@ -196,6 +203,12 @@ async def run(system: System, args: argparse.Namespace) -> None:
             ("customer", supervisor, {"customer_id": "cu1"}), ("agent", agent, {}), ("supervisor", supervisor, {}))}
         print("(q=refund: " + ", ".join(f"{name} {len(found['hits'])} hits, complete={found['complete']}"
                                         for name, found in sample.items()) + ")")
+        ranks = {w: n for n, w in enumerate(corpus.words, 1)}
+        for kind in ("agent", "supervisor"):  # the tenant-wide tails: which queries they are
+            print(f"slowest tenant-wide searches, {kind} (ms, query with each word's frequency rank, hits, complete):")
+            for took, q, hits, complete in sorted(seen.get(kind, []), reverse=True)[:6]:
+                ranked = " ".join(f"{w}#{ranks.get(w, 'prefix')}" for w in q.split())
+                print(f"  {took * 1000:7.1f}  {ranked:40s} {hits:3d} {complete}")
     await mongo.close()
     print_table(results, BASELINE, target_s=0.100, requests=n)
 

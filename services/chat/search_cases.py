@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from services.chat.adapters.masking import SEARCH_CANDIDATES, MaskingQueries
+from services.chat.adapters.masking import MaskingQueries
 from services.chat.domain.search import SearchQuery, score, snippet
 from shared.contracts.chat.common import Sender
 from shared.contracts.chat.privacy import Fragment, SearchHit, SearchResults
@@ -14,7 +14,7 @@ async def search_history(masking: MaskingQueries, tenant_id: str, query: SearchQ
     """The best `limit` messages holding every query word, best first, then newest."""
     if conversation_ids == []:
         return SearchResults(hits=[])
-    messages, conversations = await masking.search(tenant_id, query, conversation_ids=conversation_ids)
+    messages, conversations, complete = await masking.search(tenant_id, query, conversation_ids=conversation_ids)
     ranked = sorted(((score(query, m["text"]), m) for m in messages if m["conversation_id"] in conversations),
                     key=lambda pair: (pair[0], pair[1]["sent_at"]), reverse=True)
     hits = []
@@ -29,4 +29,4 @@ async def search_history(masking: MaskingQueries, tenant_id: str, query: SearchQ
             customer_id=conversation["customer"]["customer_id"], queue_id=conversation["queue_id"]))
         if len(hits) == limit:
             break
-    return SearchResults(hits=hits, complete=len(messages) < SEARCH_CANDIDATES)
+    return SearchResults(hits=hits, complete=complete)

@@ -81,13 +81,15 @@ class TransactionMaskingStore:
 SEARCH_CANDIDATES = 500  # at most this many matching messages are ranked per search: a bound on its cost
 ENTRIES_COUNTED = 5000  # choosing where a scan starts counts each word's entries up to this many
 MIN_PREFIX_BOUND = 3  # a shorter prefix is never where a scan of several words starts (its range is wide)
+PREFIX_START_CONVERSATIONS = 100  # nor a prefix in more conversations than this (its range once per conversation)
+SCANNED = 2000  # a search of several words reads at most this many of its start's entries (then: not complete)
 
 
 class MaskingQueries(Protocol):
     async def policy(self, tenant_id: str) -> Doc | None: ...
     async def originals(self, tenant_id: str, conversation_id: str, message_ids: list[str]) -> list[Doc]: ...
     async def search(self, tenant_id: str, query: SearchQuery, *, conversation_ids: list[str] | None
-                     ) -> tuple[list[Doc], dict[str, Doc]]: ...
+                     ) -> tuple[list[Doc], dict[str, Doc], bool]: ...
 
 
 def search_filter(tenant_id: str, query: SearchQuery, conversation_ids: list[str] | None) -> Doc:
@@ -95,22 +97,34 @@ def search_filter(tenant_id: str, query: SearchQuery, conversation_ids: list[str
     tenant's. Only one condition can bound the index scan: the bound word's equality (the prefix's range when
     the query is one word being typed); the others are checked on the fetched documents ($expr), so neither
     the planner nor its cached plan for this query shape can scan a common word's or a short prefix's entries."""
-    low, high = query.prefix, query.prefix + "\U0010ffff"
+    found = scan_bound(tenant_id, query, conversation_ids)
+    if (check := others_check(query)) is not None:
+        found["$expr"] = check
+    return found
+
+
+def scan_bound(tenant_id: str, query: SearchQuery, conversation_ids: list[str] | None) -> Doc:
+    """The condition that bounds the index scan: the bound word, or the prefix's words."""
     found: Doc = {"tenant_id": tenant_id}
     if query.bound is None:
-        found["terms"] = {"$elemMatch": {"$gte": low, "$lt": high}}
-        if query.whole:
-            found["$expr"] = {"$setIsSubset": [{"$literal": list(query.whole)}, "$terms"]}
+        found["terms"] = {"$elemMatch": {"$gte": query.prefix, "$lt": query.prefix + "\U0010ffff"}}
     else:
-        others = [w for w in query.whole if w != query.bound]
-        starts = {"$filter": {"input": "$terms", "as": "t",
-                              "cond": {"$and": [{"$gte": ["$$t", low]}, {"$lt": ["$$t", high]}]}}}
         found["terms"] = query.bound
-        found["$expr"] = {"$and": [{"$setIsSubset": [{"$literal": others}, "$terms"]}, {"$gt": [{"$size": starts}, 0]}]}
     if conversation_ids is not None:
         found["conversation_id"] = {"$in": conversation_ids}
     found["private"] = False
     return found
+
+
+def others_check(query: SearchQuery) -> Doc | None:
+    """The query's other words, checked on each fetched document ($expr); None when the bound is all of it."""
+    if query.bound is None:
+        return {"$setIsSubset": [{"$literal": list(query.whole)}, "$terms"]} if query.whole else None
+    low, high = query.prefix, query.prefix + "\U0010ffff"
+    others = [w for w in query.whole if w != query.bound]
+    starts = {"$filter": {"input": "$terms", "as": "t",
+                          "cond": {"$and": [{"$gte": ["$$t", low]}, {"$lt": ["$$t", high]}]}}}
+    return {"$and": [{"$setIsSubset": [{"$literal": others}, "$terms"]}, {"$gt": [{"$size": starts}, 0]}]}
 
 
 SEARCH_IN_CONVERSATIONS, SEARCH_NEWEST = "history_in_conversations", "history_newest"
@@ -153,37 +167,46 @@ class MongoMaskingQueries:
     async def entries(self, tenant_id: str, query: SearchQuery, conversation_ids: list[str] | None) -> int:
         """How many index entries the scan of `query` starts from (its bound word's, or its prefix's), counted
         on the index alone up to ENTRIES_COUNTED."""
-        bound: Doc = {"tenant_id": tenant_id, "private": False}
-        if query.bound is None:
-            bound["terms"] = {"$elemMatch": {"$gte": query.prefix, "$lt": query.prefix + "\U0010ffff"}}
-        else:
-            bound["terms"] = query.bound
-        if conversation_ids is not None:
-            bound["conversation_id"] = {"$in": conversation_ids}
         return await self._db[MESSAGES].count_documents(
-            bound, limit=ENTRIES_COUNTED,
+            scan_bound(tenant_id, query, conversation_ids), limit=ENTRIES_COUNTED,
             hint=SEARCH_IN_CONVERSATIONS if conversation_ids is not None else SEARCH_NEWEST)
 
     async def fewest_entries(self, tenant_id: str, query: SearchQuery, conversation_ids: list[str] | None
-                             ) -> SearchQuery:
+                             ) -> tuple[SearchQuery, int | None]:
         """The query starting its scan from whichever of its whole words and its prefix has the fewest entries
-        (counted together): a common word scanned first reads its entries for few matches when another word is
-        rare."""
-        starts: list[str | None] = [*query.whole, None] if len(query.prefix) >= MIN_PREFIX_BOUND else [*query.whole]
+        (counted together), and that count (None: one word, not counted). A common word scanned first reads its
+        entries for few matches when another word is rare. The prefix is a start only in the tenant or a few
+        conversations: in many, its range is scanned once per conversation."""
+        prefix_may_start = len(query.prefix) >= MIN_PREFIX_BOUND and (
+            conversation_ids is None or len(conversation_ids) <= PREFIX_START_CONVERSATIONS)
+        starts: list[str | None] = [*query.whole, None] if prefix_may_start else [*query.whole]
         if len(starts) < 2:
-            return query
+            return query, None
         counts = await asyncio.gather(*(self.entries(tenant_id, query.starting_from(s), conversation_ids)
                                         for s in starts))
-        fewest = min(zip(counts, starts, strict=True), key=lambda pair: (pair[0], -len(pair[1] or "")))[1]
-        return query.starting_from(fewest)
+        entries, fewest = min(zip(counts, starts, strict=True), key=lambda pair: (pair[0], -len(pair[1] or "")))
+        return query.starting_from(fewest), entries
 
     async def search(self, tenant_id: str, query: SearchQuery, *, conversation_ids: list[str] | None
-                     ) -> tuple[list[Doc], dict[str, Doc]]:
-        """At most SEARCH_CANDIDATES messages holding every query word, and their conversations by id."""
-        query = await self.fewest_entries(tenant_id, query, conversation_ids)
-        messages = await self.search_cursor(tenant_id, query, conversation_ids).to_list()
+                     ) -> tuple[list[Doc], dict[str, Doc], bool]:
+        """At most SEARCH_CANDIDATES messages holding every query word, their conversations by id, and whether
+        that is all of them. When the scan's start has more than SCANNED entries, only the first SCANNED (the
+        newest, tenant-wide) are looked at: a bound on what one search reads, and then not complete."""
+        query, entries = await self.fewest_entries(tenant_id, query, conversation_ids)
+        if entries is not None and entries > SCANNED:
+            newest = conversation_ids is None and query.bound is not None
+            cursor = await self._db[MESSAGES].aggregate([
+                {"$match": scan_bound(tenant_id, query, conversation_ids)},
+                *([{"$sort": {"sent_at": DESCENDING}}] if newest else []), {"$limit": SCANNED},
+                {"$match": {"$expr": others_check(query)}}, {"$limit": SEARCH_CANDIDATES}, {"$project": {"terms": 0}}],
+                hint=SEARCH_IN_CONVERSATIONS if conversation_ids is not None else SEARCH_NEWEST)
+            messages = await cursor.to_list()
+            complete = False
+        else:
+            messages = await self.search_cursor(tenant_id, query, conversation_ids).to_list()
+            complete = len(messages) < SEARCH_CANDIDATES
         ids = sorted({m["conversation_id"] for m in messages})
         conversations = {c["conversation_id"]: c async for c in self._db[CONVERSATIONS].find(
             {"_id": {"$in": [doc_id(tenant_id, cid) for cid in ids]}},
             {"conversation_id": 1, "customer.customer_id": 1, "queue_id": 1})}
-        return messages, conversations
+        return messages, conversations, complete

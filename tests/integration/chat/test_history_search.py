@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.chat.adapters.documents import CONVERSATIONS, MESSAGES, conversation_to_doc, message_to_doc
+from services.chat.adapters import masking
 from services.chat.adapters.masking import (
     SEARCH_CANDIDATES,
     SEARCH_IN_CONVERSATIONS,
@@ -102,7 +103,7 @@ async def test_the_scan_starts_from_the_word_with_the_fewest_entries(chat):
                                        ("delivery charged", [f"c{n}" for n in range(100)], SEARCH_IN_CONVERSATIONS),
                                        ("delivery twic", [f"c{n}" for n in range(100)], SEARCH_IN_CONVERSATIONS)):
         naive = parse_query(q)
-        chosen = await queries.fewest_entries("t1", naive, conversation_ids)
+        chosen, _ = await queries.fewest_entries("t1", naive, conversation_ids)
         assert naive.bound == "delivery" and chosen.bound != "delivery", (q, chosen)
 
         async def examined(query, conversation_ids=conversation_ids, index=index) -> int:
@@ -117,3 +118,26 @@ async def test_the_scan_starts_from_the_word_with_the_fewest_entries(chat):
     assert hits["hits"] == [] and hits["complete"]
     twice = await search(chat, "order charged twi")
     assert [h["message_id"] for h in twice["hits"]] == ["m5-3", "m6-4"]
+
+
+async def test_a_search_reads_at_most_a_bounded_number_of_its_starts_entries_and_says_it_is_not_complete(
+        chat, monkeypatch):
+    """Two words each in most messages: the start's newest SCANNED entries are read, no more, and the answer says
+    it is not complete; what it finds holds both words and is from those newest entries."""
+    monkeypatch.setattr(masking, "SCANNED", 50)
+    queries = MongoMaskingQueries(chat.runtime.db)
+    query, entries = await queries.fewest_entries("t1", parse_query("order hello"), None)
+    assert entries > 50
+    messages, conversations, complete = await queries.search("t1", parse_query("order hello"), conversation_ids=None)
+    assert not complete and 0 < len(messages) <= 50
+    assert all({"order", "hello"} <= set(m["text"].split()) for m in messages)
+    newest = await chat.runtime.db[MESSAGES].find(masking.scan_bound("t1", query, None)).sort(  # one word in range
+        "sent_at", -1).limit(50).to_list()
+    assert {m["message_id"] for m in messages} <= {m["message_id"] for m in newest}
+    assert set(conversations) == {m["conversation_id"] for m in messages}
+    found = await search(chat, "order hello")
+    assert not found["complete"] and found["hits"]
+    # in conversations: the same bound, not the newest (the index is in conversation order)
+    scoped, _, complete = await queries.search("t1", parse_query("order hello"),
+                                               conversation_ids=[f"c{n}" for n in range(100)])
+    assert not complete and 0 < len(scoped) <= 50

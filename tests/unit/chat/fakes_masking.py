@@ -34,7 +34,7 @@ class InMemoryMaskingQueries:
         return [self._coll(ORIGINALS)[i] for i in ids if i in self._coll(ORIGINALS)]
 
     async def search(self, tenant_id: str, query: SearchQuery, *, conversation_ids: list[str] | None
-                     ) -> tuple[list[Doc], dict[str, Doc]]:
+                     ) -> tuple[list[Doc], dict[str, Doc], bool]:
         """The same documents the Mongo query finds: every whole word and a word with the prefix in `terms`."""
         found = [m for m in self._coll(MESSAGES).values()
                  if m["tenant_id"] == tenant_id and not m["private"]
@@ -44,4 +44,4 @@ class InMemoryMaskingQueries:
         found.sort(key=lambda m: m["sent_at"], reverse=True)
         conversations = {c["conversation_id"]: c for c in self._coll(CONVERSATIONS).values()
                          if c["tenant_id"] == tenant_id and c["conversation_id"] in {m["conversation_id"] for m in found}}
-        return found[:SEARCH_CANDIDATES], conversations
+        return found[:SEARCH_CANDIDATES], conversations, len(found) < SEARCH_CANDIDATES

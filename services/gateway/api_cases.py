@@ -153,12 +153,7 @@ async def conversation_case(conversation_id: Identifier, request: Request,
                             staff: Staff = Depends(require_staff)) -> Any:
     """The case the conversation is linked to (case_id None: none yet)."""
     await authorise(request.app.state.gateway.db, staff, conversation_id, Action.READ_CONVERSATION)
-    try:
-        return await cases_read(request, staff, f"/conversations/{conversation_id}/case")
-    except HTTPException as exc:  # the conversation exists (authorised): cases has not followed its start yet
-        if exc.status_code != 404:
-            raise
-        return ConversationCase(conversation_id=conversation_id, case_id=None, contact_id=None, account_id=None)
+    return await cases_read(request, staff, f"/conversations/{conversation_id}/case")
 
 
 @router.get("/v1/contacts/{contact_id}/cases", response_model=CaseList)

@@ -43,14 +43,14 @@ def case_router(queries: CaseQueries) -> APIRouter:
         """An account's recent cases, newest first."""
         return CaseList(hits=await queries.recent(tenant, account_id=account_id, limit=limit))
 
-    @api.get("/conversations/{conversation_id}/case",
-             responses={404: {"description": "Cases has not heard of this conversation."}})
+    @api.get("/conversations/{conversation_id}/case")
     async def conversation_case(tenant: str, conversation_id: str) -> ConversationCase:
-        """The case a conversation is linked to (case_id None: none) and its customer as cases knows it."""
+        """The case a conversation is linked to (case_id None: none) and its customer as cases knows it. The
+        caller (the gateway) knows the conversation exists; one cases has not heard of yet has no case: cases
+        may lag behind chat.events, and opening a case for it is accepted all the same."""
         found = await queries.conversation(tenant, conversation_id)
-        if found is None:
-            raise HTTPException(404, f"conversation {conversation_id} is not known to cases in tenant {tenant}")
-        return found
+        return found or ConversationCase(conversation_id=conversation_id, case_id=None, contact_id=None,
+                                         account_id=None)
 
     @api.get("/service-requests/{service_request_id}",
              responses={404: {"description": "No such service request in this tenant."}})

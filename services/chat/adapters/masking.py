@@ -130,6 +130,11 @@ def others_check(query: SearchQuery) -> Doc | None:
 SEARCH_IN_CONVERSATIONS, SEARCH_NEWEST = "history_in_conversations", "history_newest"
 
 
+def words_index(conversation_ids: list[str] | None) -> str:
+    """The words index a search's scan runs on: by conversation for a scope, by time for the tenant's."""
+    return SEARCH_IN_CONVERSATIONS if conversation_ids is not None else SEARCH_NEWEST
+
+
 async def ensure_masking_indexes(db: AsyncDatabase[Doc]) -> None:
     await db[ORIGINALS].create_index([("tenant_id", ASCENDING), ("conversation_id", ASCENDING)], name="of_conversation")
     # History search: a word's entries in given conversations (a customer's, one, those a caller may read), and
@@ -156,10 +161,10 @@ class MongoMaskingQueries:
     def search_cursor(self, tenant_id: str, query: SearchQuery, conversation_ids: list[str] | None) -> Any:
         """The candidates' query: in conversations, a word's entries for them; else the word's newest entries
         (for a query of one word being typed, the first entries of the words it starts)."""
-        found = self._db[MESSAGES].find(search_filter(tenant_id, query, conversation_ids), {"terms": 0})
+        found = self._db[MESSAGES].find(search_filter(tenant_id, query, conversation_ids), {"terms": 0}).hint(
+            words_index(conversation_ids))
         if conversation_ids is not None:
-            return found.hint(SEARCH_IN_CONVERSATIONS).limit(SEARCH_CANDIDATES)
-        found = found.hint(SEARCH_NEWEST)
+            return found.limit(SEARCH_CANDIDATES)
         if query.bound is not None:  # one word's entries are in time order: the newest first, no sort in memory
             found = found.sort("sent_at", DESCENDING)
         return found.limit(SEARCH_CANDIDATES)
@@ -168,8 +173,7 @@ class MongoMaskingQueries:
         """How many index entries the scan of `query` starts from (its bound word's, or its prefix's), counted
         on the index alone up to ENTRIES_COUNTED."""
         return await self._db[MESSAGES].count_documents(
-            scan_bound(tenant_id, query, conversation_ids), limit=ENTRIES_COUNTED,
-            hint=SEARCH_IN_CONVERSATIONS if conversation_ids is not None else SEARCH_NEWEST)
+            scan_bound(tenant_id, query, conversation_ids), limit=ENTRIES_COUNTED, hint=words_index(conversation_ids))
 
     async def fewest_entries(self, tenant_id: str, query: SearchQuery, conversation_ids: list[str] | None
                              ) -> tuple[SearchQuery, int | None]:
@@ -190,8 +194,9 @@ class MongoMaskingQueries:
     async def search(self, tenant_id: str, query: SearchQuery, *, conversation_ids: list[str] | None
                      ) -> tuple[list[Doc], dict[str, Doc], bool]:
         """At most SEARCH_CANDIDATES messages holding every query word, their conversations by id, and whether
-        that is all of them. When the scan's start has more than SCANNED entries, only the first SCANNED (the
-        newest, tenant-wide) are looked at: a bound on what one search reads, and then not complete."""
+        that is all of them. When the scan's start has more than SCANNED entries, only the first SCANNED in index
+        order (the newest, when a word starts a tenant-wide scan) are looked at: a bound on what one search reads,
+        and then not complete."""
         query, entries = await self.fewest_entries(tenant_id, query, conversation_ids)
         if entries is not None and entries > SCANNED:
             newest = conversation_ids is None and query.bound is not None
@@ -199,7 +204,7 @@ class MongoMaskingQueries:
                 {"$match": scan_bound(tenant_id, query, conversation_ids)},
                 *([{"$sort": {"sent_at": DESCENDING}}] if newest else []), {"$limit": SCANNED},
                 {"$match": {"$expr": others_check(query)}}, {"$limit": SEARCH_CANDIDATES}, {"$project": {"terms": 0}}],
-                hint=SEARCH_IN_CONVERSATIONS if conversation_ids is not None else SEARCH_NEWEST)
+                hint=words_index(conversation_ids))
             messages = await cursor.to_list()
             complete = False
         else:

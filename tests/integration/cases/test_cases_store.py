@@ -81,6 +81,8 @@ async def test_a_case_opened_while_its_conversation_starts_ends_linked_with_its_
     conversation at once; whichever commits second runs again, and either order ends the same."""
     await service.feed(customer.CustomerLinked(customer_id="visitor-1", conversation_id="conv0", contact_id="ann",
                                                account_id=None, name="Ann", company=None, at=datetime.now(UTC)))
+    unheard = await service.get("/internal/tenants/t1/conversations/conv0/case")  # before its start and any case
+    assert (unheard["case_id"], unheard["contact_id"]) == (None, None)
     for n in range(6):
         conversation = f"conv{n}"
         opening = service.send(c.OpenCase(case_id=f"k{n}", fields=c.CaseFields(title="Refund"),

@@ -22,7 +22,7 @@ async def customer_linked(ctx: UseCaseContext, e: customer.CustomerLinked) -> No
         conversation = await ctx.repos.conversations.get(conversation_id)
         if conversation is None or conversation.customer.customer_id != e.customer_id:
             continue  # not chat's (yet), or not this customer's: the gateway names the customer it sees
-        outcome = identify(conversation, contact_id=e.contact_id, name=name, now=ctx.now)
+        outcome = identify(conversation, contact_id=e.contact_id, name=name, linked_at=e.at, now=ctx.now)
         if not outcome:
             continue
         await ctx.save(conversation, outcome)

@@ -91,3 +91,18 @@ async def test_another_tenants_link_changes_nothing_here(chat):
     await linked(chat, tenant="t2")
     assert stored(chat, "c1")["customer"]["name"] == "Melissa"
     assert chat.events(c.CustomerIdentified, tenant="t2") == [] and chat.events(c.CustomerIdentified) == []
+
+
+async def test_the_announcement_carries_the_links_time_not_chats(chat):
+    # The gateway's view keeps the later of the two sides of a link (customer's CustomerLinked, chat's
+    # CustomerIdentified); stamped with chat's own clock, chat's side of the same link looked later and, arriving
+    # first, made the customer service's side (with the account and company) look stale: CI saw the account lost.
+    await chat.active("c1", "a1")
+    link_time = chat.now
+    event = cu.CustomerLinked(customer_id="cu1", conversation_id="c1", contact_id="k1", account_id="a1",
+                              name="Ann", company="Acme", at=link_time)
+    chat.tick(3)  # chat hears it later
+    await deliver(chat, wrap(event, tenant_id="t1", key="cu1", producer="customer"))
+    (told,) = chat.events(c.CustomerIdentified)
+    assert told.at == link_time
+    assert stored(chat, "c1")["updated_at"] == chat.now  # the conversation itself changed now

@@ -45,6 +45,9 @@ class Bench:
         # The services' own producer settings, so the load generator is one more service.
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_config(ServiceSettings()))
         self.sent_at: dict[str, float] = {}
+        self.sent_wall: dict[str, float] = {}
+        self.made_at: dict[str, float] = {}  # OfferMade's occurred_at (in routing's transaction)
+        self.received_wall: dict[str, float] = {}
         self.offered_at: dict[str, float] = {}
         self.queued_to_offer_in_service: list[float] = []
         self.answers: dict[str, str] = {}
@@ -75,6 +78,8 @@ class Bench:
                     self.queued_at_event[p.conversation_id] = env.occurred_at.timestamp()
                 elif env.type == "routing.OfferMade" and p.conversation_id not in self.offered_at:
                     self.offered_at[p.conversation_id] = now
+                    self.received_wall[p.conversation_id] = time.time()
+                    self.made_at[p.conversation_id] = env.occurred_at.timestamp()
                     if p.conversation_id in self.queued_at_event:
                         self.queued_to_offer_in_service.append(
                             env.occurred_at.timestamp() - self.queued_at_event[p.conversation_id])
@@ -116,6 +121,7 @@ class Bench:
             await asyncio.sleep(max(0.0, start + n * interval - time.monotonic()))
             cid = f"conv-{n}"
             self.sent_at[cid] = time.monotonic()
+            self.sent_wall[cid] = time.time()
             await self.send(r.RouteConversation(conversation_id=cid, queue_id=f"queue-{rng.randrange(self.args.queues)}",
                                                 customer_name=f"Customer {n}", preview="Hello, I need help",
                                                 skills={"billing": rng.randint(1, 5)}))
@@ -193,6 +199,15 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str, broker_p
           f"= {len(answered_in_load) / load_s:.1f} commands/s (sent at {args.rate * 3:.0f}/s once ends start)")
     if broker_line:
         print(broker_line)
+    # Where the time goes (one machine, one clock): up to the offer being made in routing's transaction (the
+    # command's trip, its wait behind others, the transaction's reads), then from there to the bench (the
+    # commit, the outbox relay's publish, the broker's trip).
+    made = [c for c in bench.made_at if c in bench.sent_wall]
+    if made:
+        before = [bench.made_at[c] - bench.sent_wall[c] for c in made]
+        after = [bench.received_wall[c] - bench.made_at[c] for c in made]
+        print(f"{'  sent -> OfferMade made (in routing)':42s}{ms(pct(before, 50))}{ms(pct(before, 99))}")
+        print(f"{'  OfferMade made -> received (commit, relay)':42s}{ms(pct(after, 50))}{ms(pct(after, 99))}")
     if bench.queued_to_offer_in_service:
         print(f"{'in service: Queued -> OfferMade occurred_at':42s}"
               f"{ms(pct(bench.queued_to_offer_in_service, 50))}{ms(pct(bench.queued_to_offer_in_service, 99))}")

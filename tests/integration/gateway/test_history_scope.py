@@ -74,8 +74,20 @@ async def test_a_supervisor_of_busy_queues_searches_the_tenants_newest_matches_c
     assert await history_search.readable_hits(db, agent_in_busy, hits) == []
 
 
+async def test_an_agent_who_served_more_than_one_search_takes_searches_the_tenants_newest_matches(db):
+    await db[CONVERSATIONS].insert_many([view(f"old{n}", served_by=["alice"])
+                                         for n in range(MAX_SEARCH_CONVERSATIONS - 7)])
+    # candidates: 1 + N - 7 served and closed (by id), 5 more from the other branches (one of them not readable)
+    readable = await history_search.callers_conversations(db, ALICE)
+    assert len(readable) == MAX_SEARCH_CONVERSATIONS - 2 and "transferred-away" not in readable
+    await db[CONVERSATIONS].insert_many([view(f"older{n}", served_by=["alice"]) for n in range(2)])
+    assert await history_search.callers_conversations(db, ALICE) is None  # served by id, and the rest: one too many
+
+
 async def test_the_scope_queries_use_indexes(db):
-    branches = [{"agents": "alice"}, {"served_by": "alice"}, {"queue_id": {"$in": ["q1"]}},
+    served = await db[CONVERSATIONS].find({"tenant_id": T, "served_by": "alice", "state": "closed"}).explain()
+    assert "closed_list" in str(served["queryPlanner"]["winningPlan"]), served  # taken by id alone
+    branches = [{"agents": "alice"}, {"served_by": "alice", "state": {"$ne": "closed"}}, {"queue_id": {"$in": ["q1"]}},
                 {"queue_id": {"$in": ["q2"]}, "state": "closed", "offline": True}, {"customer_id": {"$in": ["cu-fav"]}}]
     explained = await db[CONVERSATIONS].find({"$or": [{"tenant_id": T, **b} for b in branches]}).explain()
     plan = str(explained["queryPlanner"]["winningPlan"])

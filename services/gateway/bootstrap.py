@@ -52,7 +52,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
         customer=httpx.AsyncClient(base_url=settings.customer_url, timeout=5.0),
         cases=httpx.AsyncClient(base_url=settings.cases_url, timeout=5.0))
     handlers = GatewayHandlers(runtime.uow)
-    frames = FrameRelay(runtime.db)  # positions the frames each commit queued
+    frames = FrameRelay(runtime.db, stored=hub.stored)  # positions the frames each commit queued
     runtime.uow.add_on_commit(frames.notify)
     runtime.add_loop(frames.run)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, replay_window_s=settings.replay_window_s))

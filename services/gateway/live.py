@@ -61,6 +61,12 @@ class Hub:
                 log.warning("change stream interrupted; restarting", error=repr(exc))
                 await asyncio.sleep(1.0)
 
+    def stored(self, rows: list[Doc]) -> None:
+        """Frames this instance's relay has just committed (adapters/store.py FrameRelay): its sockets get them
+        now; the change stream brings them again, and each stream sends a position once."""
+        for row in rows:
+            self._dispatch(STREAM, row)
+
     def _dispatch(self, collection: str, doc: Doc) -> None:
         if collection == STREAM:
             for sub in list(self._subscribers.get(doc["recipient"], ())):

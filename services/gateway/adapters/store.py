@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -175,8 +176,13 @@ class FrameRelay:
     transactions committed in (a consumer's events of one conversation, in order). A second instance's relay may
     take the same batch: one of the two transactions conflicts and finds it gone on its retry."""
 
-    def __init__(self, db: AsyncDatabase[Doc], *, poll_s: float = 0.5, batch: int = 500) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], *, poll_s: float = 0.5, batch: int = 500,
+                 stored: Callable[[list[Doc]], None] | None = None) -> None:
         self.db, self.poll_s, self.batch = db, poll_s, batch
+        # Told the rows of each committed batch (live.py's hub: this instance's sockets get them at once rather
+        # than one change-stream trip later; the change stream brings them again, and a stream drops a position
+        # it has sent).
+        self._stored = stored
         self._wake = asyncio.Event()
         self.relayed = 0
         _RELAYS.append(self)
@@ -202,6 +208,7 @@ class FrameRelay:
     async def relay_once(self) -> int:
         """Position one batch of queued frames; how many queued writes it took."""
         async def work(session: AsyncClientSession) -> int:
+            committed.clear()  # a retried attempt: only what the attempt that commits wrote counts
             pending = await self.db[PENDING].find({}, session=session).sort("_id", ASCENDING).limit(
                 self.batch).to_list()
             if not pending:
@@ -223,12 +230,16 @@ class FrameRelay:
                          for n, (frame, traceparent) in enumerate(items)]
             await self.db[STREAM].insert_many(rows, session=session)
             await self.db[PENDING].delete_many({"_id": {"$in": [q["_id"] for q in pending]}}, session=session)
+            committed[:] = rows  # this attempt's (a retried attempt's replace them)
             return len(pending)
 
+        committed: list[Doc] = []
         async with self.db.client.start_session() as session:
             done = await session.with_transaction(work, read_concern=ReadConcern("snapshot"),
                                                   write_concern=WriteConcern("majority"))
         self.relayed += done
+        if self._stored is not None and committed:
+            self._stored(committed)
         return done
 
 

@@ -43,7 +43,9 @@ async def test_two_relays_give_every_committed_frame_one_position_in_order(db):
             await queue(db, [(r, {"type": "x", "w": w, "n": n, "part": p}) for r in recipients for p in (0, 1)])
     await queue(db, [("agent:t:a", {"type": "aborted"})], commit=False)
 
-    relays = [FrameRelay(db, batch=7), FrameRelay(db, batch=7)]
+    told: list[tuple[str, int]] = []  # what the relays handed to their instance's sockets, after each commit
+    relays = [FrameRelay(db, batch=7, stored=lambda rows: told.extend((r["recipient"], r["position"]) for r in rows))
+              for _ in range(2)]
     writing = asyncio.gather(*(writer(w) for w in range(6)))
     while not writing.done() or await db[PENDING].count_documents({}):
         await asyncio.gather(*(r.relay_once() for r in relays))
@@ -61,6 +63,8 @@ async def test_two_relays_give_every_committed_frame_one_position_in_order(db):
             assert mine == sorted(mine)
     assert await db[STREAM].count_documents({"frame.type": "aborted"}) == 0
     assert sum(r.relayed for r in relays) == 60
+    # each committed row told once, by the relay that committed it (a conflicted attempt's rows never)
+    assert sorted(told) == sorted((r, n) for r in recipients for n in range(1, 121))
 
 
 async def test_the_relay_loop_positions_frames_when_woken(db):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -50,9 +51,11 @@ async def _start_check_stop(name: str, infra, unique: str) -> dict:
         # first AsyncAPI document is built on request (a CI run timed it out at 2 s under load)
         live = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/health/live", 30)
         spec = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/asyncapi.json", 30)
+        metrics = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics", 30)
     finally:
         out = await _terminate(proc)
-    return {"ready": ready, "live": live, "spec": spec, "exit": proc.returncode, "log": out.decode(errors="replace")}
+    return {"ready": ready, "live": live, "spec": spec, "metrics": metrics, "exit": proc.returncode,
+            "log": out.decode(errors="replace")}
 
 
 async def test_every_service_starts_reports_ready_and_stops_cleanly(infrastructure, unique):
@@ -62,6 +65,8 @@ async def test_every_service_starts_reports_ready_and_stops_cleanly(infrastructu
         assert json.loads(r["ready"][1]) == {"status": "ok", "started": "ok", "kafka": "ok", "mongodb": "ok"}
         assert r["live"][0] == 200
         assert json.loads(r["spec"][1])["info"]["title"] == f"{name} service"
+        frozen = re.search(r"^python_gc_frozen_objects (\S+)$", r["metrics"][1].decode(), re.M)
+        assert frozen and float(frozen.group(1)) > 10_000, f"{name}: what the start built is not frozen"
         assert r["exit"] == 0, f"{name} exit {r['exit']}:\n{r['log'][-3000:]}"
         assert "service stopped" in r["log"]
 

@@ -1,6 +1,8 @@
 """The frame relay (services/gateway/adapters/store.py): frames queued in a transaction get positions only if it
 commits, each recipient's positions run 1, 2, 3... without gaps or repeats even with two relays (two gateway
-instances) at once, and frames of one transaction keep their order."""
+instances) at once, and frames of one transaction keep their order. The frames a relay commits reach its own
+instance's sockets at once (live.py's hub), without waiting for the change stream; the change stream (which brings
+them again, and brings another instance's) never makes a socket send a position twice or out of order."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ from typing import Any
 import pytest
 
 from services.gateway.adapters.store import HEADS, PENDING, STREAM, FrameRelay, append, ensure_indexes
+from services.gateway.live import Hub, Subscriber
 from shared.mongo import make_mongo_client
 from shared.settings import ServiceSettings
 from shared.testing.kafka import eventually
 
 pytestmark = pytest.mark.integration
+AGENT = "agent:t:a"
 
 
 @pytest.fixture
@@ -99,3 +103,41 @@ async def test_the_relay_loop_lives_on_after_an_unexpected_error(db):
         assert len(calls) >= 2 and not task.done()
     finally:
         task.cancel()
+
+
+async def test_own_frames_go_out_at_once_and_the_change_stream_repeats_none(db):
+    hub = Hub(db, window_s=3600)
+    sent: list[dict[str, Any]] = []
+
+    async def send(frame: dict[str, Any]) -> None:
+        sent.append(frame)
+
+    await queue(db, [(AGENT, {"type": "before"})])
+    await FrameRelay(db).relay_once()
+    socket = asyncio.create_task(hub.stream(Subscriber(AGENT), 0, send))
+    tasks = [socket]
+    try:
+        await eventually(lambda: len(sent) == 1, timeout_s=10, interval_s=0.02)  # read from the database: resumed
+        own = FrameRelay(db, stored=hub.stored)
+        for n in range(3):  # no change stream yet: only the relay's hand-off can bring these
+            await queue(db, [(AGENT, {"type": "own", "n": n})])
+            await own.relay_once()
+        await eventually(lambda: len(sent) == 4, timeout_s=10, interval_s=0.02)
+
+        tasks.append(asyncio.create_task(hub.run()))  # now the change stream too
+        await asyncio.wait_for(hub.watching.wait(), 10)
+        for n in range(3, 6):
+            await queue(db, [(AGENT, {"type": "own", "n": n})])
+            await own.relay_once()
+        # another instance's relay: this hub hears of its frame by the change stream only
+        await queue(db, [(AGENT, {"type": "another instance's"})])
+        await FrameRelay(db).relay_once()
+        await eventually(lambda: any(f["type"] == "another instance's" for f in sent), timeout_s=10,
+                         interval_s=0.02)
+        # the change stream delivers in commit order: every repeat of an own frame came before the last frame
+        assert [f["position"] for f in sent] == list(range(1, 9))
+        assert [f.get("n") for f in sent] == [None, 0, 1, 2, 3, 4, 5, None]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

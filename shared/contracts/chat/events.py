@@ -197,7 +197,8 @@ class CustomerIdentified(ChatEvent):
     customer_name: str = Field(description="Its name now (masked).")
     contact_id: str | None = Field(description="The contact it is linked to (None: linked to an account only).")
     agents: list[str] = Field(description="Agents who may work it now (the desks to tell).")
-    at: datetime = Field(description="When (UTC).")
+    at: datetime = Field(description="When the link was made (customer.CustomerLinked's time, UTC): both "
+                                     "announcements of one link carry the same time.")
 
 
 class CustomerErased(ChatEvent):

@@ -62,13 +62,14 @@ async def callers_conversations(db: Any, staff: Staff) -> list[str] | None:
         return None
     members, favourites = await _member_queues(db, staff), await _favourites(db, staff)
     me = staff.user_id
-    served: Doc = {"served_by": me, "state": "closed"}
     by_id: list[str] = []
     branches: list[Doc] = [{"agents": me}]
     if allowed(staff.role, Action.READ_MESSAGES, {Relation.ASSIGNED}):
         by_id = [v["conversation_id"] for v in await db[CONVERSATIONS].find(
-            {"tenant_id": staff.tenant_id, **served}, {"_id": 0, "conversation_id": 1}
+            {"tenant_id": staff.tenant_id, "served_by": me, "state": "closed"}, {"_id": 0, "conversation_id": 1}
         ).limit(MAX_SEARCH_CONVERSATIONS + 1).to_list()]
+        if len(by_id) > MAX_SEARCH_CONVERSATIONS:
+            return None  # too many already: the other branches need not be read
         branches.append({"served_by": me, "state": {"$ne": "closed"}})
     else:
         branches.append({"served_by": me})

@@ -82,6 +82,8 @@ async def test_an_agent_who_served_more_than_one_search_takes_searches_the_tenan
     assert len(readable) == MAX_SEARCH_CONVERSATIONS - 2 and "transferred-away" not in readable
     await db[CONVERSATIONS].insert_many([view(f"older{n}", served_by=["alice"]) for n in range(2)])
     assert await history_search.callers_conversations(db, ALICE) is None  # served by id, and the rest: one too many
+    await db[CONVERSATIONS].insert_many([view(f"oldest{n}", served_by=["alice"]) for n in range(5)])
+    assert await history_search.callers_conversations(db, ALICE) is None  # served by id alone: too many
 
 
 async def test_the_scope_queries_use_indexes(db):

@@ -127,13 +127,20 @@ def routing_problems(events: list[tuple[int, int, Any]], capacity: dict[tuple[st
         unique.append(env)
     double: list[str] = []
     holder: dict[tuple[str, str], str] = {}
+    since: dict[tuple[str, str], list[str]] = defaultdict(list)  # the conversation's events since its assignment
     for env in unique:
         ev, cid = env.payload, (env.tenant_id, getattr(env.payload, "conversation_id", None))
         if env.type == "routing.ConversationAssigned":
             if cid in holder and holder[cid] != ev.agent_id:
-                double.append(f"{cid[1]} assigned to {ev.agent_id} while {holder[cid]} held it")
+                double.append(f"{cid[1]} assigned to {ev.agent_id} while {holder[cid]} held it "
+                              f"(since its assignment: {', '.join(since[cid]) or 'nothing'})")
             holder[cid] = ev.agent_id
-        elif env.type == "routing.ConversationTransferred" and holder.get(cid) == ev.from_agent_id or env.type == "routing.ConversationEnded":
+            since[cid] = []
+            continue
+        since[cid].append(env.type.removeprefix("routing."))
+        # a persistent chat parked with its agent holds nobody (R9): the customer's next message may go to another
+        if (env.type == "routing.ConversationTransferred" and holder.get(cid) == ev.from_agent_id
+                or env.type in ("routing.ConversationEnded", "routing.ConversationWaiting")):
             holder.pop(cid, None)
     over: list[str] = []
     held: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)  # (tenant, agent) -> (kind, conversation)

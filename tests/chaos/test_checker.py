@@ -78,9 +78,24 @@ def test_an_assignment_while_another_agent_holds_the_conversation_is_reported():
                                                 to_agent_id=None, reason="r"), 2, offset=1),
           event(assigned("c", "b"), 3, offset=2)]
     assert routing_problems(ok, {}) == ([], [])
-    bad = [event(assigned("c", "a"), 1, offset=0), event(assigned("c", "b"), 2, offset=1)]
+    bad = [event(assigned("c", "a"), 1, offset=0),
+           event(routing.OfferMade(conversation_id="c", offer_id="o", agent_id="b", queue_id="q", channel="chat",
+                                   customer_name="", preview="", waited_s=0, expires_at=datetime.now(UTC)), 2, offset=1),
+           event(assigned("c", "b"), 3, offset=2)]
     double, _ = routing_problems(bad, {})
-    assert double == ["c assigned to b while a held it"]
+    assert double == ["c assigned to b while a held it (since its assignment: OfferMade)"]
+
+
+def test_a_persistent_chat_parked_with_its_agent_may_come_back_to_another():
+    """R9: a waiting conversation holds nobody; when the customer writes again and its agent has no room, the
+    queue offers it to another agent (the long chaos profile, seed 29, reported this as a double assignment)."""
+    parked = routing.ConversationWaiting(conversation_id="c", agent_id="a",
+                                         waiting_until=datetime.now(UTC) + timedelta(days=1))
+    events = [event(assigned("c", "a"), 1, offset=0), event(parked, 2, offset=1),
+              event(routing.ConversationQueued(conversation_id="c", queue_id="q", channel="chat", priority=0, skills={},
+                                                     enqueued_at=datetime.now(UTC)), 3, offset=2),
+              event(assigned("c", "b"), 4, offset=3)]
+    assert routing_problems(events, {("t", "a"): 1, ("t", "b"): 1}) == ([], [])
 
 
 def test_a_repeated_event_counts_once_and_load_over_capacity_is_reported():

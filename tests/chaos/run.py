@@ -5,7 +5,8 @@ restarted on the same data and frozen with SIGSTOP), then a settle, the checker 
     .venv/bin/python -m tests.chaos [--profile short|long] [--seed N] [--keep]
 
 The short profile is what CI runs (tests/chaos/test_chaos.py, marked slow); the long one (15 minutes of
-faults) is for a quiet machine, its table goes in the issue note."""
+faults) is for a quiet machine, its table goes in the issue note. The data and logs folder is kept (and printed)
+with --keep, and always when the run finds something."""
 
 from __future__ import annotations
 
@@ -354,10 +355,13 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data and logs folder (printed)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="chaos-"))
+    report = None
     try:
         report = asyncio.run(chaos(PROFILES[args.profile], args.seed, root))
     finally:
-        if args.keep:
+        # a finding (or a crash of the harness) keeps its evidence: the services' databases (outboxes keep
+        # every published event), the broker's topics and the logs
+        if args.keep or report is None or not report.findings.clean:
             print(f"data and logs kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)

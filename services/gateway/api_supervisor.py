@@ -74,9 +74,9 @@ async def observe(conversation_id: Identifier, request: Request, staff: Staff = 
     access = await authorise(gw.db, staff, conversation_id, Action.OBSERVE)
     if Relation.SUPERVISOR_OF_QUEUE not in access.relations:  # a favourite's follower: favourite frames already,
         raise_refusal(FORBIDDEN)  # never the private notes an observer's copies carry
-    key = {"_id": f"{staff.tenant_id}:{conversation_id}"}
-    await gw.db[OBSERVERS].update_one(key, {"$addToSet": {"users": staff.user_id},
-                                            "$set": {"tenant_id": staff.tenant_id}}, upsert=True)
+    # on the conversation's document, which the consumer reads for every event of it anyway
+    await gw.db[CONVERSATIONS].update_one({"_id": f"{staff.tenant_id}:{conversation_id}"},
+                                          {"$addToSet": {OBSERVERS: staff.user_id}})
     page = await chat_read(gw, f"/internal/tenants/{staff.tenant_id}/conversations/{conversation_id}/messages",
                            after_seq=0, limit=500, include_private="true")
     return Observing(conversation_id=conversation_id, observing=True, messages=page.get("messages", []))
@@ -87,6 +87,6 @@ async def unobserve(conversation_id: Identifier, request: Request,
                     staff: Staff = Depends(require_staff)) -> Observing:
     gw = request.app.state.gateway
     await authorise(gw.db, staff, conversation_id, Action.OBSERVE)
-    await gw.db[OBSERVERS].update_one({"_id": f"{staff.tenant_id}:{conversation_id}"},
-                                      {"$pull": {"users": staff.user_id}})
+    await gw.db[CONVERSATIONS].update_one({"_id": f"{staff.tenant_id}:{conversation_id}"},
+                                          {"$pull": {OBSERVERS: staff.user_id}})
     return Observing(conversation_id=conversation_id, observing=False)

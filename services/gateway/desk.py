@@ -32,7 +32,8 @@ from services.gateway.adapters.store import ACTIVE_VIEWS, CONVERSATIONS, QUEUES,
 log = get_logger(__name__)
 Doc = dict[str, Any]
 Frames = list[tuple[str, Doc]]
-AGENT_STATUS, OBSERVERS = "agent_status", "observers"
+AGENT_STATUS = "agent_status"
+OBSERVERS = "observers"  # a field of a conversation's document (`conversations`): who observes it (G5)
 # The events that can change how many conversations an agent holds or is offered (not messages, not reads).
 LOAD_EVENTS = (routing.OfferMade, routing.OfferDeclined, routing.OfferExpired, routing.OfferWithdrawn,
                routing.ConversationAssigned, routing.ConversationTransferred, chat.ConversationStateChanged,
@@ -45,9 +46,11 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
 
 
 class Desk:
-    def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession, tenant_id: str) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession, tenant_id: str, *,
+                 frames: list[tuple[str, Doc]] | None = None) -> None:
+        """`frames`: see Panels (the consumer queues the panels' frames with the event's own)."""
         self.db, self.session, self.tenant_id = db, session, tenant_id
-        self.panels = Panels(db, session, tenant_id)
+        self.panels = Panels(db, session, tenant_id, frames=frames)
 
     # --- conversation-keyed and agent events ---------------------------------------------------------------
 
@@ -92,7 +95,7 @@ class Desk:
             board_frames = await self._to_supervisors(conversation, at)
         if isinstance(ev, LOAD_EVENTS):
             board_frames += await self._loads(ev, conversation, at)
-        return [*board_frames, *await self._to_observers(conversation, to_agents)]
+        return [*board_frames, *self._to_observers(conversation, to_agents)]
 
     async def _open(self, agent_id: str, conversation: Doc, at: datetime) -> None:
         """The conversation's session on the agent's panel (not for a closed conversation: a late event)."""
@@ -171,9 +174,10 @@ class Desk:
         frame = board.conversation_frame(board.conversation_row(conversation, view, at), at)
         return [(s, frame) for s in supervisors]
 
-    async def _to_observers(self, conversation: Doc, to_agents: Frames) -> Frames:
-        found = await self.db[OBSERVERS].find_one({"_id": conversation["_id"]}, session=self.session)
-        watchers = [w for w in (found or {}).get("users", []) if w not in conversation.get("agents", [])]
+    @staticmethod
+    def _to_observers(conversation: Doc, to_agents: Frames) -> Frames:
+        # the conversation's document carries its observers (api_supervisor.py): no read of its own
+        watchers = [w for w in conversation.get(OBSERVERS, []) if w not in conversation.get("agents", [])]
         if not watchers or not to_agents:
             return []
         # What the conversation's agents got from this event, once each (the first agent's copy).

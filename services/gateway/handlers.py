@@ -73,8 +73,10 @@ class GatewayHandlers:
                 to_agents = [*to_agents, *to_favourites(out, favourites, observed)]
             if isinstance(ev, active_view.CONVERSATION_EVENTS):  # G4: the active-conversation view
                 to_agents = [*to_agents, *await self._view_changed(views, env, cid)]
-            # G3/G5: the agents' sessions panels, the supervisors' board, observers
-            desk = Desk(tx.db, tx.session, env.tenant_id)
+            # G3/G5: the agents' sessions panels, the supervisors' board, observers (the panels' `sessions` frames
+            # are queued first, with the rest, in one write)
+            panel_frames: list[tuple[str, Any]] = []
+            desk = Desk(tx.db, tx.session, env.tenant_id, frames=panel_frames)
             to_agents = [*to_agents, *await desk.on_event(env, out.view or view, to_agents,
                                                           changed=out.view is not None)]
             # C5: the conversation's sentiment fell to the tenant's threshold (once per fall, not for each message
@@ -85,7 +87,7 @@ class GatewayHandlers:
                 to_agents += await desk.sentiment_alert(ev.conversation_id, env.occurred_at,
                                                         level=ev.conversation_level, threshold=ev.threshold,
                                                         message_id=ev.message_id)
-            frames = [(agent_stream(env.tenant_id, agent), frame) for agent, frame in to_agents]
+            frames = [*panel_frames, *((agent_stream(env.tenant_id, agent), frame) for agent, frame in to_agents)]
             frames += [(customer_stream(env.tenant_id, cid), frame) for frame in out.to_customer] if cid else []
             await views.push(frames)
         await self.uow.run(work)  # the event's id is recorded in the same transaction: frames are pushed once
@@ -109,8 +111,9 @@ class GatewayHandlers:
                 await views.save_active_view(change.view)
                 frames += active_view.frames(change.view, change.sections, env)
                 changed.append(change.view)
-        await Desk(views.db, views.session, env.tenant_id).record_changed(env, changed)  # session titles (G3)
-        await views.push([(agent_stream(env.tenant_id, agent), frame) for agent, frame in frames])
+        panel_frames: list[tuple[str, Any]] = []  # session titles (G3)
+        await Desk(views.db, views.session, env.tenant_id, frames=panel_frames).record_changed(env, changed)
+        await views.push([*panel_frames, *((agent_stream(env.tenant_id, agent), frame) for agent, frame in frames)])
 
 
 def handlers_for(gateway: GatewayHandlers, events: tuple[type, ...]) -> dict[type, Any]:

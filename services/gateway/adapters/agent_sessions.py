@@ -33,8 +33,12 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
 class Panels:
     """Panels read and written inside one transaction (the consumer's, or a route's)."""
 
-    def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession, tenant_id: str) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession, tenant_id: str, *,
+                 frames: list[tuple[str, Doc]] | None = None) -> None:
+        """`frames`: where saved panels put their `sessions` frames for the caller to queue with the rest of what
+        its transaction pushes (one write for all of them); without it, each save queues its own."""
         self.db, self.session, self.tenant_id = db, session, tenant_id
+        self.frames = frames
 
     async def get(self, agent_id: str) -> Doc:
         found = await self.db[PANELS].find_one({"_id": f"{self.tenant_id}:{agent_id}"}, session=self.session)
@@ -50,8 +54,11 @@ class Panels:
         panel["version"] += 1
         hot(agent_stream(self.tenant_id, panel["agent_id"]))  # an agent's panel: its conversations' events
         await self.db[PANELS].replace_one({"_id": panel["_id"]}, panel, upsert=True, session=self.session)
-        await append(self.db, self.session, [(agent_stream(self.tenant_id, panel["agent_id"]),
-                                               agent_sessions.frame(panel, at))])
+        frame = (agent_stream(self.tenant_id, panel["agent_id"]), agent_sessions.frame(panel, at))
+        if self.frames is not None:
+            self.frames.append(frame)
+        else:
+            await append(self.db, self.session, [frame])
 
     async def draft(self, agent_id: str, sid: str) -> Any:
         found = await self.db[DRAFTS].find_one({"_id": f"{self.tenant_id}:{agent_id}:{sid}"}, session=self.session)

@@ -5,8 +5,8 @@
 - `stream_heads` / `stream_events`: each recipient's stream (an agent, or a customer's conversation) with
   gateway-assigned positions, kept for the replay window; `stream_pending`: frames committed with what they
   announce, until the FrameRelay positions them;
-- `conversations`: who may see what (customer, queue, current agents, offered agents, state, preview),
-  which also feeds the work lists My / Open / Closed;
+- `conversations`: who may see what (customer, queue, current agents, offered agents, state, preview) and who
+  observes it (supervisors, G5), which also feeds the work lists My / Open / Closed;
 - `queues`: members (from routing's QueueConfigured), for the Open list and supervisors;
 - `answers`: command answers by request id, for callers that wait or come back later;
 - `active_views`: the active-conversation view (G4, active_view.py), one per active conversation, a
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, ConnectionFailure, OperationFailure
@@ -218,16 +218,21 @@ class FrameRelay:
                 for item in queued["frames"]:
                     by_recipient.setdefault(item["recipient"], []).append((item["frame"], queued.get("traceparent")))
             now = datetime.now(UTC)
+            # Every head in one read and one write, not a round trip per recipient (a line's update reaches all
+            # its agents). The positions come from this transaction's snapshot: a head another relay moved since
+            # makes this attempt's write conflict, and the retry reads it again.
+            heads = {head["_id"]: head["position"] async for head in self.db[HEADS].find(
+                {"_id": {"$in": list(by_recipient)}}, session=session)}
             rows = []
             for recipient, items in by_recipient.items():
-                head = await self.db[HEADS].find_one_and_update(
-                    {"_id": recipient}, {"$inc": {"position": len(items)}}, upsert=True,
-                    return_document=ReturnDocument.AFTER, session=session)
-                first = head["position"] - len(items) + 1
+                first = heads.get(recipient, 0) + 1
                 rows += [{"recipient": recipient, "position": first + n, "at": now,
                           "frame": {**frame, "position": first + n},
                           **({"traceparent": traceparent} if traceparent else {})}
                          for n, (frame, traceparent) in enumerate(items)]
+            await self.db[HEADS].bulk_write(
+                [UpdateOne({"_id": recipient}, {"$inc": {"position": len(items)}}, upsert=True)
+                 for recipient, items in by_recipient.items()], ordered=False, session=session)
             await self.db[STREAM].insert_many(rows, session=session)
             await self.db[PENDING].delete_many({"_id": {"$in": [q["_id"] for q in pending]}}, session=session)
             committed[:] = rows  # this attempt's (a retried attempt's replace them)

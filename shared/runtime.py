@@ -11,7 +11,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 import uvicorn
@@ -107,6 +107,22 @@ class _ServeThenConnect(AsgiFastStream):
             return
         await super().__call__(scope, receive, send)
 
+
+
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]], *, rounds: int = 3, wait_s: float = 5.0
+                     ) -> set[asyncio.Task[Any]]:
+    """Cancel tasks and wait for them, bounded; returns those still running. On Python 3.11 asyncio.wait_for
+    (which the MongoDB driver uses for its timed waits, a change stream's getMore included) can drop a
+    cancellation that lands as its inner wait finishes, and a loop that lost it runs on; so cancel again, and
+    never wait on such a task forever."""
+    pending = set(tasks)
+    for _ in range(rounds):
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=wait_s) if pending else (set(), set())
+        if not pending:
+            break
+    return pending
 
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, *, title: str, description: str = "",
@@ -271,16 +287,7 @@ class ServiceRuntime:
         # The relay finishes the pass it is in (so what it published is also marked sent), then the rest stops.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.relay.stop(), timeout=10)
-        # Bounded: on Python 3.11 asyncio.wait_for (which the MongoDB driver uses for its timed waits) can
-        # drop a cancellation that lands as its inner wait finishes, and a loop that lost it runs on; so
-        # cancel again, and never let shutdown wait on such a task forever.
-        pending = set(self._tasks)
-        for _ in range(3):
-            for task in pending:
-                task.cancel()
-            _, pending = await asyncio.wait(pending, timeout=5) if pending else (set(), set())
-            if not pending:
-                break
+        pending = await cancel_all(self._tasks)
         if pending:
             log.warning("background tasks did not stop", tasks=sorted(t.get_name() for t in pending))
 

@@ -13,7 +13,7 @@ from shared.contracts.catalogue import DEAD_LETTERS, Topic
 from shared.contracts.envelope import Envelope, Event, encode, wrap
 from shared.mongo import OUTBOX, Transaction
 from shared.outbox import OutboxRelay
-from shared.runtime import ServiceRuntime
+from shared.runtime import ServiceRuntime, cancel_all
 from shared.settings import ServiceSettings
 from shared.testing.kafka import TopicReader, eventually, produce
 
@@ -139,8 +139,7 @@ async def test_relay_killed_between_commit_and_publish_loses_nothing(infrastruct
             assert await a.db[OUTBOX].count_documents({"sent_at": None}) == 0
             assert sorted([v["times"] for v in await b.db.notes_view.find().to_list()]) == [1, 1, 1, 1]
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            assert not await cancel_all([task])  # bounded (shared.runtime.cancel_all says why)
     finally:
         await b.stop()
         await a.broker.stop()

@@ -15,6 +15,7 @@ import pytest
 from services.gateway.adapters.store import HEADS, PENDING, STREAM, FrameRelay, append, ensure_indexes
 from services.gateway.live import Hub, Subscriber
 from shared.mongo import make_mongo_client
+from shared.runtime import cancel_all
 from shared.settings import ServiceSettings
 from shared.testing.kafka import eventually
 
@@ -137,7 +138,6 @@ async def test_own_frames_go_out_at_once_and_the_change_stream_repeats_none(db):
         # the change stream delivers in commit order: every repeat of an own frame came before the last frame
         assert [f["position"] for f in sent] == list(range(1, 9))
         assert [f.get("n") for f in sent] == [None, 0, 1, 2, 3, 4, 5, None]
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:  # bounded: a change stream's cancelled getMore can swallow the first cancellation (the CI run of
+        # 63a16ce hung here, and so did 1 in 4 local runs of 5ba2396)
+        assert not await cancel_all(tasks)

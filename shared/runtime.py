@@ -282,8 +282,8 @@ class ServiceRuntime:
 
     async def _stop(self) -> None:
         if self._connector is not None and not self._connector.done():
-            self._connector.cancel()
-            await asyncio.gather(self._connector, return_exceptions=True)
+            if await cancel_all([self._connector]):
+                log.warning("the connector did not stop")
         # The relay finishes the pass it is in (so what it published is also marked sent), then the rest stops.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.relay.stop(), timeout=10)

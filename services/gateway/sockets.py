@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
+from shared.runtime import cancel_all
 
 from services.gateway.adapters.store import agent_stream, customer_stream
 from services.gateway.identity import customer_from_token, staff_from_token
@@ -55,9 +56,7 @@ async def _serve(hub: Hub, websocket: WebSocket, sub: Subscriber, after: int) ->
     streaming = asyncio.create_task(hub.stream(sub, after, send))
     listening = asyncio.create_task(listen())
     done, pending = await asyncio.wait({streaming, listening}, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    await cancel_all(pending)  # bounded: a read of the replay can swallow a cancellation
     closed_by_stream = streaming in done and (streaming.exception() is None
                                               or isinstance(streaming.exception(), SocketClosed))
     if listening in done:

@@ -26,6 +26,36 @@ export function fill(el, ...children) {
   el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
 }
 
+/** Like fill, for what is redrawn while the user works in it (tabs, offers, work lists, the board): a new
+ * element with the id of one already there among the same parent's children keeps that element, its attributes
+ * and children brought up to date the same way; an element without an id is kept where it equals the one at its
+ * place. So a redraw does not replace the element under the pointer, which would lose a click pressed before it and
+ * released after it. A kept element keeps its first render's listeners: listeners must depend only on what the id
+ * of the element (or of its nearest ancestor with one) names. */
+export function update(el, ...children) {
+  const had = [...el.childNodes];
+  const byId = new Map(had.filter((c) => c.id).map((c) => [c.id, c]));
+  place(el, nodes(children).map((fresh, i) => {
+    const old = fresh.id ? byId.get(fresh.id) : undefined;
+    if (old && old.tagName === fresh.tagName) {
+      for (const a of [...old.attributes]) if (!fresh.hasAttribute(a.name)) old.removeAttribute(a.name);
+      for (const a of fresh.attributes) if (old.getAttribute(a.name) !== a.value) old.setAttribute(a.name, a.value);
+      update(old, [...fresh.childNodes]);
+      return old;
+    }
+    return had[i] && !had[i].id && had[i].isEqualNode(fresh) ? had[i] : fresh;
+  }));
+}
+
+const nodes = (children) => children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false)
+  .map((c) => (c instanceof Node ? c : document.createTextNode(String(c))));
+
+/** Make `el`'s children exactly `list`, in order, moving only what is out of place. */
+function place(el, list) {
+  list.forEach((n, i) => { if (el.childNodes[i] !== n) el.insertBefore(n, el.childNodes[i] || null); });
+  while (el.childNodes.length > list.length) el.lastChild.remove();
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     super(ApiError.describe(status, body));

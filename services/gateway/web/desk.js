@@ -1,7 +1,7 @@
 // The agent desktop: sign-in, presence, offers with a countdown, the sessions panel (tabs with unread badges
 // and the sentiment alert), the conversation pane with the active-conversation view beside it, work lists,
 // transfer, wrap-up, and the supervisor's queue board. Everything through the gateway's public API.
-import { $, Api, ApiError, LiveStream, download, fill, h, messageElement, timeOf, wsUrl } from "./common.js";
+import { $, Api, ApiError, LiveStream, download, fill, h, messageElement, timeOf, update, wsUrl } from "./common.js";
 
 const MAX_TEXT = 1000;
 const RESERVED = /[<>]/;
@@ -191,10 +191,11 @@ function onFrame(frame) {
 // ---- offers --------------------------------------------------------------------------------------------------
 function renderOffers() {
   const now = Date.now();
-  fill($("#offers"), [...offers.values()].map((o) => {
+  update($("#offers"), [...offers.values()].map((o) => {
     const left = o.expires_at ? Math.max(0, Math.round((Date.parse(o.expires_at) - now) / 1000)) : null;
     const what = o.conference ? `Conference with ${o.inviter_id}` : "Offer";
-    return h("div", { class: "offer card", role: "group", "aria-label": `${what}: ${o.customer_name || "a customer"}` },
+    return h("div", { class: "offer card", role: "group", id: `offer-${o.offer_id}`,
+                      "aria-label": `${what}: ${o.customer_name || "a customer"}` },
       h("strong", {}, o.customer_name || "A customer"), " · ",
       h("span", { class: "muted" }, o.conference ? `${o.inviter_id} invites you to a conference` : o.queue_id || ""),
       h("p", { class: "text" }, o.preview || ""),
@@ -251,7 +252,7 @@ let rendered = false;
 
 function renderTabs() {
   const had = document.activeElement && document.activeElement.closest("#tabs") ? document.activeElement.id : null;
-  fill($("#tabs"), allSessions().map((s) => {
+  update($("#tabs"), allSessions().map((s) => {
     const selected = s.id === panel.focused;
     const label = s.kind === "home" ? "Home" : s.title;
     return h("button", { type: "button", role: "tab", id: `tab-${s.id}`, class: "tab", "data-session": s.id,
@@ -529,18 +530,21 @@ async function loadView(cid) {
   const sentiment = summary.sentiment;
   const kase = view.case && !view.case.error ? view.case : null;
   const timeline = view.timeline && Array.isArray(view.timeline.entries) ? view.timeline.entries : [];
-  fill($("#view"),
-    h("section", { class: "card", "aria-labelledby": "v-customer" }, h("h3", { id: "v-customer" }, "Customer"),
+  // update, keyed by what the listeners act on: a redraw keeps what the agent is typing into or pressing
+  const key = (...parts) => parts.map((p) => p || "-").join(":");
+  update($("#view"), h("div", { id: `view-${cid}` },
+    h("section", { class: "card", "aria-labelledby": "v-customer",
+                   id: `v-customer-card-${key(customer.contact_id, customer.account_id)}` }, h("h3", { id: "v-customer" }, "Customer"),
       facts([["Name", customer.name], ["E-mail", contact.email], ["Phone", contact.phone],
              ["Company", customer.company]]),
       customer.contact_id ? h("button", { type: "button", onclick: () => openRecord("contact", customer.contact_id) },
                               "Open the contact in a tab") : null,
       customer.account_id ? h("button", { type: "button", onclick: () => openRecord("account", customer.account_id) },
                               "Open the account in a tab") : null,
-      customer.contact_id ? null : h("form", { class: "inline-form", onsubmit: (e) => linkContact(e, cid) },
+      customer.contact_id ? null : h("form", { class: "inline-form", id: "link-form", onsubmit: (e) => linkContact(e, cid) },
         h("label", { for: "link-contact" }, "Link to contact (id)"), h("input", { id: "link-contact", required: true }),
         h("button", { type: "submit" }, "Link"))),
-    h("section", { class: "card", "aria-labelledby": "v-summary" }, h("h3", { id: "v-summary" }, "Summary"),
+    h("section", { class: "card", "aria-labelledby": "v-summary", id: "v-summary-card" }, h("h3", { id: "v-summary" }, "Summary"),
       facts([["Channel", summary.channel], ["Queue", summary.queue_id], ["State", summary.state],
              ["Waited", summary.waited_s != null ? `${Math.round(summary.waited_s)} s` : null],
              ["Customer messages", summary.customer_messages],
@@ -554,24 +558,24 @@ async function loadView(cid) {
       (context.trail || []).length ? [h("h4", {}, "Before the chat"), h("ol", { class: "timeline" },
         context.trail.slice(0, 10).map((t) => h("li", {}, h("time", { datetime: t.at }, timeOf(t.at)), " ",
                                                  t.title || t.kind)))] : null),
-    h("section", { class: "card", "aria-labelledby": "v-case" }, h("h3", { id: "v-case" }, "Case"),
+    h("section", { class: "card", "aria-labelledby": "v-case", id: `v-case-card-${key(kase && kase.case_id)}` }, h("h3", { id: "v-case" }, "Case"),
       kase ? [facts([["Number", kase.number], ["Title", kase.title], ["Status", kase.status],
                      ["Priority", kase.priority]]),
-              h("form", { class: "inline-form", onsubmit: (e) => quickNote(e, cid, kase.case_id) },
+              h("form", { class: "inline-form", id: "quick-note-form", onsubmit: (e) => quickNote(e, cid, kase.case_id) },
                 h("label", { for: "quick-note" }, "Quick note"), h("input", { id: "quick-note", required: true,
                                                                               maxlength: 2000 }),
                 h("button", { type: "submit" }, "Add note")),
               h("button", { type: "button", onclick: () => openRecord("case", kase.case_id) }, "Open the case in a tab")]
-        : h("form", { class: "inline-form", onsubmit: (e) => openCase(e, cid) },
+        : h("form", { class: "inline-form", id: "case-form", onsubmit: (e) => openCase(e, cid) },
           h("label", { for: "case-title" }, "Open a case: title"), h("input", { id: "case-title", required: true }),
           h("button", { type: "submit" }, "Open case"))),
-    h("section", { class: "card", "aria-labelledby": "v-recent" }, h("h3", { id: "v-recent" }, "Recent cases"),
+    h("section", { class: "card", "aria-labelledby": "v-recent", id: "v-recent-card" }, h("h3", { id: "v-recent" }, "Recent cases"),
       (view.recent_cases || []).length ? h("ul", {}, view.recent_cases.map((c) =>
         h("li", {}, `${c.number || ""} ${c.title} (${c.status})`))) : h("p", { class: "muted" }, "None")),
-    h("section", { class: "card", "aria-labelledby": "v-timeline" }, h("h3", { id: "v-timeline" }, "Timeline"),
+    h("section", { class: "card", "aria-labelledby": "v-timeline", id: "v-timeline-card" }, h("h3", { id: "v-timeline" }, "Timeline"),
       timeline.length ? h("ol", { class: "timeline" }, timeline.map((t) =>
         h("li", {}, h("time", { datetime: t.at }, timeOf(t.at)), " ", t.title, t.detail ? ` — ${t.detail}` : "")))
-        : h("p", { class: "muted" }, "Nothing yet")));
+        : h("p", { class: "muted" }, "Nothing yet"))));
 }
 
 async function linkContact(event, cid) {
@@ -727,10 +731,10 @@ $("#close-form").addEventListener("submit", async (event) => {
 // ---- Home: work lists, the board -----------------------------------------------------------------------------
 async function loadWork() {
   const work = await api.get("/v1/agent/work");
-  const row = (w, ...buttons) => h("li", { "data-conversation": w.conversation_id },
+  const row = (list, w, ...buttons) => h("li", { id: `${list}-${w.conversation_id}`, "data-conversation": w.conversation_id },
     h("strong", {}, w.customer_name || "Customer"), " ", h("span", { class: "badge" }, w.state.replace("_", "-")),
     h("p", { class: "text" }, w.preview || ""), buttons);
-  fill($("#list-my"), work.my.length ? work.my.map((w) => {
+  update($("#list-my"), work.my.length ? work.my.map((w) => {
     if (w.offer_id && !offers.has(w.offer_id) && !settled.has(w.offer_id)) {
       offers.set(w.offer_id, { offer_id: w.offer_id, conversation_id: w.conversation_id, customer_name: w.customer_name,
                                preview: w.preview, queue_id: w.queue_id });
@@ -739,11 +743,11 @@ async function loadWork() {
     const sid = `conversation:${w.conversation_id}`;
     const open = () => (panel.sessions.some((s) => s.id === sid) ? focusSession(sid)
       : openLocally(w.conversation_id, w.customer_name));
-    return row(w, w.offer_id ? null : h("button", { type: "button", onclick: open }, "Open"));
+    return row("my", w, w.offer_id ? null : h("button", { type: "button", onclick: open }, "Open"));
   }) : h("li", { class: "muted" }, "Nothing"));
-  fill($("#list-open"), work.open.length ? work.open.map((w) => row(w, h("button", { type: "button",
+  update($("#list-open"), work.open.length ? work.open.map((w) => row("open", w, h("button", { type: "button",
     onclick: () => take(w.conversation_id) }, "Take"))) : h("li", { class: "muted" }, "Nothing"));
-  fill($("#list-closed"), work.closed.length ? work.closed.map((w) => row(w, h("button", { type: "button",
+  update($("#list-closed"), work.closed.length ? work.closed.map((w) => row("closed", w, h("button", { type: "button",
     onclick: () => readClosed(w) }, "Open"))) : h("li", { class: "muted" }, "Nothing"));
 }
 
@@ -769,19 +773,22 @@ async function loadBoard() {
   if (!auth || auth.role === "agent") return;
   const board = await api.get("/v1/supervisor/board");
   $("#board").hidden = false;
-  const table = (caption, headers, rows) => h("table", {}, h("caption", {}, caption),
+  // rows keyed by conversation (update: a redraw keeps the Observe button under the pointer)
+  const table = (id, caption, headers, rows) => h("table", { id }, h("caption", {}, caption),
     h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
-    h("tbody", {}, rows.length ? rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c ?? ""))))
-      : h("tr", {}, h("td", { colspan: headers.length }, "None"))));
-  fill($("#board-body"),
-    table("Waiting", ["Customer", "Queue", "Waited", "Preview"], (board.waiting || []).map((c) =>
-      [c.customer_name, c.queue_id, c.waited_s != null ? `${Math.round(c.waited_s)} s` : "", c.preview])),
-    table("Conversations", ["Customer", "Queue", "State", "Agent", ""], (board.conversations || []).map((c) =>
-      [c.customer_name, c.queue_id, c.state, (c.agents || []).join(", ") || c.agent_id,
+    h("tbody", { id: `${id}-rows` }, rows.length ? rows.map(([key, ...r]) => h("tr", { id: `${id}-${key}` },
+      r.map((c) => h("td", {}, c ?? "")))) : h("tr", {}, h("td", { colspan: headers.length }, "None"))));
+  update($("#board-body"),
+    table("board-waiting", "Waiting", ["Customer", "Queue", "Waited", "Preview"], (board.waiting || []).map((c) =>
+      [c.conversation_id, c.customer_name, c.queue_id, c.waited_s != null ? `${Math.round(c.waited_s)} s` : "",
+       c.preview])),
+    table("board-conversations", "Conversations", ["Customer", "Queue", "State", "Agent", ""],
+      (board.conversations || []).map((c) =>
+      [c.conversation_id, c.customer_name, c.queue_id, c.state, (c.agents || []).join(", ") || c.agent_id,
        h("button", { type: "button", "aria-label": `Observe ${c.customer_name || c.conversation_id}`,
                      onclick: () => observe(c) }, "Observe")])),
-    table("Agents", ["Agent", "Presence", "Load", "Capacity"], (board.agents || []).map((a) =>
-      [a.agent_id, a.presence, a.load, a.capacity && typeof a.capacity === "object" ? JSON.stringify(a.capacity) : a.capacity])));
+    table("board-agents", "Agents", ["Agent", "Presence", "Load", "Capacity"], (board.agents || []).map((a) =>
+      [a.agent_id, a.agent_id, a.presence, a.load, a.capacity && typeof a.capacity === "object" ? JSON.stringify(a.capacity) : a.capacity])));
 }
 
 async function observe(row) {
@@ -807,10 +814,11 @@ async function loadLine() {
   if (!line) return;
   const q = $("#line-q").value.trim();
   const page = await api.get(`/v1/lines/${encodeURIComponent(line)}/users?limit=50${q ? `&q=${encodeURIComponent(q)}` : ""}`);
-  fill($("#line-body"), page.rows.length ? h("table", {}, h("caption", {}, `${page.line_size} on line ${line}`),
+  update($("#line-body"), page.rows.length ? h("table", { id: "line-table" },
+    h("caption", {}, `${page.line_size} on line ${line}`),
     h("thead", {}, h("tr", {}, ["Name", "Status", "Company", "Last message", "Favourite"].map((x) =>
       h("th", { scope: "col" }, x)))),
-    h("tbody", {}, page.rows.map((r) => h("tr", {}, h("td", {}, r.name), h("td", {}, r.status),
+    h("tbody", { id: "line-rows" }, page.rows.map((r) => h("tr", { id: `line-${r.customer_id}` }, h("td", {}, r.name), h("td", {}, r.status),
       h("td", {}, r.company || ""), h("td", {}, r.preview),
       h("td", {}, h("button", { type: "button", "aria-pressed": r.favourite ? "true" : "false",
                                 "aria-label": `Favourite: ${r.name}`, onclick: () => favourite(r) },

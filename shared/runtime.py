@@ -108,7 +108,6 @@ class _ServeThenConnect(AsgiFastStream):
         await super().__call__(scope, receive, send)
 
 
-
 async def cancel_all(tasks: Iterable[asyncio.Task[Any]], *, rounds: int = 3, wait_s: float = 5.0
                      ) -> set[asyncio.Task[Any]]:
     """Cancel tasks and wait for them, bounded; returns those still running. On Python 3.11 asyncio.wait_for
@@ -123,6 +122,7 @@ async def cancel_all(tasks: Iterable[asyncio.Task[Any]], *, rounds: int = 3, wai
         if not pending:
             break
     return pending
+
 
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, *, title: str, description: str = "",

@@ -23,7 +23,7 @@ export const $ = (selector, root = document) => root.querySelector(selector);
 
 /** Replace an element's children. */
 export function fill(el, ...children) {
-  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+  el.replaceChildren(...nodes(children));
 }
 
 /** Like fill, for what is redrawn while the user works in it (tabs, offers, work lists, the board): a new

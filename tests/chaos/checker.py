@@ -1,6 +1,10 @@
 """The chaos run's checker: pure functions over what the clients saw (answers, raw stream frames, the lists a
-reload shows) and what the topics hold (routing's events, read from the first record: Kafka keeps them).
-Each returns the problems it found, in words; the run's table counts them and each must be 0."""
+reload shows) and what the topics hold (read from the first record: Kafka keeps them). Each returns the
+problems it found, in words; the run's table counts them and each must be 0.
+
+Where a projection is rebuilt from the topics, the rebuild goes through the owning service's own pure
+functions (the entry an event makes, the view the events make): the checker proves the projection holds every
+event's part exactly once, whatever the faults did to the order and the repeats of deliveries."""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from services.cases.domain import timeline as timeline_entries
+from shared.contracts import cases, chat, routing
 
 Frame = dict[str, Any]
 
@@ -199,3 +206,63 @@ def served_by(chat_events: list[tuple[int, int, Any]]) -> dict[tuple[str, str], 
         for agent in agents[(tenant, cid)]:
             lists[(tenant, agent)].add(cid)
     return lists
+
+
+# --- timelines --------------------------------------------------------------------------------------------
+
+def _entry(env: Any) -> timeline_entries.Entry | None:
+    """The timeline entry an event makes (cases' own function), None for events no timeline shows."""
+    p, source = env.payload, env.event_id
+    match p:
+        case chat.ConversationStarted():
+            return timeline_entries.started(p, source)
+        case chat.ConversationClosed():
+            return timeline_entries.ended(p, source)
+        case routing.ConversationAssigned():
+            return timeline_entries.assigned(p, source, env.occurred_at)
+        case routing.ConversationTransferred():
+            return timeline_entries.transferred(p, source, env.occurred_at)
+        case cases.CaseChanged():
+            return timeline_entries.case_changed(p)
+        case cases.ConversationLinked():
+            return timeline_entries.linked(p, None)
+        case cases.QuickNoteAdded():
+            return timeline_entries.quick_note(p)
+        case cases.ServiceRequestChanged():
+            return timeline_entries.service_request(p)
+    return None
+
+
+def case_timelines(envelopes: Iterable[Any]) -> dict[tuple[str, str], set[str]]:
+    """A rebuild of every case's timeline from chat's, routing's and cases' events: (tenant, case) -> the ids of
+    its entries. An entry is in a case's timeline when it names the case itself (its own records), or when its
+    conversation is linked to the case now (its last cases.ConversationLinked)."""
+    made: dict[tuple[str, str], timeline_entries.Entry] = {}  # repeats of an event make the same entry
+    link: dict[tuple[str, str], tuple[Any, str]] = {}  # (tenant, conversation) -> (when, case)
+    for env in envelopes:
+        entry = _entry(env)
+        if entry is not None:
+            made[(env.tenant_id, entry.key)] = entry
+        if isinstance(env.payload, cases.ConversationLinked):
+            key = (env.tenant_id, env.payload.conversation_id)
+            if key not in link or link[key][0] <= env.payload.at:
+                link[key] = (env.payload.at, env.payload.case_id)
+    timelines: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for (tenant, key), entry in made.items():
+        named = {r.removeprefix("case:") for r in entry.own if r.startswith("case:")}
+        if entry.conversation_id and (tenant, entry.conversation_id) in link:
+            named.add(link[(tenant, entry.conversation_id)][1])
+        for case_id in named:
+            timelines[(tenant, case_id)].add(key)
+    return timelines
+
+
+def timeline_problems(label: str, shown: list[str], rebuilt: set[str]) -> list[str]:
+    """A timeline as its read shows it (entry ids, every page) against its rebuild: each entry once, none
+    missing, none that no event made."""
+    problems = [f"{label}: entry {entry_id} shown {n} times" for entry_id, n in Counter(shown).items() if n > 1]
+    if missing := rebuilt - set(shown):
+        problems.append(f"{label}: {len(missing)} entries the events make are not shown: {sorted(missing)[:5]}")
+    if extra := set(shown) - rebuilt:
+        problems.append(f"{label}: {len(extra)} entries no event made: {sorted(extra)[:5]}")
+    return problems

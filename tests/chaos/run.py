@@ -24,15 +24,18 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from services.gateway import rebuild
 from shared import topic_reader
-from shared.contracts.catalogue import CHAT_EVENTS, ROUTING_EVENTS, Topic
+from shared.contracts.catalogue import CHAT_EVENTS, ROUTING_EVENTS
 from tests.chaos.checker import (
     Findings,
     SentMessage,
+    case_timelines,
     history_problems,
     routing_problems,
     served_by,
     stream_problems,
+    timeline_problems,
 )
 from tests.chaos.cluster import Cluster
 from tests.chaos.workload import Conversation, Run
@@ -115,11 +118,6 @@ class Report:
         for name, count in self.findings.counts().items():
             lines.append(f"{name.replace('_', ' '):18s}{count:6d}  (must be 0)")
         return "\n".join(lines)
-
-
-async def read_topic(bootstrap: str, topic: Topic) -> list[tuple[int, int, Any]]:
-    """Every record of a topic from its first, as (partition, offset, envelope), up to the end offsets now."""
-    return [(r.partition, r.offset, r.envelope) for r in (await topic_reader.read_topic(bootstrap, topic.name)).records]
 
 
 async def faults(cluster: Cluster, profile: Profile, rng: random.Random, began: float,
@@ -236,8 +234,10 @@ async def check(run: Run, cluster: Cluster, report: Report) -> None:
         found.lost += lost
         found.duplicated += duplicated
         found.reordered += reordered
-    events = await read_topic(cluster.kafka.bootstrap_servers, ROUTING_EVENTS)
-    chat_events = await read_topic(cluster.kafka.bootstrap_servers, CHAT_EVENTS)
+    reads = {topic: await topic_reader.read_topic(cluster.kafka.bootstrap_servers, topic.name)
+             for topic in rebuild.TOPICS}
+    events, chat_events = (
+        [(r.partition, r.offset, r.envelope) for r in reads[topic].records] for topic in (ROUTING_EVENTS, CHAT_EVENTS))
     report.checked["routing events"] = len(events)
     report.checked["chat events"] = len(chat_events)
     capacity = {(t, a.user): 2 for t, agents in run.agents.items() for a in agents}
@@ -249,6 +249,7 @@ async def check(run: Run, cluster: Cluster, report: Report) -> None:
         if conv.conversation_id and not conv.forgotten and (conv.tenant, conv.conversation_id) not in ended:
             found.forgotten.append(f"{conv.tag} ({conv.conversation_id}): never ended in routing")
     await check_state(run, cluster, found, served_by([e for e in chat_events if e[2].tenant_id in run.agents]))
+    await check_rebuilds(run, cluster, report, list(reads.values()))
 
 
 async def check_state(run: Run, cluster: Cluster, found: Findings, closed_lists: dict[tuple[str, str], set[str]]
@@ -296,6 +297,47 @@ async def check_state(run: Run, cluster: Cluster, found: Findings, closed_lists:
                 edit = next((o for o in run.journal.ops if o.key == f"{conv.tag}-contact-edit"), None)
                 if edit is not None and edit.status == 200 and contact.get("position") != "Chaos tester":
                     found.lost.append(f"{conv.tag}: the contact edit was accepted but {contact}")
+
+
+async def check_rebuilds(run: Run, cluster: Cluster, report: Report, reads: list[topic_reader.TopicRead]) -> None:
+    """The projections against their rebuild from the topics: every active-conversation view the gateway holds
+    (services.gateway.rebuild, the operators' tool, replays the four topics through the consumer's functions)
+    and the timeline of every case the workload opened (read through the gateway, every page)."""
+    found = report.findings
+    tenants = set(run.agents)
+    rebuilt = {k: v for k, v in rebuild.rebuild(reads).items() if v["tenant_id"] in tenants}
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(cluster.mongo.url, tz_aware=True)
+    try:
+        live = {doc["_id"]: doc async for doc in mongo["gateway"][rebuild.ACTIVE_VIEWS].find(
+            {"tenant_id": {"$in": list(tenants)}})}
+    finally:
+        await mongo.close()
+    views = rebuild.compare(live, rebuilt, complete=all(read.complete for read in reads))
+    report.checked["active views"] = len(live)
+    found.projections += [f"active view {v}: differs from its rebuild in {', '.join(s)}"
+                          for v, s in sorted(views.differs.items())]
+    found.projections += [f"active view {v}: missing (the topics make it)" for v in views.missing]
+    found.projections += [f"active view {v}: kept, but no event of it is on the topics" for v in views.extra]
+    timelines = case_timelines(r.envelope for read in reads for r in read.records)
+    for conv in run.conversations:
+        if not conv.case_id or conv.forgotten:
+            continue
+        admin, token = run.admins[conv.tenant]
+        shown: list[str] = []
+        cursor: str | None = None
+        try:
+            while True:
+                page = await admin.read(f"/v1/cases/{conv.case_id}/timeline", token=token, limit=100,
+                                        **({"cursor": cursor} if cursor else {}))
+                shown += [entry["entry_id"] for entry in page["entries"]]
+                if not (cursor := page["next_cursor"]):
+                    break
+        except AssertionError as exc:
+            found.projections.append(f"{conv.tag}: case {conv.case_id}'s timeline could not be read: {exc}")
+            continue
+        report.checked["timeline entries"] += len(shown)
+        found.projections += timeline_problems(f"{conv.tag}: case {conv.case_id}'s timeline", shown,
+                                               timelines[(conv.tenant, conv.case_id)])
 
 
 async def chaos(profile: Profile, seed: int, root: Path) -> Report:

@@ -1,5 +1,6 @@
 """The chaos checker finds what it must: a lost, repeated or reordered message, a double assignment, an agent
-over capacity; and it accepts what is allowed (a replay across a reconnect at the same position)."""
+over capacity, a timeline entry missing, repeated or made by no event; and it accepts what is allowed (a replay
+across a reconnect at the same position)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ import pytest
 
 from shared.contracts import routing
 from shared.contracts.envelope import wrap
+from services.cases.adapters.timeline import TIMELINE
+from services.cases.domain.timeline import record
+from shared.contracts import cases, chat
+from shared.contracts.catalogue import CASES_EVENTS
 from tests.chaos.checker import (
     SentMessage,
+    case_timelines,
     history_problems,
     routing_problems,
     served_by,
     stream_problems,
+    timeline_problems,
 )
+from tests.unit.cases.harness import Cases, started
 
 pytestmark = pytest.mark.unit
 
@@ -128,3 +136,39 @@ def test_the_closed_lists_rebuilt_from_chat_events():
     envs = [(0, n, type("E", (), {"type": p.TYPE, "tenant_id": "t", "payload": p})())
             for n, p in enumerate([state, still_open, closed])]
     assert served_by(envs) == {("t", "a"): {"c1"}, ("t", "b"): {"c1"}}
+
+
+async def test_case_timelines_rebuilt_from_the_events_equal_what_cases_writes_and_a_difference_is_reported():
+    """The rebuild against cases' real handlers (in-memory unit of work): a conversation with a transfer, linked
+    to one case and then moved to another, every event delivered twice; then a timeline missing an entry, showing
+    one twice and one no event made is reported."""
+    service = Cases()
+    fed = [await service.feed(started("conv1")),
+           await service.feed(assigned("conv1", "alice"), producer="routing")]
+    await service.ok(cases.OpenCase(case_id="k1", fields=cases.CaseFields(title="Refund")))
+    await service.ok(cases.LinkConversation(case_id="k1", conversation_id="conv1"))
+    fed.append(await service.feed(routing.ConversationTransferred(conversation_id="conv1", from_agent_id="alice",
+                                                                  to_queue_id="q", to_agent_id=None, reason="r"),
+                                  producer="routing"))
+    fed.append(await service.feed(assigned("conv1", "bob"), producer="routing"))
+    service.tick()
+    await service.ok(cases.OpenCase(case_id="k2", fields=cases.CaseFields(title="Other")))
+    await service.ok(cases.LinkConversation(case_id="k2", conversation_id="conv1"))
+    fed.append(await service.feed(chat.ConversationClosed(
+        conversation_id="conv1", queue_id="q", customer_id="visitor-1", agent_id="bob", ended_by="agent",
+        wrap_up_reason=None, messages=2, started_at=T0, closed_at=T0 + timedelta(seconds=9))))
+    for env in fed:
+        await service.feed_again(env)
+    envelopes = [*fed, *fed, *service.uow.emitted(CASES_EVENTS.name)]
+
+    rebuilt = case_timelines(envelopes)
+    written = {case_id: [d["entry_id"] for d in service.uow.docs[TIMELINE].values()
+                         if record("case", case_id) in d["records"]] for case_id in ("k1", "k2")}
+    assert len(written["k1"]) == 3 and len(written["k2"]) == 8  # k1: opened, linked, moved away
+    for case_id, shown in written.items():
+        assert timeline_problems(case_id, shown, rebuilt[("t1", case_id)]) == []
+    shown = [*written["k2"][1:], written["k2"][2], "made-up"]
+    problems = timeline_problems("k2", shown, rebuilt[("t1", "k2")])
+    assert len(problems) == 3, problems
+    assert problems[0].startswith(f"k2: entry {written['k2'][2]} shown 2 times")
+    assert f"not shown: ['{written['k2'][0]}']" in problems[1] and "['made-up']" in problems[2]

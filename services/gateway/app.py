@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
 from shared.contracts.envelope import Command, registered_types
 from shared.logging import get_logger
 
@@ -87,6 +88,15 @@ def create_app(gateway: Gateway) -> FastAPI:
                     route=request.url.path, errors=[{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()])
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
         return JSONResponse({"error": "invalid", "detail": errors}, status_code=422)
+
+    @app.exception_handler(ConnectionFailure)
+    async def database_unavailable(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        """The gateway's own database not answering (mongod restarting, a primary changing): 503, retry; a
+        command with an Idempotency-Key is safe to send again (found by the chaos run: these were 500s)."""
+        log.warning("database not answering", route=request.url.path, error=type(exc).__name__)
+        return JSONResponse({"error": "unavailable", "detail": f"the gateway's database is not answering "
+                                                               f"({type(exc).__name__}); retry"},
+                            status_code=503, headers={"Retry-After": "1"})
 
     for module in (api_sessions, api_staff, api_work, api_admin, api_widget, api_after_chat, api_customers,
                    api_cases, api_knowledge, api_lines, api_attachments, api_waiting, api_masking, api_identity,

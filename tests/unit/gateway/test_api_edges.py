@@ -64,3 +64,27 @@ def test_a_body_the_owners_command_refuses_is_422_not_500():
     assert refused.status_code == 422 and refused.json()["error"] == "invalid", refused.text
     assert refused.json()["detail"][0]["field"] == "phone_regions.0"
     assert client.get("/test/own-fault").status_code == 500  # not the owner's contract: the gateway's own bug
+
+
+def test_the_gateways_database_not_answering_is_503_with_retry_after_not_500():
+    """Found by the long chaos profile (seed 31): while mongod restarted, a customer's message whose retry check
+    read the gateway's database got a 500 with a stack; it is a 503 to retry (the Idempotency-Key makes the
+    retry safe), for every route."""
+    from fastapi.testclient import TestClient
+    from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
+
+    web = app()
+
+    @web.post("/test/reset")
+    async def connection_reset() -> None:
+        raise AutoReconnect("127.0.0.1:27017: [Errno 104] Connection reset by peer")
+
+    @web.get("/test/no-primary")
+    async def no_server() -> None:
+        raise ServerSelectionTimeoutError("127.0.0.1:27017: [Errno 111] Connect call failed")
+
+    client = TestClient(web, raise_server_exceptions=False)
+    for answer in (client.post("/test/reset"), client.get("/test/no-primary")):
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"] == "1"
+        assert answer.json()["error"] == "unavailable" and "not answering" in answer.json()["detail"]

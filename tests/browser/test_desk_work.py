@@ -212,3 +212,32 @@ async def test_hints_in_the_widget_and_a_suggested_answer_inserted_on_the_deskto
     # the agent gets it as a suggested answer: a click puts its text in the composer
     await alice.get_by_role("button", name="Our 30-day return policy").click()
     await expect(alice.get_by_label("Message to the customer")).to_have_value(re.compile("30 days"))
+
+
+async def test_a_parked_persistent_chat_is_not_written_to_until_chat_gives_it_back(tenant, pages):
+    """The desktop lets the agent write while chat says the conversation is active: parked (waiting for the
+    customer), the composer is off; the customer's next message brings it back, and the composer with it."""
+    await support_tenant(tenant, "alice")
+    await tenant.queue("support", ["alice"], persistent=True, wrap_up_required=True)
+    alice = await pages.open(f"/web/desk.html?tenant={tenant.id}")
+    await sign_in(alice, tenant.id, "alice")
+    await alice.get_by_label("Presence").select_option("available")
+    ann, started = await tenant.customer("support", "Where is my order?", name="Ann")
+    cid = started["conversation_id"]
+    await alice.get_by_role("group", name="Offer: Ann").get_by_role("button", name="Accept").click()
+    await expect(alice.get_by_role("tab", name="Ann")).to_have_attribute("aria-selected", "true")
+    await expect(alice.locator("#conv-state")).to_have_text("active")
+    composer = alice.get_by_label("Message to the customer")
+    await expect(composer).to_be_enabled()
+
+    agent = await tenant.sign_in("alice")  # the desktop has no button for it: parked through the API
+    parked = await agent.post(f"/v1/conversations/{cid}/close-to-waiting")
+    assert parked.status_code == 200, parked.text
+    await expect(alice.locator("#conv-state")).to_have_text("waiting")
+    await expect(composer).to_be_disabled()
+
+    again = await ann.post(f"/v1/widget/conversations/{cid}/messages", {"client_message_id": "later", "text": "Any news?"})
+    assert again.status_code == 200, again.text
+    await expect(alice.locator("#conv-state")).to_have_text("active")
+    await expect(composer).to_be_enabled()
+    await expect(alice.locator("#messages")).to_contain_text("Any news?")

@@ -175,6 +175,14 @@ function onFrame(frame) {
         const c = conversations.get(cid);
         c.state = frame.type === "conversation_closed" ? "closed" : frame.state || c.state;
         if (frame.agents && frame.agents.length) c.assignee = frame.agents[0];
+        // chat took this agent on: a message posted before that (chat was behind on routing's assignment, after
+        // a restart) reached only the agents chat knew then, so the list is read again
+        if (frame.type === "conversation_state" && (frame.agents || []).includes(auth.user)
+            && !(c.agents || []).includes(auth.user)) {
+          c.loaded = false;
+          if (cid === focusedConversation()) loadConversation(cid);
+        }
+        if (frame.agents) c.agents = frame.agents;
       }
       if (cid === focusedConversation()) showState(cid);
       if (frame.type === "transferred_away") notice(`Transferred to ${frame.to_agent_id || frame.to_queue_id}.`);
@@ -388,7 +396,8 @@ function onMessage(m) {
 function showState(cid) {
   const state = conversation(cid).state || "";
   $("#conv-state").textContent = state.replace("_", "-");
-  const open = state !== "closed" && state !== "wrap_up";
+  // agents write while chat says the conversation is active (routing's assignment may reach the desk first)
+  const open = state === "active";
   for (const id of ["text", "file", "private", "transfer", "end-conv"]) $(`#${id}`).disabled = !open;
   const c = conversation(cid);
   const tab = localTabs.get(panel.focused);

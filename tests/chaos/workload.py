@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,29 @@ class Agent:
                     await self.gw.command("close_session", "POST", f"/v1/agent/sessions/{session['id']}/close",
                                           {"confirm": False}, token=self.token,
                                           key=f"close-{cid}-{self.user}-{time.monotonic_ns()}")
+
+    def made_agent(self, cid: str) -> Callable[[Frame], bool]:
+        """Chat's state change naming this agent among the conversation's agents (the desk enables writing on
+        it, and loads what was written before it: desk.js)."""
+        return lambda f: (f["type"] == "conversation_state" and f["conversation_id"] == cid
+                          and f.get("state") == "active" and self.user in f.get("agents", []))
+
+    async def shows(self, cid: str, cmid: str, since: int) -> bool:
+        """Whether this agent's desk shows a customer's message: its live frame, or, when the message was posted
+        before chat took this agent on (chat was behind on routing's assignment, after a restart), the desk's
+        load of the messages on chat's state change naming it (frames from the `since`-th on)."""
+        seen = since
+        while True:
+            frame = await self.stream.wait_for(
+                lambda f: f["type"] == "message" and f.get("client_message_id") == cmid or self.made_agent(cid)(f),
+                SEEN_WITHIN_S, after=seen)
+            if frame is None or frame["type"] == "message":
+                return frame is not None
+            seen = next(n for n in range(seen, len(self.stream.frames)) if self.stream.frames[n][1] is frame) + 1
+            with contextlib.suppress(AssertionError):
+                page = await self.gw.read(f"/v1/conversations/{cid}/messages", token=self.token, limit=500)
+                if any(m.get("client_message_id") == cmid for m in page["messages"]):
+                    return True
 
     async def keep_available(self) -> None:
         """Every 20 s: Available again if the last presence seen is not (a RONA frame missed, a restart)."""
@@ -244,6 +268,7 @@ class Run:
         for i in range(self.rounds):
             await self.think()
             waking = i - 1 == special.get("waiting")  # this message brings a parked conversation back
+            marks = {a.user: len(a.stream.frames) for a in self.agents[tenant]}
             await self.send(conv, "customer", gw, ctoken, f"{tag}-c{i}", None if waking else agent,
                             f"/v1/widget/conversations/{cid}/messages", None if waking else agent.stream)
             if waking:
@@ -253,6 +278,8 @@ class Run:
                     conv.forgotten = True
                     return
                 conv.holders.append(agent.user)
+                # routing's assignment reaches the desk first; it writes once chat says the agent may (desk.js)
+                await agent.stream.wait_for(agent.made_agent(cid), SEEN_WITHIN_S / 4, after=marks[agent.user])
             await self.think()
             await self.send(conv, "agent", agent.gw, agent.token, f"{tag}-a{i}", None,
                             f"/v1/conversations/{cid}/messages", conv.widget)
@@ -325,12 +352,17 @@ class Run:
                    path: str, other_side: LiveStream | None) -> None:
         began = time.monotonic()
         conv.step = f"sending a {sender} message"
+        since = len(other_side.frames) if other_side is not None else 0
         op = await gw.command(f"{sender}_message", "POST", path,
                               {"client_message_id": cmid, "text": f"{sender} says {cmid}"}, token=token, key=cmid)
         sent = Sent(sender, cmid, op, to.user if to else None, began)
         conv.sent.append(sent)
         if op.status == 200 and other_side is None:
             sent.seen_at = time.monotonic()  # no live client to check: the history check covers it
+        elif op.status == 200 and to is not None:
+            conv.step = f"waiting to see a {sender} message"
+            if await to.shows(conv.conversation_id, cmid, since):
+                sent.seen_at = time.monotonic()
         elif op.status == 200:
             conv.step = f"waiting to see a {sender} message"
             frame = await other_side.wait_for(

@@ -66,8 +66,19 @@ def consuming(message_id: str) -> Iterator[None]:
 
 def millisecond_clock() -> datetime:
     """Now, to the millisecond MongoDB keeps, so a time a service stores reads back exactly as it published it."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return as_stored(datetime.now(UTC))
+
+
+def as_stored(value: Any) -> Any:
+    """A value as MongoDB keeps it: its times (inside documents and lists too) to the millisecond, so a document
+    read back compares equal to the one computed (a projection against its rebuild)."""
+    if isinstance(value, datetime):
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    if isinstance(value, dict):
+        return {k: as_stored(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_stored(v) for v in value]
+    return value
 
 
 class ConcurrencyConflict(Exception):

@@ -23,13 +23,13 @@ import asyncio
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 from shared.contracts import chat
 from shared.contracts.catalogue import CASES_EVENTS, CHAT_EVENTS, CUSTOMER_EVENTS, ROUTING_EVENTS
+from shared.mongo import as_stored
 from shared.topic_reader import Record, TopicRead, read_topic
 
 from services.gateway import active_view
@@ -80,7 +80,7 @@ def compare(live: dict[str, Doc], rebuilt: dict[str, Doc], *, complete: bool) ->
             if view["closed"]:
                 continue  # a tombstone the TTL index removed: nothing to repair
             result.missing.append(view_id)
-        elif _millis(held) == _millis(view):
+        elif as_stored(held) == as_stored(view):
             result.same.append(view_id)
         else:
             result.differs[view_id] = [s for s in SECTIONS if held.get(s) != view.get(s)] or ["fields"]
@@ -90,17 +90,6 @@ def compare(live: dict[str, Doc], rebuilt: dict[str, Doc], *, complete: bool) ->
         else:
             result.not_rebuilt += 1
     return result
-
-
-def _millis(value: Any) -> Any:
-    """MongoDB keeps times to the millisecond: compare at that precision."""
-    if isinstance(value, datetime):
-        return value.replace(microsecond=value.microsecond // 1000 * 1000)
-    if isinstance(value, dict):
-        return {k: _millis(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_millis(v) for v in value]
-    return value
 
 
 async def repair(collection: Any, live: dict[str, Doc], rebuilt: dict[str, Doc], result: Comparison) -> Counter[str]:

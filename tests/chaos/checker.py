@@ -8,13 +8,19 @@ event's part exactly once, whatever the faults did to the order and the repeats 
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.cases.domain import timeline as timeline_entries
+from services.customer.adapters.lines import LINE_USERS
+from services.customer.handlers import CustomerHandlers
+from services.customer.lines_cases import FOLLOWED
 from shared.contracts import cases, chat, routing
+from shared.mongo import AlreadyProcessed, as_stored, consuming
+from shared.testing.fakes import FakeUnitOfWork
 
 Frame = dict[str, Any]
 
@@ -265,4 +271,35 @@ def timeline_problems(label: str, shown: list[str], rebuilt: set[str]) -> list[s
         problems.append(f"{label}: {len(missing)} entries the events make are not shown: {sorted(missing)[:5]}")
     if extra := set(shown) - rebuilt:
         problems.append(f"{label}: {len(extra)} entries no event made: {sorted(extra)[:5]}")
+    return problems
+
+
+# --- the support lines' client lists -------------------------------------------------------------------------
+
+LINE_ROW_FIELDS = ("name", "chat_name", "contact_name", "company", "last_message_at", "preview", "status", "open_with",
+                   "conversations")
+
+
+async def line_rows(chat_events: Iterable[tuple[int, int, Any]]) -> dict[str, dict[str, Any]]:
+    """A rebuild of the lines' user rows (U3) from chat's events: customer's own handlers on an in-memory unit
+    of work, fed each partition in offset order, a repeated event id dropped as the consumer drops it."""
+    handlers = CustomerHandlers(FakeUnitOfWork())
+    for _, _, env in sorted(chat_events, key=lambda e: (e[0], e[1])):
+        if type(env.payload) not in FOLLOWED:
+            continue
+        with consuming(env.event_id), contextlib.suppress(AlreadyProcessed):
+            await handlers.handle_chat_event(env)
+    return handlers.uow.docs.get(LINE_USERS, {})
+
+
+def line_row_problems(live: dict[str, dict[str, Any]], rebuilt: dict[str, dict[str, Any]]) -> list[str]:
+    """The rows customer holds against their rebuild: the same rows, each with the same listed fields (times
+    at MongoDB's millisecond precision)."""
+    problems = [f"line row {row_id}: missing (the events make it)" for row_id in sorted(rebuilt.keys() - live.keys())]
+    problems += [f"line row {row_id}: kept, but no event makes it" for row_id in sorted(live.keys() - rebuilt.keys())]
+    for row_id in sorted(live.keys() & rebuilt.keys()):
+        differ = [f for f in LINE_ROW_FIELDS if as_stored(live[row_id].get(f)) != as_stored(rebuilt[row_id].get(f))]
+        if differ:
+            problems.append(f"line row {row_id}: differs from its rebuild in " + ", ".join(
+                f"{f} ({live[row_id].get(f)!r} != {rebuilt[row_id].get(f)!r})" for f in differ))
     return problems

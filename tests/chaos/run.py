@@ -24,6 +24,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from services.customer.adapters.lines import LINE_USERS
 from services.gateway import rebuild
 from shared import topic_reader
 from shared.contracts.catalogue import CHAT_EVENTS, ROUTING_EVENTS
@@ -32,6 +33,8 @@ from tests.chaos.checker import (
     SentMessage,
     case_timelines,
     history_problems,
+    line_row_problems,
+    line_rows,
     routing_problems,
     served_by,
     stream_problems,
@@ -301,14 +304,17 @@ async def check_state(run: Run, cluster: Cluster, found: Findings, closed_lists:
 
 async def check_rebuilds(run: Run, cluster: Cluster, report: Report, reads: list[topic_reader.TopicRead]) -> None:
     """The projections against their rebuild from the topics: every active-conversation view the gateway holds
-    (services.gateway.rebuild, the operators' tool, replays the four topics through the consumer's functions)
-    and the timeline of every case the workload opened (read through the gateway, every page)."""
+    (services.gateway.rebuild, the operators' tool, replays the four topics through the consumer's functions),
+    the support lines' client lists (customer's rows, rebuilt through its own handlers) and the timeline of every
+    case the workload opened (read through the gateway, every page)."""
     found = report.findings
     tenants = set(run.agents)
     rebuilt = {k: v for k, v in rebuild.rebuild(reads).items() if v["tenant_id"] in tenants}
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(cluster.mongo.url, tz_aware=True)
     try:
         live = {doc["_id"]: doc async for doc in mongo["gateway"][rebuild.ACTIVE_VIEWS].find(
+            {"tenant_id": {"$in": list(tenants)}})}
+        rows = {doc["_id"]: doc async for doc in mongo["customer"][LINE_USERS].find(
             {"tenant_id": {"$in": list(tenants)}})}
     finally:
         await mongo.close()
@@ -318,6 +324,11 @@ async def check_rebuilds(run: Run, cluster: Cluster, report: Report, reads: list
                           for v, s in sorted(views.differs.items())]
     found.projections += [f"active view {v}: missing (the topics make it)" for v in views.missing]
     found.projections += [f"active view {v}: kept, but no event of it is on the topics" for v in views.extra]
+    chat_read = next(read for read in reads if read.topic == CHAT_EVENTS.name)
+    rebuilt_rows = await line_rows((r.partition, r.offset, r.envelope) for r in chat_read.records
+                                   if r.envelope.tenant_id in tenants)
+    report.checked["line rows"] = len(rows)
+    found.projections += line_row_problems(rows, rebuilt_rows)
     timelines = case_timelines(r.envelope for read in reads for r in read.records)
     for conv in run.conversations:
         if not conv.case_id or conv.forgotten:

@@ -18,6 +18,8 @@ from tests.chaos.checker import (
     SentMessage,
     case_timelines,
     history_problems,
+    line_row_problems,
+    line_rows,
     routing_problems,
     served_by,
     stream_problems,
@@ -172,3 +174,28 @@ async def test_case_timelines_rebuilt_from_the_events_equal_what_cases_writes_an
     assert len(problems) == 3, problems
     assert problems[0].startswith(f"k2: entry {written['k2'][2]} shown 2 times")
     assert f"not shown: ['{written['k2'][0]}']" in problems[1] and "['made-up']" in problems[2]
+
+
+async def test_the_line_rows_rebuilt_from_chat_events_and_what_differs_from_them():
+    """The client lists (U3) rebuilt through customer's own handlers: a repeated event changes nothing; rows as
+    MongoDB keeps them (times to the millisecond) equal the rebuild; a row with another open appeal, a missing
+    row and a row no event made are reported."""
+    cid = "conv1"
+    events = [wrap(p, tenant_id="t", key=cid, producer="chat") for p in (
+        started(cid, customer_id="cu1", name="Dana"),
+        chat.ConversationStateChanged(conversation_id=cid, state="active", previous="offered", queue_id="support",
+                                      agents=["alice"], customer_id="cu1", why="assigned", at=T0),
+        chat.MessagePosted(conversation_id=cid, message_id="m1", seq=1, client_message_id=None,
+                           sender=chat.Sender(kind="customer", id="cu1"), text="Hello", private=False,
+                           customer_id="cu1", agents=["alice"], sent_at=T0 + timedelta(microseconds=1234567)))]
+    records = [(0, n, env) for n, env in enumerate([*events, events[2]])]  # the message relayed twice
+    rebuilt = await line_rows(records)
+    row = rebuilt["t|support|cu1"]
+    assert (row["open_with"], row["preview"], row["status"]) == (["alice"], "Hello", "online")
+    stored = {"t|support|cu1": {**row, "last_message_at": row["last_message_at"].replace(microsecond=234000)}}
+    assert line_row_problems(stored, rebuilt) == []
+    other = {"t|support|cu1": {**row, "open_with": []}, "t|support|cu9": row}
+    problems = line_row_problems(other, rebuilt)
+    assert len(problems) == 2 and "cu9: kept, but no event makes it" in problems[0], problems
+    assert "differs from its rebuild in open_with ([] != ['alice'])" in problems[1]
+    assert line_row_problems({}, rebuilt) == ["line row t|support|cu1: missing (the events make it)"]

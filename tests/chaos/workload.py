@@ -273,13 +273,8 @@ class Run:
                             f"/v1/widget/conversations/{cid}/messages", None if waking else agent.stream)
             if waking:
                 conv.step = "waiting for an agent after waiting"
-                agent = await self.wait_holder(cid, len(conv.holders) + 1, SEEN_WITHIN_S)
-                if agent is None:
-                    conv.forgotten = True
+                if (agent := await self.next_holder(conv, marks)) is None:
                     return
-                conv.holders.append(agent.user)
-                # routing's assignment reaches the desk first; it writes once chat says the agent may (desk.js)
-                await agent.stream.wait_for(agent.made_agent(cid), SEEN_WITHIN_S / 4, after=marks[agent.user])
             await self.think()
             await self.send(conv, "agent", agent.gw, agent.token, f"{tag}-a{i}", None,
                             f"/v1/conversations/{cid}/messages", conv.widget)
@@ -295,6 +290,7 @@ class Run:
                 else:
                     conv.parked = True
             if i == special.get("transfer"):
+                marks = {a.user: len(a.stream.frames) for a in self.agents[tenant]}
                 op = await agent.gw.command("transfer", "POST", f"/v1/conversations/{cid}/transfer",
                                             {"to_queue_id": QUEUE, "reason": "chaos transfer"}, token=agent.token,
                                             key=f"{tag}-transfer")
@@ -302,13 +298,10 @@ class Run:
                     conv.transferred = True
                     await agent.close_session(cid)
                     conv.step = "waiting for an agent after a transfer"
-                    agent = await self.wait_holder(cid, len(conv.holders) + 1, SEEN_WITHIN_S)
-                    if agent is None:
-                        conv.forgotten = True
+                    if (agent := await self.next_holder(conv, marks)) is None:
                         await gw.command("customer_end", "POST", f"/v1/widget/conversations/{cid}/end", {},
                                          token=ctoken, key=f"{tag}-customer-end")
                         return
-                    conv.holders.append(agent.user)
         await self.think()
         conv.step = "ending"
         op = await agent.gw.command("end", "POST", f"/v1/conversations/{cid}/end", {}, token=agent.token,
@@ -323,6 +316,19 @@ class Run:
         for user in dict.fromkeys(conv.holders):
             await next(a for a in self.agents[tenant] if a.user == user).close_session(cid)
         conv.step = "done"
+
+    async def next_holder(self, conv: Conversation, marks: dict[str, int]) -> Agent | None:
+        """The conversation's next holder once its desk may act on it (None: nobody got it in time, forgotten).
+        Routing's assignment reaches the desk first; the desk writes, transfers and ends once chat's state
+        change says the conversation is active with this agent (desk.js), frames from `marks` on."""
+        agent = await self.wait_holder(conv.conversation_id, len(conv.holders) + 1, SEEN_WITHIN_S)
+        if agent is None:
+            conv.forgotten = True
+            return None
+        conv.holders.append(agent.user)
+        await agent.stream.wait_for(agent.made_agent(conv.conversation_id), SEEN_WITHIN_S / 4,
+                                    after=marks[agent.user])
+        return agent
 
     async def conference(self, conv: Conversation, host: Agent, i: int) -> None:
         """The agent invites a colleague, who joins (their desk accepts the invitation), says something the

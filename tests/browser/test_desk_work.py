@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.helpers import answered
+from tests.e2e.helpers import accept, answered, available, message
 
 from .helpers import accessible, screenshot, sign_in, support_tenant
 
@@ -241,3 +241,38 @@ async def test_a_parked_persistent_chat_is_not_written_to_until_chat_gives_it_ba
     await expect(alice.locator("#conv-state")).to_have_text("active")
     await expect(composer).to_be_enabled()
     await expect(alice.locator("#messages")).to_contain_text("Any news?")
+
+
+async def test_a_conversation_back_with_its_agent_shows_what_was_written_while_a_colleague_had_it(tenant, pages):
+    """Chat sends a message live only to the agents it has then. Alice's desktop keeps the list it loaded; while
+    bob has the conversation, the customer writes; bob transfers it back: chat's state change naming alice again
+    makes her desktop read the list, so the message is there (found by the chaos run: after a restart chat may
+    post a message before it handles routing's transfer, and the new agent's desktop never showed it)."""
+    await support_tenant(tenant, "alice", "bob")
+    alice = await pages.open(f"/web/desk.html?tenant={tenant.id}")
+    await sign_in(alice, tenant.id, "alice")
+    await alice.get_by_label("Presence").select_option("available")
+    dana, started = await tenant.customer("support", "First question", name="Dana")
+    cid = started["conversation_id"]
+    await alice.get_by_role("group", name="Offer: Dana").get_by_role("button", name="Accept").click()
+    await expect(alice.get_by_role("tab", name="Dana")).to_have_attribute("aria-selected", "true")
+    await expect(alice.locator("#messages")).to_contain_text("First question")
+
+    bob = await tenant.sign_in("bob")
+    bob_desk = await tenant.stream(bob)
+    await available(bob)
+    moved = await answered(await tenant.sign_in("alice"), f"/v1/conversations/{cid}/transfer",
+                           {"to_agent_id": "bob", "reason": "billing"})
+    assert moved["status"] == "accepted", moved
+    await accept(bob, bob_desk, cid)
+    wrote = await dana.post(f"/v1/widget/conversations/{cid}/messages",
+                            {"client_message_id": "to-bob", "text": "Written while bob had it"})
+    assert wrote.status_code == 200, wrote.text
+    await bob_desk.wait_for(message("Written while bob had it"))
+    back = await answered(bob, f"/v1/conversations/{cid}/transfer", {"to_agent_id": "alice", "reason": "back"})
+    assert back["status"] == "accepted", back
+
+    await alice.get_by_role("group", name="Offer: Dana").get_by_role("button", name="Accept").click()
+    await expect(alice.get_by_role("tab", name="Dana")).to_have_attribute("aria-selected", "true")
+    await expect(alice.locator("#conv-state")).to_have_text("active")
+    await expect(alice.locator("#messages")).to_contain_text("Written while bob had it")

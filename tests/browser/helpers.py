@@ -46,3 +46,16 @@ async def accessible(page: Page, what: str) -> None:
 
 async def screenshot(page: Page, name: str) -> None:
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def desk_with_a_chat(pages: Any, tenant: Any, user: str, name: str, text: str
+                           ) -> tuple[Page, Any, dict[str, Any]]:
+    """The agent's desktop, signed in and available, with a customer's new chat accepted from its offer and
+    focused: (the desktop, the customer's API client, the start's answer)."""
+    desk = await pages.open(f"/web/desk.html?tenant={tenant.id}")
+    await sign_in(desk, tenant.id, user)
+    await desk.get_by_label("Presence").select_option("available")
+    customer, started = await tenant.customer("support", text, name=name)
+    await desk.get_by_role("group", name=f"Offer: {name}").get_by_role("button", name="Accept").click()
+    await expect(desk.get_by_role("tab", name=name)).to_have_attribute("aria-selected", "true")
+    return desk, customer, started

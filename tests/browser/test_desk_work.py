@@ -12,7 +12,7 @@ from playwright.async_api import expect
 
 from tests.e2e.helpers import accept, answered, available, message
 
-from .helpers import accessible, screenshot, sign_in, support_tenant
+from .helpers import accessible, desk_with_a_chat, screenshot, sign_in, support_tenant
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 ANGRY = "This is absolutely unacceptable!!! Third time I'm writing, you charged me twice. Refund me NOW."
@@ -219,13 +219,8 @@ async def test_a_parked_persistent_chat_is_not_written_to_until_chat_gives_it_ba
     customer), the composer is off; the customer's next message brings it back, and the composer with it."""
     await support_tenant(tenant, "alice")
     await tenant.queue("support", ["alice"], persistent=True, wrap_up_required=True)
-    alice = await pages.open(f"/web/desk.html?tenant={tenant.id}")
-    await sign_in(alice, tenant.id, "alice")
-    await alice.get_by_label("Presence").select_option("available")
-    ann, started = await tenant.customer("support", "Where is my order?", name="Ann")
+    alice, ann, started = await desk_with_a_chat(pages, tenant, "alice", "Ann", "Where is my order?")
     cid = started["conversation_id"]
-    await alice.get_by_role("group", name="Offer: Ann").get_by_role("button", name="Accept").click()
-    await expect(alice.get_by_role("tab", name="Ann")).to_have_attribute("aria-selected", "true")
     await expect(alice.locator("#conv-state")).to_have_text("active")
     composer = alice.get_by_label("Message to the customer")
     await expect(composer).to_be_enabled()
@@ -236,7 +231,8 @@ async def test_a_parked_persistent_chat_is_not_written_to_until_chat_gives_it_ba
     await expect(alice.locator("#conv-state")).to_have_text("waiting")
     await expect(composer).to_be_disabled()
 
-    again = await ann.post(f"/v1/widget/conversations/{cid}/messages", {"client_message_id": "later", "text": "Any news?"})
+    again = await ann.post(f"/v1/widget/conversations/{cid}/messages",
+                           {"client_message_id": "later", "text": "Any news?"})
     assert again.status_code == 200, again.text
     await expect(alice.locator("#conv-state")).to_have_text("active")
     await expect(composer).to_be_enabled()
@@ -249,13 +245,8 @@ async def test_a_conversation_back_with_its_agent_shows_what_was_written_while_a
     makes her desktop read the list, so the message is there (found by the chaos run: after a restart chat may
     post a message before it handles routing's transfer, and the new agent's desktop never showed it)."""
     await support_tenant(tenant, "alice", "bob")
-    alice = await pages.open(f"/web/desk.html?tenant={tenant.id}")
-    await sign_in(alice, tenant.id, "alice")
-    await alice.get_by_label("Presence").select_option("available")
-    dana, started = await tenant.customer("support", "First question", name="Dana")
+    alice, dana, started = await desk_with_a_chat(pages, tenant, "alice", "Dana", "First question")
     cid = started["conversation_id"]
-    await alice.get_by_role("group", name="Offer: Dana").get_by_role("button", name="Accept").click()
-    await expect(alice.get_by_role("tab", name="Dana")).to_have_attribute("aria-selected", "true")
     await expect(alice.locator("#messages")).to_contain_text("First question")
 
     bob = await tenant.sign_in("bob")

@@ -9,6 +9,7 @@ nothing and gets the first answer published again, so a sender waiting for it is
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ class Tx(Protocol):
     def emit(self, topic: str, env: Envelope[Any]) -> None: ...
     async def load(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
     async def store(self, collection: str, doc: dict[str, Any]) -> None: ...
+    async def store_many(self, collection: str, docs: Sequence[dict[str, Any]]) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -53,6 +55,25 @@ class Publisher:
                 correlation_id=(cause.correlation_id or cause.event_id) if cause else None))
 
 
+def request_key(env: Envelope[Command]) -> str:
+    """Where a command's answer is stored: its request id, within its tenant."""
+    return f"{env.tenant_id}:{env.payload.request_id}"
+
+
+def _about(env: Envelope[Command]) -> dict[str, Any]:
+    return dict(request_id=env.payload.request_id, command_id=env.event_id, command_type=env.type,
+                command_key=env.key)
+
+
+def _answer_record(key: str, answer: Answer) -> dict[str, Any]:
+    return {"_id": key, "type": answer.TYPE, "answer": answer.model_dump(mode="json"), "at": datetime.now(UTC)}
+
+
+def _stored_answer(record: dict[str, Any]) -> Answer:
+    answer_type = CommandAccepted if record["type"] == CommandAccepted.TYPE else CommandRejected
+    return answer_type.model_validate(record["answer"])
+
+
 async def answer_command(uow: UnitOfWork, env: Envelope[Command], execute: Callable[[Any], Awaitable[Done]], *,
                          publisher: Publisher) -> Answer:
     """Carry out `env`'s command with `execute(tx)` and answer it (see the module's text).
@@ -61,26 +82,22 @@ async def answer_command(uow: UnitOfWork, env: Envelope[Command], execute: Calla
     other messages): it is inserted last in the transaction, so a repeat (a redelivery or a client's retry) runs
     into it, the transaction is abandoned with whatever it did, and the first answer is published again. One
     insert per command, and no read before it."""
-    cmd = env.payload
-    request_key = f"{env.tenant_id}:{cmd.request_id}"
-    about = dict(request_id=cmd.request_id, command_id=env.event_id, command_type=env.type, command_key=env.key)
+    key = request_key(env)
 
     async def finish(tx: Tx, answer: Answer, events: Sequence[Event] = ()) -> Answer:
         publisher.emit(tx, env.tenant_id, [*events, answer], env)
-        await tx.store(ANSWERS, {"_id": request_key, "type": answer.TYPE, "answer": answer.model_dump(mode="json"),
-                                 "at": datetime.now(UTC)})
+        await tx.store(ANSWERS, _answer_record(key, answer))
         return answer
 
     async def carry_out(tx: Tx) -> Answer:
         done = await execute(tx)
-        return await finish(tx, CommandAccepted(**about, result_id=done.result_id), done.events)
+        return await finish(tx, CommandAccepted(**_about(env), result_id=done.result_id), done.events)
 
     async def repeat(tx: Tx) -> Answer:
-        first = await tx.load(ANSWERS, request_key)
+        first = await tx.load(ANSWERS, key)
         if first is None:  # the answer expired (kept 7 days) while the same request came again
-            raise AssertionError(f"answer {request_key} vanished between two reads")
-        answer_type = CommandAccepted if first["type"] == CommandAccepted.TYPE else CommandRejected
-        answer = answer_type.model_validate(first["answer"])
+            raise AssertionError(f"answer {key} vanished between two reads")
+        answer = _stored_answer(first)
         publisher.emit(tx, env.tenant_id, [answer], env)
         return answer
 
@@ -88,7 +105,44 @@ async def answer_command(uow: UnitOfWork, env: Envelope[Command], execute: Calla
         try:
             return await uow.run(carry_out, message_id=None)
         except Rejected as refused:  # the transaction was abandoned: record the rejection alone
-            rejected = CommandRejected(**about, code=refused.code, reason=refused.reason)
+            rejected = CommandRejected(**_about(env), code=refused.code, reason=refused.reason)
             return await uow.run(lambda tx: finish(tx, rejected), message_id=None)
     except DuplicateRecord:  # answered before: nothing this attempt did is kept; the first answer again
         return await uow.run(repeat, message_id=None)
+
+
+async def answer_commands(tx: Tx, batch: Sequence[Envelope[Command]], carry_out: Callable[[Envelope[Any]], Done],
+                          *, publisher: Publisher, each: Callable[[Envelope[Any]], AbstractContextManager[Any]]
+                          ) -> list[bool]:
+    """Carry out and answer several commands, in order, inside the caller's transaction `tx` (a service's batch
+    form of its command handler): the same answers, events and stored answers as answer_command gives each of
+    them, the answers stored in one insert. `carry_out(env)` applies a command to state the caller loaded, and
+    raises Rejected having changed nothing (so a rejection does not spoil the others). A request id seen earlier
+    in the batch gets that answer again; returns which commands were such repeats. `each(env)` wraps each
+    command's handling (its log context and span).
+
+    As in answer_command, nothing is read first: a request answered before (a redelivery, a client's retry, a
+    second instance) makes the insert raise DuplicateRecord. The caller's transaction is then abandoned with
+    everything the batch did, and its commands are handled again one by one, each repeat answered as before."""
+    answered: dict[str, Answer] = {}
+    repeats: list[bool] = []
+    for env in batch:
+        key = request_key(env)
+        with each(env):
+            first = answered.get(key)
+            if first is not None:
+                publisher.emit(tx, env.tenant_id, [first], env)
+                repeats.append(True)
+                continue
+            answer: Answer
+            try:
+                done = carry_out(env)
+            except Rejected as refused:
+                answer, events = CommandRejected(**_about(env), code=refused.code, reason=refused.reason), []
+            else:
+                answer, events = CommandAccepted(**_about(env), result_id=done.result_id), list(done.events)
+            publisher.emit(tx, env.tenant_id, [*events, answer], env)
+            answered[key] = answer
+            repeats.append(False)
+    await tx.store_many(ANSWERS, [_answer_record(key, answer) for key, answer in answered.items()])
+    return repeats

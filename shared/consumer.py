@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import functools
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -38,6 +38,10 @@ log = get_logger(__name__)
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
 # What the dispatcher calls: envelopes of one partition, in order; it may say which of them were repeats.
 BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[Sequence[bool] | None]]
+# Around the handling of each envelope of a batch: its log context and its CONSUMER span.
+Each = Callable[[Envelope[Any]], contextlib.AbstractContextManager[Any]]
+# A service's own batch form of a handler (Batched): the envelopes, and `each` to wrap each one's handling in.
+ManyHandler = Callable[[Sequence[Envelope[Any]], Each], Awaitable[Sequence[bool]]]
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, KafkaConnectionError)
 DeadLetterSink = Callable[[Envelope[MessageDeadLettered]], Awaitable[None]]
 Redact = Callable[[str], str]  # what a service hides in dead letters and failure logs (chat: its masker)
@@ -100,6 +104,18 @@ class Source:
 _UNTRACED = contextlib.nullcontext()
 
 
+@dataclass(frozen=True)
+class Batched:
+    """A handler with a batch form of its own, for a service that can do better than group commit: `many`
+    takes a run of several envelopes (one partition's, in order) and handles them in one unit of work of its
+    own, saying which were repeats; a lone envelope goes to `one` as any per-message handler does. If `many`
+    raises, the dispatcher handles the run again envelope by envelope through `one`, so a bad message is
+    retried and dead-lettered alone. Register one instance for all the types it handles, so they form runs."""
+
+    one: Handler
+    many: ManyHandler
+
+
 def alone(handler: Any) -> Any:
     """Marks a handler never to be group-committed: one whose work is not a plain unit of work (a model's
     inference before its transaction, state kept in memory, writes outside any transaction)."""
@@ -152,6 +168,22 @@ def grouped(handler: Handler, uow: GroupCommitter, scope: str | None = None, sou
     return handle
 
 
+def in_batches(handler: Batched, scope: str | None = None, source: Source = Source()) -> BatchHandler:
+    """A batch handler from a Batched pair: runs of several envelopes to its `many`, a lone one to its `one`."""
+    one = one_at_a_time(handler.one, scope, source)
+
+    @contextlib.contextmanager
+    def each(env: Envelope[Any]) -> Iterator[None]:
+        with about(env), source.span(env):
+            yield
+
+    async def handle(batch: Sequence[Envelope[Any]]) -> Sequence[bool] | None:
+        if len(batch) == 1:
+            return await one(batch)
+        return await handler.many(batch, each)
+    return handle
+
+
 def one_at_a_time(handler: Handler, scope: str | None = None, source: Source = Source()) -> BatchHandler:
     """A batch handler from a per-message one: each envelope in order, in its own unit of work (the consuming
     context records its id, see processed_id), a repeat skipped (and said), the rest of the batch still handled."""
@@ -187,12 +219,14 @@ class MessageDispatcher:
     fails is handled again one envelope at a time (already handled ones are repeats), so that one bad message
     is retried and dead-lettered alone (or, if it says how far it got with BatchFailedAt, the rest of it).
     Handlers are batch-shaped (BatchHandler); `handlers` takes per-message ones, adapted with `grouped` when a
-    `group_commit` unit of work is given (and the handler is not marked `alone`), else with one_at_a_time.
+    `group_commit` unit of work is given (and the handler is not marked `alone`), else with one_at_a_time, and
+    Batched pairs (a service's own batch form), adapted with in_batches.
     `idempotency_scope` (a second consumer group of the same service on the same topic) keeps its processed
     records apart from the service's main group's: see processed_id. Each envelope a per-message handler
     handles is a CONSUMER span when tracing is on (`topic` names it)."""
 
-    def __init__(self, *, group: str, dead_letter: DeadLetterSink, handlers: Mapping[type[Message], Handler] | None = None,
+    def __init__(self, *, group: str, dead_letter: DeadLetterSink,
+                 handlers: Mapping[type[Message], Handler | Batched] | None = None,
                  batch_handlers: Mapping[type[Message], BatchHandler] | None = None, max_attempts: int = 5,
                  retry_base_s: float = 0.2,
                  infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS,
@@ -204,7 +238,9 @@ class MessageDispatcher:
         self._scope = idempotency_scope
         handlers, batch_handlers = handlers or {}, batch_handlers or {}
 
-        def adapt(h: Handler) -> BatchHandler:
+        def adapt(h: Handler | Batched) -> BatchHandler:
+            if isinstance(h, Batched):
+                return in_batches(h, idempotency_scope, source)
             if group_commit is None or getattr(h, "group_commit", True) is False:
                 return one_at_a_time(h, idempotency_scope, source)
             return grouped(h, group_commit, idempotency_scope, source)

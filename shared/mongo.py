@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -299,6 +299,17 @@ class Transaction:
             await self.db[collection].insert_one(doc, session=self.session)
         except DuplicateKeyError:
             raise DuplicateRecord(f"{collection}/{doc['_id']}") from None
+
+    async def store_many(self, collection: str, docs: Sequence[dict[str, Any]]) -> None:
+        """Insert these documents (each with its `_id`) in one write; DuplicateRecord if one of those ids exists."""
+        if not docs:
+            return
+        try:
+            await self.db[collection].insert_many(list(docs), session=self.session)
+        except BulkWriteError as exc:
+            if any(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
+                raise DuplicateRecord(f"{collection}: one of {len(docs)} exists") from None
+            raise
 
     async def put(self, collection: str, doc: dict[str, Any], *, read_version: int | None) -> None:
         """Write a versioned document: insert it when `read_version` is None (it did not exist when read),

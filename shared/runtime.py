@@ -22,7 +22,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from shared.asyncapi import ContractAsyncAPI
 from shared.broker import make_broker
-from shared.consumer import BatchHandler, Handler, MessageDispatcher, Record, Redact, keep_as_is
+from shared.consumer import Batched, BatchHandler, Handler, MessageDispatcher, Record, Redact, keep_as_is
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
 from shared.contracts.envelope import Envelope, Message
 from shared.logging import Processor, configure_logging, get_logger, request_context
@@ -63,19 +63,34 @@ async def _raw_value(message: Any) -> bytes:
     return message.body
 
 
-async def _waiting_behind(consumer: Any, raw: Any, limit: int) -> list[Record]:
+async def _waiting_behind(consumer: Any, raw: Any, limit: int, *, any_partition: bool = False) -> list[Record]:
     """The records of `raw`'s partition already fetched behind it (up to `limit`, none waited for), taken from
     the consumer that read it, so that they are handled with it as one batch. The commit after the batch (the
-    consumer's positions) commits them too; a failure seeks back to `raw`, so they are read again with it."""
+    consumer's positions) commits them too; a failure seeks back to `raw`, so they are read again with it.
+    `any_partition`: those fetched of every partition the consumer holds (each partition's still in order; a
+    failure must then seek each of them back: _rewind)."""
     if consumer is None or limit <= 0:
         return []
-    partition = TopicPartition(raw.topic, raw.partition)
+    partitions = () if any_partition else (TopicPartition(raw.topic, raw.partition),)
     try:
-        fetched = await consumer.getmany(partition, timeout_ms=0, max_records=limit)
+        fetched = await consumer.getmany(*partitions, timeout_ms=0, max_records=limit)
     except Exception as exc:  # the partition was taken away meanwhile (a rebalance): the one record alone
         log.debug("no batch taken", error=repr(exc))
         return []
-    return [Record(r.topic, r.partition, r.offset, r.key, r.value) for r in fetched.get(partition, [])]
+    return [Record(r.topic, r.partition, r.offset, r.key, r.value) for records in fetched.values() for r in records]
+
+
+def _rewind(consumer: Any, records: list[Record]) -> None:
+    """Seek every partition of a batch that failed back to its first record, so that none is committed past a
+    record not handled (the subscriber's nack seeks back the partition of the record it handed over only)."""
+    first: dict[TopicPartition, int] = {}
+    for record in records:
+        first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+    for partition, offset in first.items():
+        try:
+            consumer.seek(partition, offset)
+        except Exception as exc:  # no longer assigned (a rebalance): its new owner starts from the commit
+            log.debug("not rewound", partition=partition.partition, error=repr(exc))
 
 
 class _ServeThenConnect(AsgiFastStream):
@@ -160,13 +175,16 @@ class ServiceRuntime:
 
     # --- registration -----------------------------------------------------------------------------
 
-    def consume(self, topic: Topic, handlers: Mapping[type[Message], Handler] | None = None, *,
+    def consume(self, topic: Topic, handlers: Mapping[type[Message], Handler | Batched] | None = None, *,
                 batch_handlers: Mapping[type[Message], BatchHandler] | None = None,
-                group: str | None = None) -> MessageDispatcher:
-        """Consume `topic` with per-message handlers and/or batch-shaped ones (shared.consumer: envelopes of one
-        partition, in order; today each batch holds one record). `group`: a consumer group of its own instead of
+                group: str | None = None, across_partitions: bool = False) -> MessageDispatcher:
+        """Consume `topic` with per-message handlers (or Batched pairs) and/or batch-shaped ones (shared.consumer:
+        envelopes of one partition, in order). `group`: a consumer group of its own instead of
         the service's, for work that may fall behind without holding up the service's other consumers of the
-        topic (its offsets, its idempotency records and its dispatcher, keyed `topic@group`, are its own)."""
+        topic (its offsets, its idempotency records and its dispatcher, keyed `topic@group`, are its own).
+        `across_partitions`: a batch takes the records waiting on every partition the consumer holds, not only
+        on the partition of the record it starts with (each partition's kept in order): bigger batches, for
+        handlers whose batch form loads its state once (routing's commands)."""
         group_id = group or self.settings.consumer_group
         dispatcher = MessageDispatcher(group=group_id, handlers=handlers,
                                        batch_handlers=batch_handlers, dead_letter=self.dead_letter,
@@ -196,10 +214,17 @@ class ServiceRuntime:
             raw, consumer = message.raw_message, getattr(message, "consumer", None)
             started = time.perf_counter()
             records = [Record(raw.topic, raw.partition, raw.offset, raw.key, value)]
-            records += await _waiting_behind(consumer, raw, batch_max - 1)
-            positions.handling(consumer, raw.partition, raw.offset)
-            await dispatcher.dispatch_batch(records)
-            positions.handled(consumer, raw.partition, records[-1].offset)
+            records += await _waiting_behind(consumer, raw, batch_max - 1, any_partition=across_partitions)
+            for partition in {r.partition: None for r in records}:
+                positions.handling(consumer, partition, min(r.offset for r in records if r.partition == partition))
+            try:
+                await dispatcher.dispatch_batch(records)
+            except BaseException:
+                if across_partitions and consumer is not None:
+                    _rewind(consumer, records)
+                raise
+            for partition in {r.partition: None for r in records}:
+                positions.handled(consumer, partition, max(r.offset for r in records if r.partition == partition))
             batch_seconds.observe(time.perf_counter() - started)
             batch_records.observe(len(records))
 

@@ -4,7 +4,8 @@ are in use_cases.py; what is due for the clock comes from adapters/deadlines.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import uuid4
@@ -14,10 +15,11 @@ from services.routing.adapters.repository import RoutingRepository, Scope, Snaps
 from services.routing.domain.router import Router
 from services.routing.domain.waiting import Place, place_changes, places
 from services.routing.use_cases import USE_CASES
-from shared.commands import Done, Publisher, answer_command
+from shared.commands import Done, Publisher, answer_command, answer_commands
 from shared.contracts import routing as contract
 from shared.contracts.answers import CommandRejected
 from shared.contracts.catalogue import ROUTING_EVENTS
+from shared.consumer import Batched, Each
 from shared.contracts.envelope import Envelope
 from shared.logging import get_logger
 from shared.mongo import MongoUnitOfWork, Transaction
@@ -35,6 +37,29 @@ class Repository(Protocol):
     async def save(self, router: Router, *, touch_queues: set[str]) -> None: ...
 
 
+class _Loaded:
+    """A tenant's state slice loaded into a Router for one or more use cases, and the waiting customers' places
+    before them."""
+
+    def __init__(self, repo: Repository, snap: Snapshot, router: Router) -> None:
+        self.repo, self.snap, self.router = repo, snap, router
+        self.before = self._places()
+
+    def _places(self) -> dict[str, Place]:  # of the queues whose waiting line was loaded (dispatch's)
+        snap, router = self.snap, self.router
+        return places(snap.dispatch_queues, queues=router.queues, agents=router.agents,
+                      items={**snap.bystanders, **router.items}, now=router.now, known_before=snap.known_before)
+
+    async def close(self, events: list[contract.RoutingEvent]) -> list[contract.RoutingEvent]:
+        """The use cases' events, and a QueuePositionChanged for each customer whose place or estimate they
+        changed; what changed is saved (the loaded dispatch queues bumped, see repository.py)."""
+        router = self.router
+        events = events + place_changes(self.before, self._places())
+        if events or router.changed_agents or router.changed_items or router.changed_queues or router.removed_queues:
+            await self.repo.save(router, touch_queues=self.snap.dispatch_queues)
+        return events
+
+
 class RoutingHandlers:
     """Wired by the bootstrap with MongoDB adapters; use-case tests hand it in-memory ones
     (shared/testing/fakes.py's FakeUnitOfWork and tests/unit/routing/fakes.py)."""
@@ -49,6 +74,15 @@ class RoutingHandlers:
         self.clock = clock
         self.new_id = new_id
         self.publisher = Publisher(ROUTING_EVENTS.name, producer)
+        # Commands of different partitions (consumer workers) and timer ticks load the same queues, and every
+        # transaction that may dispatch in a queue bumps it: run at once, they conflict and start again (a whole
+        # batch of commands with them). One at a time in this process, they don't.
+        self._one_at_a_time = asyncio.Lock()
+
+    @property
+    def commands(self) -> Batched:
+        """What the consumer of routing.commands calls: one command at a time, or a run of them at once."""
+        return Batched(self.handle_command, self.handle_commands)
 
     async def handle_command(self, env: Envelope[contract.RoutingCommand]) -> None:
         """Carry out one command and answer it (shared.commands: CommandAccepted, or CommandRejected with the
@@ -59,26 +93,46 @@ class RoutingHandlers:
         async def execute(tx: Transaction) -> Done:
             return Done(await self._run(tx, env.tenant_id, use_case.scope(cmd), lambda r: use_case.apply(r, cmd)))
 
-        answer = await answer_command(self.uow, env, execute, publisher=self.publisher)
+        async with self._one_at_a_time:
+            answer = await answer_command(self.uow, env, execute, publisher=self.publisher)
         if isinstance(answer, CommandRejected):
             log.info("command rejected", code=answer.code, reason=answer.reason)
 
+    async def handle_commands(self, batch: Sequence[Envelope[contract.RoutingCommand]], each: Each) -> list[bool]:
+        """Carry out several commands of one partition, in order, in one transaction: per tenant, the union of
+        their scopes is loaded once, each command is applied to one Router and answered as handle_command
+        answers it (a rejected one changed nothing, so the others go on), waiting customers' places are compared
+        once, and what changed is saved once. Anything else that goes wrong (a conflict that keeps coming back,
+        a command that needed more than its scope says) raises, and the consumer handles the commands again
+        one by one. Returns which commands were repeats."""
+        tenants: dict[str, list[Envelope[contract.RoutingCommand]]] = {}
+        for env in batch:
+            tenants.setdefault(env.tenant_id, []).append(env)
+
+        async def work(tx: Transaction) -> list[bool]:
+            states = {tenant_id: await self._open(tx, tenant_id, Scope.union(
+                USE_CASES[type(env.payload)].scope(env.payload) for env in envs)) for tenant_id, envs in tenants.items()}
+
+            def carry_out(env: Envelope[contract.RoutingCommand]) -> Done:
+                return Done(USE_CASES[type(env.payload)].apply(states[env.tenant_id].router, env.payload))
+
+            repeats = await answer_commands(tx, batch, carry_out, publisher=self.publisher, each=each)
+            for tenant_id, state in states.items():  # places changed, after the tenant's last command
+                self.publisher.emit(tx, tenant_id, await state.close([]), tenants[tenant_id][-1])
+            return repeats
+
+        async with self._one_at_a_time:
+            return await self.uow.run(work, message_id=None)
+
     async def _run(self, tx: Transaction, tenant_id: str, scope: Scope,
                    apply: Callable[[Router], list[contract.RoutingEvent]]) -> list[contract.RoutingEvent]:
+        state = await self._open(tx, tenant_id, scope)
+        return await state.close(apply(state.router))
+
+    async def _open(self, tx: Transaction, tenant_id: str, scope: Scope) -> _Loaded:
         repo = self.repositories(tx, tenant_id)
         snap = await repo.load(scope)
-        router = Router(snap.queues, snap.agents, snap.items, now=self.clock(), new_id=self.new_id)
-
-        def waiting_places() -> dict[str, Place]:  # of the queues whose waiting line was loaded (dispatch's)
-            return places(snap.dispatch_queues, queues=router.queues, agents=router.agents,
-                          items={**snap.bystanders, **router.items}, now=router.now, known_before=snap.known_before)
-
-        before = waiting_places()
-        events = apply(router)
-        events += place_changes(before, waiting_places())  # whose place or estimate the use case changed
-        if events or router.changed_agents or router.changed_items or router.changed_queues or router.removed_queues:
-            await repo.save(router, touch_queues=snap.dispatch_queues)
-        return events
+        return _Loaded(repo, snap, Router(snap.queues, snap.agents, snap.items, now=self.clock(), new_id=self.new_id))
 
     def _emit(self, tx: Transaction, tenant_id: str, events: list[contract.RoutingEvent]) -> None:
         self.publisher.emit(tx, tenant_id, events)
@@ -92,7 +146,8 @@ class RoutingHandlers:
             events = await self._run(tx, tenant_id, scope, apply)
             self._emit(tx, tenant_id, events)
             return len(events)
-        return await self.uow.run(work)
+        async with self._one_at_a_time:
+            return await self.uow.run(work)
 
     async def run_due_timers(self, *, limit: int = 200) -> int:
         """One pass over everything that is due now; returns the number of events it caused."""

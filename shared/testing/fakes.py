@@ -102,6 +102,12 @@ class FakeTransaction:
             raise DuplicateRecord(f"{collection}/{doc['_id']}")
         docs[doc["_id"]] = copy.deepcopy(doc)
 
+    async def store_many(self, collection: str, docs: Sequence[dict[str, Any]]) -> None:
+        stored = self.collection(collection)
+        if any(doc["_id"] in stored for doc in docs) or len({doc["_id"] for doc in docs}) < len(docs):
+            raise DuplicateRecord(f"{collection}: one of {len(docs)} exists")
+        stored.update((doc["_id"], copy.deepcopy(doc)) for doc in docs)
+
     async def put(self, collection: str, doc: dict[str, Any], *, read_version: int | None) -> None:
         docs = self.collection(collection)
         stored = docs.get(doc["_id"])

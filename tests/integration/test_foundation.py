@@ -329,3 +329,54 @@ async def test_records_waiting_on_a_partition_are_group_committed_in_order_and_a
         assert b.uow.stats["committed"] < 119, b.uow.stats
     finally:
         await b.stop()
+
+
+async def test_a_batch_across_partitions_takes_every_partition_and_a_failed_one_is_read_again_whole(
+        infrastructure, unique, topic):
+    """With across_partitions, records waiting on several partitions form one batch (each partition's in order).
+    When handling such a batch fails on the infrastructure (MongoDB unreachable), every partition in it is read
+    again from its first record of the batch, not only the partition of the record the subscriber handed over:
+    nothing is skipped, nothing applied twice."""
+    from aiokafka import AIOKafkaProducer
+    from pymongo.errors import AutoReconnect
+
+    from shared.consumer import Batched
+
+    b = ServiceRuntime(settings(infrastructure, f"b-{unique}").model_copy(update={"consumer_workers": 1}), title="b")
+    applied: dict[str, list[str]] = {}
+    batches: list[set[str]] = []
+    failed: list[int] = []
+
+    async def one(env: Envelope[NoteWritten]) -> None:
+        applied.setdefault(env.payload.note_id, []).append(env.payload.text)
+
+    async def many(batch, each) -> list[bool]:
+        keys = {env.payload.note_id for env in batch}
+        batches.append(keys)
+        if len(keys) > 1 and not failed:  # the first batch of several partitions' records fails, unhandled
+            failed.append(len(batch))
+            raise AutoReconnect("mongod went away")
+        for env in batch:
+            with each(env):
+                await one(env)
+        return [False] * len(batch)
+
+    consumer = b.consume(topic, {NoteWritten: Batched(one, many)}, across_partitions=True)
+    producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for n in range(40):
+            for key, partition in (("k0", 0), ("k1", 1), ("k2", 2)):
+                env = wrap(NoteWritten(note_id=key, text=str(n)), tenant_id="t1", key=key, producer="a")
+                await producer.send(topic.name, encode(env), key=key.encode(), partition=partition)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    await b.start()
+    try:
+        await eventually(lambda: sum(len(texts) for texts in applied.values()) >= 120, timeout_s=60)
+        assert failed, batches  # a batch held more than one partition's records
+        assert applied == {key: [str(n) for n in range(40)] for key in ("k0", "k1", "k2")}
+        assert consumer.outcomes[Outcome.HANDLED] == 120
+    finally:
+        await b.stop()

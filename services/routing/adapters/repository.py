@@ -8,6 +8,7 @@ therefore always conflict, and the retried one sees the other's result."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,16 @@ class Scope:
     active_items_of_queues: bool = False  # also load offered/assigned items of the scope's queues
     all_queues: bool = False  # queue configuration checks references between queues
     dispatch: bool = True  # False: the use case cannot add work or free capacity, so skip dispatch candidates
+
+    @classmethod
+    def union(cls, scopes: Iterable[Scope]) -> Scope:
+        """What several use cases touch, loaded at once for a batch of them (handlers.handle_commands)."""
+        scopes = list(scopes)
+        return cls(queues=set().union(*(s.queues for s in scopes)), agents=set().union(*(s.agents for s in scopes)),
+                   conversations=set().union(*(s.conversations for s in scopes)),
+                   offers_to_agents=any(s.offers_to_agents for s in scopes),
+                   active_items_of_queues=any(s.active_items_of_queues for s in scopes),
+                   all_queues=any(s.all_queues for s in scopes), dispatch=any(s.dispatch for s in scopes))
 
 
 @dataclass

@@ -17,6 +17,7 @@ from services.routing.adapters.documents import doc_id
 from shared.mongo import ConcurrencyConflict, Transaction
 
 Doc = dict[str, Any]
+FIRST_BATCH = 10_000
 
 
 class Versioned(Protocol):
@@ -40,7 +41,9 @@ class VersionedCollection(Generic[E]):
     async def find(self, query: Doc, *, sort: list[tuple[str, int]] | None = None,
                    limit: int | None = None) -> dict[str, E]:
         """The aggregates matching a query (scoped to the tenant by the caller), by id; their versions are noted."""
-        cursor = self._coll.find(query, session=self._session)
+        # All in one reply where they fit (16 MB): the server's default first batch is 101 documents, and a queue's
+        # members often number more, which took a second round trip (getMore).
+        cursor = self._coll.find(query, session=self._session).batch_size(FIRST_BATCH)
         if sort is not None:
             cursor = cursor.sort(sort)
         if limit is not None:

@@ -10,6 +10,7 @@ from shared.runtime import ServiceRuntime
 
 
 def register(runtime: ServiceRuntime, handlers: RoutingHandlers) -> None:
-    runtime.consume(ROUTING_COMMANDS, {command: handlers.handle_command for command in USE_CASES})
+    commands = handlers.commands  # one pair for every command, so that runs of them form batches
+    runtime.consume(ROUTING_COMMANDS, {command: commands for command in USE_CASES}, across_partitions=True)
     runtime.consume(CHAT_EVENTS, {chat.CustomerErased: ErasureHandler(runtime.uow).on_customer_erased})
     runtime.publishes(ROUTING_EVENTS)

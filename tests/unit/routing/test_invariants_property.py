@@ -57,8 +57,11 @@ class RoutingMachine(RuleBasedStateMachine):
         try:
             events = getattr(router, use_case)(*args, **kwargs)
         except RoutingError:
-            # 7. A rejected command changes nothing (each aggregate: a refused operation changes nothing).
+            # 7. A rejected command changes nothing (each aggregate: a refused operation changes nothing), and
+            # leaves the Router with no event or dispatch pending: the batch form (handlers.handle_commands) runs
+            # the next command on the same Router.
             assert (self.queues, self.agents, self.items) == before
+            assert router._events == [] and router._queues_to_dispatch == set()
             return None
         self.check_changes_are_reported(before, router)
         self.check_capacity_only_grows_within_limits(before)

@@ -328,3 +328,52 @@ async def test_per_message_handlers_take_batches_one_message_at_a_time_and_skip_
     assert await d.dispatch_batch(records) == [Outcome.HANDLED, Outcome.DUPLICATE, Outcome.HANDLED]
     assert seen == ["o0", "o1", "o2"]
     assert await d.dispatch(record(encode(order("o1")), offset=9)) == Outcome.DUPLICATE
+
+
+class BatchedPair:
+    """A Batched handler's two forms, recording what each got; `many` fails on a batch holding a poisoned order
+    and says the rest were repeats when asked to."""
+
+    def __init__(self, poisoned: str | None = None) -> None:
+        self.ones: list[str] = []
+        self.manys: list[list[str]] = []
+        self.wrapped: list[str] = []
+        self.poisoned = poisoned
+
+    async def one(self, env: Envelope[Any]) -> None:
+        self.ones.append(env.payload.order_id)
+
+    async def many(self, batch, each) -> list[bool]:
+        self.manys.append([env.payload.order_id for env in batch])
+        if any(env.payload.order_id == self.poisoned for env in batch):
+            raise ValueError("poison")
+        for env in batch:
+            with each(env):
+                self.wrapped.append(env.payload.order_id)
+        return [env.payload.order_id.endswith("again") for env in batch]
+
+
+def batched_dispatcher(pair: BatchedPair, letters: list) -> MessageDispatcher:
+    async def sink(env: Envelope[MessageDeadLettered]) -> None:
+        letters.append(env)
+    handler = consumer_module.Batched(pair.one, pair.many)
+    return MessageDispatcher(group="orders-svc", handlers={OrderPlaced: handler}, dead_letter=sink, max_attempts=2,
+                             retry_base_s=0)
+
+
+async def test_a_batched_handler_gets_runs_in_its_batch_form_and_a_lone_message_in_its_single_form():
+    pair, letters = BatchedPair(), []
+    d = batched_dispatcher(pair, letters)
+    records = [record(encode(order(name)), offset=n) for n, name in enumerate(["o0", "o1", "o1-again"])]
+    assert await d.dispatch_batch(records) == [Outcome.HANDLED, Outcome.HANDLED, Outcome.DUPLICATE]
+    assert await d.dispatch(record(encode(order("o3")), offset=3)) == Outcome.HANDLED
+    assert pair.manys == [["o0", "o1", "o1-again"]] and pair.wrapped == ["o0", "o1", "o1-again"]
+    assert pair.ones == ["o3"] and letters == []
+
+
+async def test_a_batched_handler_whose_batch_form_fails_gets_each_message_again_in_its_single_form():
+    pair, letters = BatchedPair(poisoned="o1"), []
+    d = batched_dispatcher(pair, letters)
+    records = [record(encode(order(f"o{n}")), offset=n) for n in range(3)]
+    assert await d.dispatch_batch(records) == [Outcome.HANDLED] * 3
+    assert pair.manys == [["o0", "o1", "o2"]] and pair.ones == ["o0", "o1", "o2"] and letters == []

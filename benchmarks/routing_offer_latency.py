@@ -8,7 +8,9 @@ N agents (default 1,000) across Q queues (default 20), conversations arriving at
     .venv/bin/python -m benchmarks.routing_offer_latency [--duration-s 60] [--rate 20]
 
 It starts its own mongod and Apache Kafka (temporary directory) unless --mongo-url/--kafka are given,
-and prints p50/p99 per minute of the run, commands answered per second, and the broker's memory and CPU."""
+and prints p50/p99 per minute of the run, commands answered per second, and the broker's memory and CPU.
+With --stall-s 5 it stops the routing processes (SIGSTOP) that long, --stall-at-s into the load, and prints
+how long after SIGCONT the p99 took to come back under --target-ms for good (the backlog drained)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import asyncio
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -54,6 +57,8 @@ class Bench:
         self.answered_at: list[float] = []
         self.queued_at_event: dict[str, float] = {}
         self.rejections: list[str] = []
+        self.pids: list[int] = []  # the routing processes, for --stall-s
+        self.stalled: tuple[float, float] | None = None  # when they were stopped and resumed (monotonic)
 
     async def send(self, payload: r.RoutingCommand) -> str:
         env = wrap(payload, tenant_id=TENANT, key=getattr(payload, payload.KEY), producer="bench")
@@ -113,10 +118,24 @@ class Bench:
         ids = [await self.send(r.SetPresence(agent_id=f"agent-{i}", presence="available")) for i in range(a)]
         await self.settle(ids, "presence")
 
+    async def stall(self, at: float) -> None:
+        """SIGSTOP every routing process `--stall-s` seconds long, `--stall-at-s` into the load, then SIGCONT."""
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        stopped = time.monotonic()
+        for pid in self.pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(self.args.stall_s)
+        finally:
+            for pid in self.pids:
+                os.kill(pid, signal.SIGCONT)
+        self.stalled = (stopped, time.monotonic())
+
     async def load(self) -> None:
         rng = random.Random(7)
         interval = 1 / self.args.rate
         start = time.monotonic()
+        stall = asyncio.create_task(self.stall(start + self.args.stall_at_s)) if self.args.stall_s else None
         for n in range(int(self.args.duration_s * self.args.rate)):
             await asyncio.sleep(max(0.0, start + n * interval - time.monotonic()))
             cid = f"conv-{n}"
@@ -125,6 +144,8 @@ class Bench:
             await self.send(r.RouteConversation(conversation_id=cid, queue_id=f"queue-{rng.randrange(self.args.queues)}",
                                                 customer_name=f"Customer {n}", preview="Hello, I need help",
                                                 skills={"billing": rng.randint(1, 5)}))
+        if stall is not None:
+            await stall
         deadline = time.monotonic() + 60
         while len(self.offered_at) < len(self.sent_at) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
@@ -145,6 +166,7 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str, broker_p
             await asyncio.to_thread(wait_for_ready, port, lambda p=proc: p.poll() is None, what=f"routing (log {log})",
                                     timeout_s=120)
         bench = Bench(args, bootstrap)
+        bench.pids = [proc.pid for _, proc in procs]
         await bench.producer.start()
         listener = asyncio.create_task(bench.events())
         t0 = time.monotonic()
@@ -195,6 +217,8 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str, broker_p
                 if c in bench.offered_at and minute * 60 <= t - start < (minute + 1) * 60]
         if part:
             print(f"{f'  minute {minute + 1}':42s}{ms(pct(part, 50))}{ms(pct(part, 99))}   (n={len(part)})")
+    if bench.stalled:
+        report_stall(bench, args)
     print(f"sustained: routing answered {len(answered_in_load)} commands in {load_s:.0f}s of load "
           f"= {len(answered_in_load) / load_s:.1f} commands/s (sent at {args.rate * 3:.0f}/s once ends start)")
     if broker_line:
@@ -215,6 +239,43 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_url: str, broker_p
           f"(setup included); routing log (activity lines every 30 s): {log}")
 
 
+def report_stall(bench: Bench, args: argparse.Namespace) -> None:
+    """p99 of the conversations sent in each second from the stop on, and how long after SIGCONT the backlog took
+    to drain: until the p99 of the conversations sent in the next 5 s was back under --target-ms, and back
+    within the p99 of those sent before the stop (never offered counts as late)."""
+    stopped, resumed = bench.stalled
+    late = float("inf")
+    sent = bench.sent_at.items()
+    before = [bench.offered_at.get(c, late) - t for c, t in sent if t < stopped]
+
+    def p99_between(lo: float, hi: float, q: float = 99) -> float | None:
+        part = [bench.offered_at.get(c, late) - t for c, t in sent if lo <= t < hi]
+        return pct(part, q) if part else None
+
+    last = max(bench.sent_at.values())
+    seconds = [p99_between(stopped + k, stopped + k + 1) for k in range(int(last - stopped) + 1)]
+    medians = [p99_between(stopped + k, stopped + k + 1, 50) for k in range(int(last - stopped) + 1)]
+    print(f"stall: routing stopped (SIGSTOP) for {resumed - stopped:.1f}s, {args.stall_at_s:.0f}s into the load; "
+          f"p99 before it {pct(before, 99) * 1000:.0f} ms")
+    print("  p99 by second of sending from the stop (ms): "
+          + ", ".join(f"{p99 * 1000:.0f}" if p99 is not None else "-" for p99 in seconds[:int(args.stall_s) + 25]))
+    print("  p50 by second of sending from the stop (ms): "
+          + ", ".join(f"{p50 * 1000:.0f}" if p50 is not None else "-" for p50 in medians[:int(args.stall_s) + 25]))
+    # Drained: a command sent from then on no longer waits behind the stall's backlog, so the p50 of each second's
+    # sends is back within twice the p50 before the stop, for 5 s (p50, since a second's p99 is its slowest send).
+    bound = 2 * pct(before, 50)
+    drained = next((k for k in range(len(medians)) if stopped + k + 5 <= last
+                    and all(m is not None and m <= bound for m in medians[k:k + 5])), None)
+    print("  backlog drained (each second's p50 within 2x the p50 before the stop, 5 s running): "
+          + ("never" if drained is None else f"{max(0.0, stopped + drained - resumed):.1f}s after SIGCONT"))
+    for label, bound in ((f"under {args.target_ms:.0f} ms", args.target_ms / 1000),
+                         ("within the p99 before the stop", pct(before, 99))):
+        back = next((k for k in range(len(seconds)) if stopped + k + 5 <= last
+                     and (p := p99_between(stopped + k, stopped + k + 5)) is not None and p <= bound), None)
+        when = "never" if back is None else f"{max(0.0, stopped + back - resumed):.1f}s after SIGCONT"
+        print(f"  p99 of the next 5 s of sends back {label}: {when}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=1000)
@@ -224,6 +285,9 @@ def main() -> None:
     parser.add_argument("--capacity", type=int, default=3)
     parser.add_argument("--hold-s", type=float, default=20.0, help="how long an agent keeps a conversation")
     parser.add_argument("--instances", type=int, default=1, help="routing processes (replicas)")
+    parser.add_argument("--stall-s", type=float, default=0.0, help="SIGSTOP routing this long during the load")
+    parser.add_argument("--stall-at-s", type=float, default=20.0, help="when, into the load")
+    parser.add_argument("--target-ms", type=float, default=100.0, help="p99 target the stall report measures against")
     parser.add_argument("--kafka")
     parser.add_argument("--mongo-url")
     args = parser.parse_args()

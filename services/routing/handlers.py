@@ -19,7 +19,7 @@ from shared.commands import Done, Publisher, answer_command, answer_commands
 from shared.contracts import routing as contract
 from shared.contracts.answers import CommandRejected
 from shared.contracts.catalogue import ROUTING_EVENTS
-from shared.consumer import Batched, Each
+from shared.consumer import Batched, BatchFailedAt, Each
 from shared.contracts.envelope import Envelope
 from shared.logging import get_logger
 from shared.mongo import MongoUnitOfWork, Transaction
@@ -31,10 +31,19 @@ log = get_logger(__name__)
 
 
 class Repository(Protocol):
-    """Loads a tenant's slice of routing state and saves what the Router changed (version-checked)."""
+    """Claims a tenant (the first write of its transactions), loads a slice of its routing state and saves what
+    the Router changed (version-checked)."""
 
+    async def claim(self) -> None: ...
     async def load(self, scope: Scope) -> Snapshot: ...
     async def save(self, router: Router, *, touch_queues: set[str]) -> None: ...
+
+
+BATCH_ATTEMPTS = 3  # tries of a batch's transaction before it is split in halves
+
+
+class BatchConflicted(Exception):
+    """A batch's transaction conflicted BATCH_ATTEMPTS times (not a ConcurrencyConflict: not retried again)."""
 
 
 class _Loaded:
@@ -78,6 +87,7 @@ class RoutingHandlers:
         # transaction that may dispatch in a queue bumps it: run at once, they conflict and start again (a whole
         # batch of commands with them). One at a time in this process, they don't.
         self._one_at_a_time = asyncio.Lock()
+        self.conflicted_batches = 0  # batches split in halves after conflicting BATCH_ATTEMPTS times
 
     @property
     def commands(self) -> Batched:
@@ -102,15 +112,47 @@ class RoutingHandlers:
         """Carry out several commands of one partition, in order, in one transaction: per tenant, the union of
         their scopes is loaded once, each command is applied to one Router and answered as handle_command
         answers it (a rejected one changed nothing, so the others go on), waiting customers' places are compared
-        once, and what changed is saved once. Anything else that goes wrong (a conflict that keeps coming back,
-        a command that needed more than its scope says) raises, and the consumer handles the commands again
-        one by one. Returns which commands were repeats."""
+        once, and what changed is saved once. Returns which commands were repeats.
+
+        A batch that keeps conflicting (another instance commits to the same queues while it runs) is split in
+        two halves, each carried out the same way, down to single commands (handle_command): a big transaction
+        retried against busy documents would only conflict again, and starve. Anything else that goes wrong (a
+        request answered before, a command that needed more than its scope says) raises, after the halves
+        already committed (BatchFailedAt says how many), and the consumer handles the rest one by one."""
+        batch = list(batch)
+        try:
+            return await self._batch(batch, each)
+        except BatchConflicted:
+            self.conflicted_batches += 1
+        if len(batch) == 1:
+            with each(batch[0]):
+                await self.handle_command(batch[0])
+            return [False]
+        half = len(batch) // 2
+        log.info("batch kept conflicting; its halves one after the other", size=len(batch))
+        first = await self.handle_commands(batch[:half], each)
+        try:
+            return first + await self.handle_commands(batch[half:], each)
+        except BatchFailedAt as failed:
+            raise BatchFailedAt(half + failed.index, failed.error, first + failed.repeats) from failed.error
+        except Exception as exc:
+            raise BatchFailedAt(half, exc, first) from exc
+
+    async def _batch(self, batch: list[Envelope[contract.RoutingCommand]], each: Each) -> list[bool]:
         tenants: dict[str, list[Envelope[contract.RoutingCommand]]] = {}
         for env in batch:
             tenants.setdefault(env.tenant_id, []).append(env)
+        attempts = 0
 
         async def work(tx: Transaction) -> list[bool]:
-            states = {tenant_id: await self._open(tx, tenant_id, Scope.union(
+            nonlocal attempts
+            repos = {tenant_id: self.repositories(tx, tenant_id) for tenant_id in sorted(tenants)}
+            for repo in repos.values():  # waiting for another instance's transaction is not a conflict
+                await repo.claim()
+            attempts += 1  # PyMongo runs this again after a write conflict (for up to 2 minutes), and so do we
+            if attempts > BATCH_ATTEMPTS:
+                raise BatchConflicted(f"{len(batch)} commands conflicted {BATCH_ATTEMPTS} times")
+            states = {tenant_id: await self._load(repos[tenant_id], Scope.union(
                 USE_CASES[type(env.payload)].scope(env.payload) for env in envs)) for tenant_id, envs in tenants.items()}
 
             def carry_out(env: Envelope[contract.RoutingCommand]) -> Done:
@@ -131,6 +173,10 @@ class RoutingHandlers:
 
     async def _open(self, tx: Transaction, tenant_id: str, scope: Scope) -> _Loaded:
         repo = self.repositories(tx, tenant_id)
+        await repo.claim()
+        return await self._load(repo, scope)
+
+    async def _load(self, repo: Repository, scope: Scope) -> _Loaded:
         snap = await repo.load(scope)
         return _Loaded(repo, snap, Router(snap.queues, snap.agents, snap.items, now=self.clock(), new_id=self.new_id))
 

@@ -8,11 +8,13 @@ therefore always conflict, and the retried one sees the other's result."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.routing.adapters.agents import AGENTS, MongoAgents, ensure_agent_indexes
 from services.routing.adapters.queues import QUEUES, MongoQueues, ensure_queue_indexes
@@ -20,13 +22,15 @@ from services.routing.adapters.work_items import ITEMS, MongoWorkItems, ensure_i
 from services.routing.domain.model import Agent, ItemState, QueueConfig, WorkItem
 from services.routing.domain.router import Router
 from services.routing.domain.waiting import OrderKey, order_key
-from shared.mongo import Transaction
+from shared.mongo import ConcurrencyConflict, Transaction
 
 __all__ = ["AGENTS", "ITEMS", "QUEUES", "RoutingRepository", "Scope", "Snapshot", "ensure_indexes"]
 
 # Waiting items (queued or offered) loaded per use case, first in queue order: dispatch offers from these, and
 # live places are published for these only (further back, the read API's position is exact: a count query).
 QUEUED_ITEMS_PER_LOAD = 1000
+CLAIMS = "tenant_claims"  # one document per tenant, written first by each of its routing transactions
+CLAIM_BACKOFF_S = 0.005  # before starting again when another transaction holds the tenant's claim
 
 
 @dataclass
@@ -75,9 +79,25 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], *, keep_ended_days: 
 class RoutingRepository:
     def __init__(self, tx: Transaction, tenant_id: str) -> None:
         self.tenant_id = tenant_id
+        self._tx = tx
         self.queues = MongoQueues(tx, tenant_id)
         self.agents = MongoAgents(tx, tenant_id)
         self.items = MongoWorkItems(tx, tenant_id)
+
+    async def claim(self) -> None:
+        """The first write of a routing transaction of this tenant, so that two instances' transactions of one
+        tenant run one after the other: the second one's write conflicts at once, before it has loaded or
+        decided anything (not at its save, having done all of it, as the queues' version bump alone would
+        make it), and it starts again, after a short wait, on what the first one committed."""
+        try:
+            await self._tx.db[CLAIMS].update_one({"_id": self.tenant_id}, {"$inc": {"n": 1}}, upsert=True,
+                                                 session=self._tx.session)
+        except DuplicateKeyError:  # both inserted the tenant's first claim: one of them starts again
+            raise ConcurrencyConflict(f"{CLAIMS}/{self.tenant_id}: created concurrently") from None
+        except OperationFailure as exc:
+            if exc.has_error_label("TransientTransactionError"):
+                await asyncio.sleep(CLAIM_BACKOFF_S)  # PyMongo starts the transaction again right after
+            raise
 
     async def load(self, scope: Scope) -> Snapshot:
         items = await self.items.matching(conversations=scope.conversations,

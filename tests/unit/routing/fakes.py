@@ -94,6 +94,9 @@ class InMemoryRoutingRepository(RoutingRepository):
         self.agents = InMemoryAgents(tx, tenant_id)  # type: ignore[assignment]
         self.items = InMemoryWorkItems(tx, tenant_id)  # type: ignore[assignment]
 
+    async def claim(self) -> None:
+        """Nothing to claim: the fake unit of work runs one unit at a time."""
+
     async def load(self, scope: Scope) -> Snapshot:
         queues = await self.queues.all()
         return Snapshot(queues, await self.agents.all(), await self.items.all(),

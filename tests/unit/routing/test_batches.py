@@ -185,3 +185,41 @@ def test_the_handlers_hand_the_consumer_one_pair_for_every_command():
     handlers = RoutingHandlers.__new__(RoutingHandlers)
     pair = RoutingHandlers.commands.fget(handlers)
     assert pair.one == handlers.handle_command and pair.many == handlers.handle_commands
+
+
+async def test_a_batch_that_keeps_conflicting_is_carried_out_in_halves_and_ends_the_same():
+    """Another instance committing to the same queues makes a big transaction conflict again and again: after
+    BATCH_ATTEMPTS tries the batch is split in halves, down to single commands, and ends where one by one ends."""
+    from services.routing.handlers import BATCH_ATTEMPTS
+    from shared.mongo import ConcurrencyConflict
+    from tests.unit.routing.fakes import InMemoryRoutingRepository
+
+    class Busy(InMemoryRoutingRepository):
+        """Every save of more than two conversations conflicts, as if another instance always got there first."""
+        tries = 0
+
+        async def save(self, router, *, touch_queues):
+            if len(router.changed_items) > 2:
+                Busy.tries += 1
+                raise ConcurrencyConflict("work_items: changed since it was read")
+            await super().save(router, touch_queues=touch_queues)
+
+    one_by_one, batched = Routing(), Routing()
+    batched.handlers.repositories = Busy
+    for routing in (one_by_one, batched):
+        await routing.setup("a1", "a2", "a3")
+    envs = [envelope(r.RouteConversation(conversation_id=f"c{n}", queue_id="q1")) for n in range(6)]
+    for env in envs:
+        await one_by_one.deliver(env)
+
+    assert await batched.handlers.handle_commands(envs, each) == [False] * 6
+
+    def without_offer_ids(state):  # the attempts that conflicted drew offer ids too
+        for item in state["work_items"].values():
+            if item.get("offer"):
+                item["offer"] = {**item["offer"], "offer_id": None}
+        return state
+    assert without_offer_ids(state_of(batched)) == without_offer_ids(state_of(one_by_one))
+    assert [batched.answer(env) for env in envs] == [one_by_one.answer(env) for env in envs]
+    # 6 conflicted, then 3 and 3 (each conflicted: three conversations), then 1 + 2 twice.
+    assert batched.handlers.conflicted_batches == 3 and Busy.tries == 3 * BATCH_ATTEMPTS

@@ -109,10 +109,11 @@ class RoutingHandlers:
             log.info("command rejected", code=answer.code, reason=answer.reason)
 
     async def handle_commands(self, batch: Sequence[Envelope[contract.RoutingCommand]], each: Each) -> list[bool]:
-        """Carry out several commands of one partition, in order, in one transaction: per tenant, the union of
-        their scopes is loaded once, each command is applied to one Router and answered as handle_command
-        answers it (a rejected one changed nothing, so the others go on), waiting customers' places are compared
-        once, and what changed is saved once. Returns which commands were repeats.
+        """Carry out several commands (of every partition the consumer holds, each partition's in order), in
+        order, in one transaction: per tenant, the union of their scopes is loaded once, each command is applied
+        to one Router and answered as handle_command answers it (a rejected one changed nothing, so the others go
+        on), waiting customers' places are compared once, and what changed is saved once. Returns which commands
+        were repeats.
 
         A batch that keeps conflicting (another instance commits to the same queues while it runs) is split in
         two halves, each carried out the same way, down to single commands (handle_command): a big transaction

@@ -36,7 +36,8 @@ from shared import tracing
 log = get_logger(__name__)
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
-# What the dispatcher calls: envelopes of one partition, in order; it may say which of them were repeats.
+# What the dispatcher calls: envelopes of one partition (or of several: ServiceRuntime.consume's
+# across_partitions), each partition's in order; it may say which of them were repeats.
 BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[Sequence[bool] | None]]
 # Around the handling of each envelope of a batch: its log context and its CONSUMER span.
 Each = Callable[[Envelope[Any]], contextlib.AbstractContextManager[Any]]
@@ -107,7 +108,7 @@ _UNTRACED = contextlib.nullcontext()
 @dataclass(frozen=True)
 class Batched:
     """A handler with a batch form of its own, for a service that can do better than group commit: `many`
-    takes a run of several envelopes (one partition's, in order) and handles them in one unit of work of its
+    takes a run of several envelopes (each partition's in order) and handles them in one unit of work of its
     own, saying which were repeats; a lone envelope goes to `one` as any per-message handler does. If `many`
     raises, the dispatcher handles the run again envelope by envelope through `one`, so a bad message is
     retried and dead-lettered alone. Register one instance for all the types it handles, so they form runs."""

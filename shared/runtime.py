@@ -80,17 +80,22 @@ async def _waiting_behind(consumer: Any, raw: Any, limit: int, *, any_partition:
     return [Record(r.topic, r.partition, r.offset, r.key, r.value) for records in fetched.values() for r in records]
 
 
-def _rewind(consumer: Any, records: list[Record]) -> None:
+def _spans(records: list[Record]) -> dict[int, tuple[int, int]]:
+    """Each partition of a batch with its first and last offset in it (a partition's records are in order)."""
+    spans: dict[int, tuple[int, int]] = {}
+    for record in records:
+        spans[record.partition] = (spans.get(record.partition, (record.offset,))[0], record.offset)
+    return spans
+
+
+def _rewind(consumer: Any, topic: str, spans: dict[int, tuple[int, int]]) -> None:
     """Seek every partition of a batch that failed back to its first record, so that none is committed past a
     record not handled (the subscriber's nack seeks back the partition of the record it handed over only)."""
-    first: dict[TopicPartition, int] = {}
-    for record in records:
-        first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
-    for partition, offset in first.items():
+    for partition, (first, _) in spans.items():
         try:
-            consumer.seek(partition, offset)
+            consumer.seek(TopicPartition(topic, partition), first)
         except Exception as exc:  # no longer assigned (a rebalance): its new owner starts from the commit
-            log.debug("not rewound", partition=partition.partition, error=repr(exc))
+            log.debug("not rewound", partition=partition, error=repr(exc))
 
 
 class _ServeThenConnect(AsgiFastStream):
@@ -215,16 +220,17 @@ class ServiceRuntime:
             started = time.perf_counter()
             records = [Record(raw.topic, raw.partition, raw.offset, raw.key, value)]
             records += await _waiting_behind(consumer, raw, batch_max - 1, any_partition=across_partitions)
-            for partition in {r.partition: None for r in records}:
-                positions.handling(consumer, partition, min(r.offset for r in records if r.partition == partition))
+            spans = _spans(records)
+            for partition, (first, _) in spans.items():
+                positions.handling(consumer, partition, first)
             try:
                 await dispatcher.dispatch_batch(records)
             except BaseException:
                 if across_partitions and consumer is not None:
-                    _rewind(consumer, records)
+                    _rewind(consumer, raw.topic, spans)
                 raise
-            for partition in {r.partition: None for r in records}:
-                positions.handled(consumer, partition, max(r.offset for r in records if r.partition == partition))
+            for partition, (_, last) in spans.items():
+                positions.handled(consumer, partition, last)
             batch_seconds.observe(time.perf_counter() - started)
             batch_records.observe(len(records))
 

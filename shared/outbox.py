@@ -20,13 +20,15 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared.broker import OutRecord
 from shared.logging import get_logger
 from shared.mongo import OUTBOX
 
 log = get_logger(__name__)
 
-# publish(topic, key, value, headers) -> awaitable that resolves once the broker acknowledged the record
-Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Any]]
+# publish([(topic, key, value, headers), ...]) returns once the broker acknowledged every record, in the order given
+# per partition (shared.broker.BatchProducer: one batch per partition)
+Publish = Callable[[list[OutRecord]], Awaitable[Any]]
 
 LEASES = "outbox_lease"
 
@@ -93,10 +95,9 @@ class OutboxRelay:
         if not rows:
             await self.marked()
             return 0
-        # Sent together so the producer batches them; per-partition order is kept by the producer.
-        acks = [await self._publish(r["topic"], r["key"].encode(), r["value"],
-                                    {"event_id": r["event_id"], "type": r["type"]}) for r in rows]
-        await asyncio.gather(*acks)
+        # In one call: a batch per partition, in commit order within each.
+        await self._publish([(r["topic"], r["key"].encode(), r["value"], {"event_id": r["event_id"], "type": r["type"]})
+                             for r in rows])
         await self.marked()
         self._marking_ids = [r["_id"] for r in rows]
         self._marking = asyncio.create_task(self._db[OUTBOX].update_many(

@@ -21,7 +21,7 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka.annotations import KafkaMessage
 
 from shared.asyncapi import ContractAsyncAPI
-from shared.broker import make_broker
+from shared.broker import BatchProducer, make_broker
 from shared.consumer import Batched, BatchHandler, Handler, MessageDispatcher, Record, Redact, keep_as_is
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
 from shared.contracts.envelope import Envelope, Message
@@ -159,7 +159,8 @@ class ServiceRuntime:
         self.broker = make_broker(settings)
         self.mongo = make_mongo_client(settings)
         self.db = self.mongo[settings.database_name]
-        self.relay = OutboxRelay(self.db, self.publish_raw, poll_interval_s=settings.outbox_poll_interval_s,
+        self.producer = BatchProducer(settings)  # the outbox relay's
+        self.relay = OutboxRelay(self.db, self.producer.publish, poll_interval_s=settings.outbox_poll_interval_s,
                                  lease_s=settings.outbox_lease_s)
         # Unit tests hand in shared.testing.fakes.FakeUnitOfWork (dead letters and handlers then need no MongoDB).
         self.uow = uow or MongoUnitOfWork(self.mongo, settings.database_name, on_commit=self.relay.notify)
@@ -260,9 +261,6 @@ class ServiceRuntime:
 
     # --- publishing -------------------------------------------------------------------------------
 
-    async def publish_raw(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Awaitable[Any]:
-        return await self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
-
     async def dead_letter(self, env: Envelope[Any]) -> None:
         """Through the outbox like every publish, so a broker outage at this moment loses no letter; the
         record's position is the processed id, so re-reading the same record writes no second letter."""
@@ -308,6 +306,8 @@ class ServiceRuntime:
                             retry_in_s=delay)
                 with contextlib.suppress(Exception):
                     await self.broker.stop()  # closes what a half-done start opened, so a retry starts clean
+                with contextlib.suppress(Exception):
+                    await self.producer.stop()
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay_s)
 
@@ -330,12 +330,15 @@ class ServiceRuntime:
         """Connect and start at once, or raise (tests, benchmarks); the HTTP process connects in the background."""
         await self._start()
         await self.broker.start()
+        await self.producer.start()
         await self._start_loops()
         self.connected = True
 
     async def stop(self) -> None:
         await self._stop()
         await stop_broker_bounded(self.broker)
+        with contextlib.suppress(Exception):  # what it had not sent is still pending in the outbox
+            await asyncio.wait_for(self.producer.stop(), BROKER_STOP_S)
         await self._close()
 
     async def _report_stats(self, every_s: float = 30.0) -> None:

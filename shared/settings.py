@@ -25,9 +25,9 @@ class ServiceSettings(BaseSettings):
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stderr is a terminal.")
     # Kafka client settings, all in one place (shared/broker.py and shared/runtime.py read them).
     kafka_linger_ms: int = Field(
-        0, description="Producer linger. 0: the relay already hands the producer a whole pass of rows at once, "
-                       "and the producer batches whatever queues behind an in-flight request; a linger only adds "
-                       "latency (measured: benchmarks/broker_hop.py).")
+        0, description="Producer linger. 0: the outbox relay hands the producer a whole pass of rows as one "
+                       "batch per partition (shared.broker.BatchProducer), and the producer batches whatever queues "
+                       "behind an in-flight request; a linger only adds latency (measured: benchmarks/broker_hop.py).")
     kafka_session_timeout_ms: int = Field(
         10_000, description="How long the group waits for a silent (crashed) member before handing its "
                             "partitions to the others.")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 
-from shared.broker import ensure_topics
+from shared.broker import OutRecord, ensure_topics
 from shared.consumer import Outcome
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
 from shared.contracts.envelope import Envelope, Event, encode, wrap
@@ -114,18 +114,17 @@ async def test_relay_killed_between_commit_and_publish_loses_nothing(infrastruct
     consumer = b.consume(topic, {NoteWritten: projector(b)})
     await b.start()
     try:
-        await a.broker.start()
+        await a.producer.start()
         for i in range(4):  # committed while no relay runs: the process "died" right after commit
             await a.uow.run(write_note(topic, f"n{i}"))
         assert await a.db[OUTBOX].count_documents({"sent_at": None}) == 4
 
         published: list[bytes] = []
 
-        async def publish_one_then_die(topic_: str, key: bytes, value: bytes, headers: dict[str, str]):
-            if published:
-                raise ConnectionAbortedError("relay process killed")
-            published.append(value)
-            return await a.publish_raw(topic_, key, value, headers)
+        async def publish_one_then_die(records: list[OutRecord]) -> None:
+            published.append(records[0][2])
+            await a.producer.publish(records[:1])
+            raise ConnectionAbortedError("relay process killed")
 
         doomed = OutboxRelay(a.db, publish_one_then_die, lease_s=2)
         with pytest.raises(ConnectionAbortedError):
@@ -135,7 +134,7 @@ async def test_relay_killed_between_commit_and_publish_loses_nothing(infrastruct
         assert await a.db[OUTBOX].count_documents({"sent_at": None}) == 4  # nothing marked sent
 
         # A restarted relay (a new owner) takes over once the dead one's lease runs out.
-        restarted = OutboxRelay(a.db, a.publish_raw, poll_interval_s=0.1, lease_s=2)
+        restarted = OutboxRelay(a.db, a.producer.publish, poll_interval_s=0.1, lease_s=2)
         task = asyncio.create_task(restarted.run())
         try:
             await eventually(lambda: _count(b, 4), timeout_s=30)
@@ -146,9 +145,50 @@ async def test_relay_killed_between_commit_and_publish_loses_nothing(infrastruct
             assert not await cancel_all([task])  # bounded (shared.runtime.cancel_all says why)
     finally:
         await b.stop()
-        await a.broker.stop()
+        await a.producer.stop()
         await a.mongo.close()
 
+
+
+async def test_the_relay_producer_puts_each_record_where_a_send_would_in_order_with_its_headers(infrastructure,
+                                                                                                unique, topic):
+    """The relay hands a pass to the producer as one batch per partition: a key's records must land on the partition
+    aiokafka's own send picks (the consumers' ordering rests on it), in the order given, headers kept; a record
+    larger than a batch still goes through."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    runtime = ServiceRuntime(settings(infrastructure, f"p-{unique}"), title="p")
+    keys = [f"key-{n}" for n in range(12)]
+    records: list[OutRecord] = [(topic.name, keys[n % 12].encode(), f"{n}".encode() * (1 if n != 40 else 20_000),
+                                 {"event_id": f"e{n}", "type": "T"}) for n in range(300)]
+    sender = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap)
+    consumer = AIOKafkaConsumer(topic.name, bootstrap_servers=infrastructure.kafka_bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await runtime.producer.start()
+    await sender.start()
+    await consumer.start()
+    try:
+        await runtime.producer.publish(records[:150])  # two passes
+        await runtime.producer.publish(records[150:])
+        where = {key: (await sender.send_and_wait(f"{topic.name}", b"probe", key=key.encode())).partition
+                 for key in keys}  # the partition aiokafka's send chooses for each key
+        got: dict[str, list[tuple[int, bytes, dict[str, bytes]]]] = {}
+        deadline = asyncio.get_running_loop().time() + 30
+        while sum(len(v) for v in got.values()) < len(records) + len(keys):
+            assert asyncio.get_running_loop().time() < deadline, "records missing"
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                for r in batch:
+                    got.setdefault(r.key.decode(), []).append((r.partition, r.value, dict(r.headers)))
+        assert len({where[k] for k in keys}) > 1  # the keys really spread over the partitions
+        for n, key in enumerate(keys):
+            mine = [(r[2], {"event_id": r[3]["event_id"].encode(), "type": b"T"}) for r in records[n::12]]
+            assert [(value, headers) for _, value, headers in got[key]][:-1] == mine  # in order, the probe last
+            assert {partition for partition, _, _ in got[key]} == {where[key]}
+        assert len(got["key-4"][3][1]) == 40_000  # record 40, larger than a batch (16 KiB)
+    finally:
+        await consumer.stop()
+        await sender.stop()
+        await runtime.producer.stop()
+        await runtime.mongo.close()
 
 
 async def test_the_relay_renews_its_lease_at_half_its_life_not_on_every_pass(infrastructure, unique):
@@ -186,11 +226,8 @@ async def test_the_next_pass_runs_while_the_last_one_is_marked_sent_and_publishe
     db = client[f"relay-{unique}"]
     sent: list[str] = []
 
-    async def publish(topic_: str, key: bytes, value: bytes, headers: dict[str, str]) -> Any:
-        sent.append(headers["event_id"])
-        acked = asyncio.get_running_loop().create_future()
-        acked.set_result(None)
-        return acked
+    async def publish(records: list[OutRecord]) -> None:
+        sent.extend(headers["event_id"] for *_, headers in records)
 
     async def commit(*names: str) -> None:
         await db.outbox.insert_many([{"_id": ObjectId(), "topic": "t", "key": "k", "value": b"v", "event_id": n,

@@ -279,18 +279,37 @@ class MessageDispatcher:
 
         run: list[tuple[Record, Envelope[Any]]] = []
         run_handler: BatchHandler | None = None
+        # An ignored record (a type this consumer has no handler for) does nothing, so it does not end the run
+        # around it: routing.events carries a bulk setup's CapacityChanged and AgentSkillsChanged alternating, and
+        # a consumer of one of them would otherwise commit a transaction per record. Its outcome keeps its place:
+        # `skipped` holds, for each, how many records of the run came before it.
+        skipped: list[int] = []
+
+        async def end_run() -> None:
+            handled = await self._run(run_handler, run)
+            placed: list[Outcome] = []
+            for position in range(len(handled) + 1):
+                placed += [Outcome.IGNORED for before in skipped if before == position]
+                placed += handled[position:position + 1]
+            done(placed)
+            skipped.clear()
+
         for record in records:
             decoded = await self._decode(record)
-            if isinstance(decoded, Outcome):
-                done(await self._run(run_handler, run) + [decoded])
+            if decoded is Outcome.IGNORED and run:
+                skipped.append(len(run))
+                continue
+            if isinstance(decoded, Outcome):  # dead-lettered at decode, or ignored with no run open: the run ends
+                await end_run()
+                done([decoded])
                 run, run_handler = [], None
                 continue
             env, handler = decoded
             if handler is not run_handler:
-                done(await self._run(run_handler, run))
+                await end_run()
                 run, run_handler = [], handler
             run.append((record, env))
-        done(await self._run(run_handler, run))
+        await end_run()
         self.last_occurred_at, self.in_flight_since = self._newest, None
         return outcomes
 

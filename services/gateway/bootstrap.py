@@ -5,7 +5,7 @@ the command bus, the public FastAPI app, and chat's read API client."""
 from __future__ import annotations
 
 import httpx
-from shared.contracts import answers, cases, customer
+from shared.contracts import answers, cases, customer, routing
 from shared.contracts.catalogue import (
     CASES_COMMANDS,
     CASES_EVENTS,
@@ -58,7 +58,10 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
     runtime.on_startup(lambda: ensure_indexes(runtime.db, replay_window_s=settings.replay_window_s))
     runtime.on_startup(lambda: panel_indexes(runtime.db))  # G3: panels by session
     runtime.on_startup(lambda: desk_indexes(runtime.db))  # G5: supervisors by queue
-    runtime.consume(ROUTING_EVENTS, handlers_for(handlers, ROUTING_EVENTS.messages))
+    # An agent's skills show nowhere in the gateway: not consumed, so a bulk setup's thousand AgentSkillsChanged
+    # are skipped at decode instead of each recorded in a transaction before the command's answer is reached.
+    runtime.consume(ROUTING_EVENTS, handlers_for(handlers, tuple(m for m in ROUTING_EVENTS.messages
+                                                                 if m is not routing.AgentSkillsChanged)))
     runtime.consume(CHAT_EVENTS, {**handlers_for(handlers, CHAT_EVENTS.messages),
                                   **erasure_handlers(runtime.uow)})  # privacy: chat.CustomerErased
     runtime.publishes(ROUTING_COMMANDS)

@@ -306,6 +306,27 @@ async def test_an_invalid_record_in_a_batch_is_dead_lettered_and_splits_the_run_
     assert [letter.payload.original_offset for letter in letters] == [1]
 
 
+async def test_records_without_a_handler_inside_a_run_are_ignored_in_place_without_splitting_it():
+    """A bulk setup's events alternate two types on one partition; a consumer of only one of them handles its
+    records as one batch (one transaction), not one per record, and every outcome keeps its record's place."""
+    handler, letters = BatchRecorder(), []
+    d = batch_dispatcher(handler, letters)
+    shipped = [wrap(OrderShipped(order_id=f"s{n}"), tenant_id="acme", key="o1", producer="orders") for n in range(4)]
+    records = [record(encode(shipped[0]), offset=0), record(encode(order("o1")), offset=1),
+               record(encode(shipped[1]), offset=2), record(encode(order("o3")), offset=3),
+               record(encode(shipped[2]), offset=4), record(encode(shipped[3]), offset=5),
+               record(encode(order("o6")), offset=6), record(encode(shipped[3]), offset=7)]
+    assert await d.dispatch_batch(records) == [Outcome.IGNORED, Outcome.HANDLED, Outcome.IGNORED, Outcome.HANDLED,
+                                               Outcome.IGNORED, Outcome.IGNORED, Outcome.HANDLED, Outcome.IGNORED]
+    assert handler.batches == [["o1", "o3", "o6"]] and letters == []
+    # an invalid record still ends the run: its dead letter is written where it sits
+    records = [record(encode(order("o0")), offset=10), record(encode(shipped[0]), offset=11),
+               record(b"not json", offset=12), record(encode(order("o3")), offset=13)]
+    assert await d.dispatch_batch(records) == [Outcome.HANDLED, Outcome.IGNORED, Outcome.DEAD_LETTERED,
+                                               Outcome.HANDLED]
+    assert handler.batches[1:] == [["o0"], ["o3"]]
+
+
 async def test_a_failing_batch_is_retried_one_message_at_a_time_and_only_the_bad_one_is_dead_lettered():
     handler, letters = BatchRecorder(poisoned="o1"), []
     d = batch_dispatcher(handler, letters)

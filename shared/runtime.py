@@ -321,6 +321,8 @@ class ServiceRuntime:
         pending = await cancel_all(self._tasks)
         if pending:
             log.warning("background tasks did not stop", tasks=sorted(t.get_name() for t in pending))
+        with contextlib.suppress(Exception):  # the relay is done; what it had not sent is still pending in the outbox
+            await asyncio.wait_for(self.producer.stop(), BROKER_STOP_S)
 
     async def _close(self) -> None:
         await self.mongo.close()
@@ -337,8 +339,6 @@ class ServiceRuntime:
     async def stop(self) -> None:
         await self._stop()
         await stop_broker_bounded(self.broker)
-        with contextlib.suppress(Exception):  # what it had not sent is still pending in the outbox
-            await asyncio.wait_for(self.producer.stop(), BROKER_STOP_S)
         await self._close()
 
     async def _report_stats(self, every_s: float = 30.0) -> None:

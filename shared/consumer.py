@@ -286,11 +286,9 @@ class MessageDispatcher:
         skipped: list[int] = []
 
         async def end_run() -> None:
-            handled = await self._run(run_handler, run)
-            placed: list[Outcome] = []
-            for position in range(len(handled) + 1):
-                placed += [Outcome.IGNORED for before in skipped if before == position]
-                placed += handled[position:position + 1]
+            placed = await self._run(run_handler, run)
+            for before in reversed(skipped):  # the last first, so that the earlier places do not move
+                placed.insert(before, Outcome.IGNORED)
             done(placed)
             skipped.clear()
 

@@ -10,7 +10,7 @@ panel only says whether there is one."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 Doc = dict[str, Any]
@@ -18,6 +18,9 @@ Kind = Literal["home", "conversation", "contact", "account", "case"]
 HOME = "home"
 MAX_SESSIONS = 10  # besides Home
 MAX_DRAFT_BYTES = 64 * 1024  # a draft's JSON, as stored
+# How long a slot held for an accept in flight counts (see hold): past the command's answer and the projection
+# of the assignment, which opens the session and ends the hold, on a system that is not far behind.
+HOLD = timedelta(seconds=30)
 ALERT = "{title}. Your conversation urgently needs attention."
 UNFINISHED = frozenset({"active", "wrap_up"})  # the assignee still owes the wrap-up
 
@@ -56,34 +59,65 @@ def new_panel(tenant_id: str, agent_id: str) -> Doc:
     home = {"id": HOME, "kind": "home", "ref": None, "title": "Home", "unread": 0, "last_seq": 0, "alert": None,
             "has_draft": False, "state": None, "opened_at": None}
     return {"_id": f"{tenant_id}:{agent_id}", "tenant_id": tenant_id, "agent_id": agent_id, "focused": HOME,
-            "sessions": [home], "refs": [], "version": 0}
+            "sessions": [home], "refs": [], "held": [], "version": 0}
 
 
 def find(panel: Doc, sid: str) -> Doc | None:
     return next((s for s in panel["sessions"] if s["id"] == sid), None)
 
 
-def count(panel: Doc) -> int:
-    return sum(1 for s in panel["sessions"] if s["kind"] != "home")
+def count(panel: Doc, at: datetime | None = None, *, besides: str | None = None) -> int:
+    """Sessions open besides Home, and, given the time, the slots held for accepts in flight (hold) that have
+    not run out, except the hold of conversation `besides` (the one being opened)."""
+    held = 0 if at is None else sum(1 for h in panel.get("held", [])
+                                    if h["until"] > at and h["conversation_id"] != besides)
+    return sum(1 for s in panel["sessions"] if s["kind"] != "home") + held
 
 
-def is_full(panel: Doc) -> bool:
-    return count(panel) >= MAX_SESSIONS
+def is_full(panel: Doc, at: datetime | None = None, *, besides: str | None = None) -> bool:
+    return count(panel, at, besides=besides) >= MAX_SESSIONS
 
 
-def can_open(panel: Doc, kind: Kind, ref: str) -> bool:
-    """Whether opening (kind, ref) would succeed: it is open already, or there is room."""
-    return find(panel, session_id(kind, ref)) is not None or not is_full(panel)
+def can_open(panel: Doc, kind: Kind, ref: str, at: datetime | None = None) -> bool:
+    """Whether opening (kind, ref) would succeed: it is open already, or there is room (counting the slots held
+    for other conversations' accepts, given the time)."""
+    return find(panel, session_id(kind, ref)) is not None or not is_full(
+        panel, at, besides=ref if kind == "conversation" else None)
+
+
+def hold(panel: Doc, conversation_id: str, at: datetime) -> bool:
+    """Hold a slot for a conversation the agent is accepting (or taking), before the command goes to routing:
+    two accepts at once with 9 sessions open then cannot both pass the limit, since each holds a slot in the
+    panel, in a transaction. The session's opening (the projection of the assignment) takes the slot; a refused
+    accept releases it; a hold nobody took runs out after HOLD. False when nothing is to be held (its session is
+    open); SessionLimit when the panel is full."""
+    if find(panel, session_id("conversation", conversation_id)) is not None:
+        return False
+    if is_full(panel, at, besides=conversation_id):
+        raise SessionLimit()
+    panel["held"] = [*_held(panel, at, besides=conversation_id), {"conversation_id": conversation_id,
+                                                                  "until": at + HOLD}]
+    return True
+
+
+def release(panel: Doc, conversation_id: str) -> bool:
+    """The accept was refused: the slot is free again. False when it held none."""
+    held = panel.get("held", [])
+    panel["held"] = [h for h in held if h["conversation_id"] != conversation_id]
+    return len(panel["held"]) != len(held)
 
 
 def open_session(panel: Doc, kind: Kind, ref: str, title: str, at: datetime, *, focus: bool = False,
                  state: str | None = None) -> Doc:
-    """The session of (kind, ref), opened if it is not (SessionLimit when the panel is full)."""
+    """The session of (kind, ref), opened if it is not (SessionLimit when the panel is full, counting slots held
+    for other conversations); a conversation's session takes the slot held for it."""
     sid = session_id(kind, ref)
     found = find(panel, sid)
     if found is None:
-        if is_full(panel):
+        besides = ref if kind == "conversation" else None
+        if is_full(panel, at, besides=besides):
             raise SessionLimit()
+        panel["held"] = _held(panel, at, besides=besides)
         found = {"id": sid, "kind": kind, "ref": ref, "title": title, "unread": 0, "last_seq": 0, "alert": None,
                  "has_draft": False, "state": state, "opened_at": at}
         panel["sessions"].append(found)
@@ -194,6 +228,11 @@ def public_session(s: Doc) -> Doc:
 def frame(panel: Doc, at: datetime) -> Doc:
     """The `sessions` frame: the whole panel (small: drafts are not in it), so every device shows the same."""
     return {"type": "sessions", "conversation_id": None, "at": at.isoformat(), **public(panel)}
+
+
+def _held(panel: Doc, at: datetime, *, besides: str | None) -> list[Doc]:
+    """The holds still running, without the one of conversation `besides`."""
+    return [h for h in panel.get("held", []) if h["until"] > at and h["conversation_id"] != besides]
 
 
 def _refs(panel: Doc) -> list[str]:

@@ -220,12 +220,27 @@ async def _panel_session(db: Any, staff: Staff, session_id: str) -> dict[str, An
     return await in_transaction(db, staff.tenant_id, read)
 
 
-async def session_limit_refusal(db: Any, staff: Staff, conversation_id: str) -> JSONResponse | None:
-    """For accepting an offer or taking a conversation: a 409 when the agent's panel is full (and the
-    conversation has no session yet); the offer stays, nothing is sent to routing."""
-    async def read(panels: Panels) -> bool:
-        return rules.can_open(await panels.get(staff.user_id), "conversation", conversation_id)
-    if await in_transaction(db, staff.tenant_id, read):
+async def hold_slot(db: Any, staff: Staff, conversation_id: str) -> JSONResponse | None:
+    """For accepting an offer or taking a conversation: a slot of the agent's panel held for the conversation
+    (agent_sessions.hold), or a 409 when the panel is full (and the conversation has no session yet); the offer
+    stays, nothing is sent to routing. Give the slot back with release_slot if the command is refused."""
+    async def work(panels: Panels) -> bool:
+        panel = await panels.get(staff.user_id)
+        try:
+            if rules.hold(panel, conversation_id, now()):
+                await panels.keep_holds(panel)
+        except rules.SessionLimit:
+            return False
+        return True
+    if await in_transaction(db, staff.tenant_id, work):
         return None
     return JSONResponse({"status": "rejected", "request_id": None, "code": rules.SessionLimit.code,
                          "reason": str(rules.SessionLimit()) + " (the offer stays)"}, status_code=409)
+
+
+async def release_slot(db: Any, staff: Staff, conversation_id: str) -> None:
+    async def work(panels: Panels) -> None:
+        panel = await panels.get(staff.user_id)
+        if rules.release(panel, conversation_id):
+            await panels.keep_holds(panel)
+    await in_transaction(db, staff.tenant_id, work)

@@ -3,6 +3,7 @@ api_work.py."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from uuid import uuid4
 
@@ -16,7 +17,7 @@ from shared.contracts.chat.reads import ConversationView, MessagePage
 from shared.contracts.envelope import Command, Identifier
 from shared.contracts.chat.common import MAX_SEQ
 
-from services.gateway.api_agent_sessions import session_limit_refusal
+from services.gateway.api_agent_sessions import hold_slot, release_slot
 from services.gateway.auth.permissions import NOT_SIGNED_IN, READ_ONLY, Action, allowed, refusal
 from services.gateway.commands import Answer, answer_response, first_answer, request_id_for, result_id
 from services.gateway.identity import (Staff, authorise, bearer, conversation_access, customer_from_token,
@@ -160,11 +161,9 @@ async def accept(conversation_id: Identifier, body: OfferAnswer, request: Reques
     """Refused (409 session_limit) while the agent has 10 sessions open: the offer stays (G3)."""
     if (first := await repeated(request, staff, key)) is not None:
         return first
-    await authorise(request.app.state.gateway.db, staff, conversation_id, Action.ACCEPT_OFFER)
-    if (full := await session_limit_refusal(request.app.state.gateway.db, staff, conversation_id)) is not None:
-        return full
-    return await act(request, staff, conversation_id, Action.ACCEPT_OFFER, ROUTING_COMMANDS, routing.AcceptOffer,
-                     key, agent_id=staff.user_id, offer_id=body.offer_id)
+    return await holding_a_slot(request, staff, conversation_id, Action.ACCEPT_OFFER, lambda: act(
+        request, staff, conversation_id, Action.ACCEPT_OFFER, ROUTING_COMMANDS, routing.AcceptOffer, key,
+        agent_id=staff.user_id, offer_id=body.offer_id))
 
 
 @router.post(C + "/decline", tags=["agent"], responses=ANSWERS)
@@ -179,11 +178,29 @@ async def take(conversation_id: Identifier, request: Request, staff: Staff = Dep
                key: str | None = IdempotencyKey) -> JSONResponse:
     if (first := await repeated(request, staff, key)) is not None:
         return first
-    await authorise(request.app.state.gateway.db, staff, conversation_id, Action.TAKE)
-    if (full := await session_limit_refusal(request.app.state.gateway.db, staff, conversation_id)) is not None:
-        return full  # 409 session_limit (G3)
-    return await act(request, staff, conversation_id, Action.TAKE, ROUTING_COMMANDS, routing.TakeConversation, key,
-                     agent_id=staff.user_id)
+    return await holding_a_slot(request, staff, conversation_id, Action.TAKE, lambda: act(
+        request, staff, conversation_id, Action.TAKE, ROUTING_COMMANDS, routing.TakeConversation, key,
+        agent_id=staff.user_id))
+
+
+async def holding_a_slot(request: Request, staff: Staff, conversation_id: str, action: Action,
+                         command: Callable[[], Awaitable[JSONResponse]]) -> JSONResponse:
+    """An accept or take with a slot of the agent's panel held for the conversation's session: 409
+    session_limit when the panel is full (G3: the offer stays, nothing goes to routing); the slot given back
+    when the command is refused or fails (not when it is accepted or its answer is late: the session's opening
+    takes the slot, or it runs out)."""
+    db = request.app.state.gateway.db
+    await authorise(db, staff, conversation_id, action)
+    if (full := await hold_slot(db, staff, conversation_id)) is not None:
+        return full
+    try:
+        answer = await command()
+    except BaseException:
+        await release_slot(db, staff, conversation_id)
+        raise
+    if answer.status_code not in (200, 504):  # 504: sent, its answer late
+        await release_slot(db, staff, conversation_id)
+    return answer
 
 
 @router.post(C + "/transfer", tags=["agent"], responses=ANSWERS)

@@ -105,7 +105,7 @@ class Desk:
         panel = await self.panels.get(agent_id)
         if panel_rules.find(panel, panel_rules.session_id("conversation", cid)) is not None:
             return
-        if panel_rules.is_full(panel):  # taken past the gateway's check (e.g. two accepts at once)
+        if not panel_rules.can_open(panel, "conversation", cid, at):  # past the gateway's hold: one ran out
             log.warning("session limit: no session opened", agent_id=agent_id, conversation_id=cid)
             return
         panel_rules.open_session(panel, "conversation", cid, _title(conversation), at, state=conversation["state"])

@@ -4,6 +4,8 @@ receipts, closing asks for confirmation and wraps up; at most 10 sessions: an 11
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.e2e.helpers import available, eventually, offer_for
@@ -74,17 +76,24 @@ async def test_unread_drafts_across_a_reload_focus_and_the_close_confirmation(te
     assert (await again.get(f"/v1/agent/sessions/{sid}")).status_code == 404
 
 
-async def test_an_eleventh_offer_is_refused_while_ten_sessions_are_open_and_stays(tenant):
-    alice = await tenant.agent("alice", capacity=11)
+async def _with_sessions(tenant, accepted: int, conversations: int):
+    """Alice with `accepted` conversations' sessions open, and the rest of `conversations` started for her."""
+    alice = await tenant.agent("alice", capacity=conversations)
     await tenant.queue("support", ["alice"], offer_timeout_s=300)
     desk = await tenant.stream(alice)
     await available(alice)
-    cids = [(await tenant.customer("support", f"Question {n}"))[1]["conversation_id"] for n in range(11)]
-    for cid in cids[:10]:
+    cids = [(await tenant.customer("support", f"Question {n}"))[1]["conversation_id"] for n in range(conversations)]
+    for cid in cids[:accepted]:
         offer = await offer_for(desk, cid, timeout_s=60)
-        accepted = await alice.post(f"/v1/conversations/{cid}/accept", {"offer_id": offer["offer_id"]})
-        assert accepted.status_code == 200, accepted.text
-    await eventually(lambda: _panel(alice), lambda p: len(p["sessions"]) == 11, "ten sessions besides Home")
+        response = await alice.post(f"/v1/conversations/{cid}/accept", {"offer_id": offer["offer_id"]})
+        assert response.status_code == 200, response.text
+    await eventually(lambda: _panel(alice), lambda p: len(p["sessions"]) == accepted + 1,
+                     f"{accepted} sessions besides Home")
+    return alice, desk, cids
+
+
+async def test_an_eleventh_offer_is_refused_while_ten_sessions_are_open_and_stays(tenant):
+    alice, desk, cids = await _with_sessions(tenant, 10, 11)
 
     last = cids[10]
     offer = await offer_for(desk, last, timeout_s=60)
@@ -102,6 +111,12 @@ async def test_an_eleventh_offer_is_refused_while_ten_sessions_are_open_and_stay
     assert taken.status_code == 200, taken.text
     panel = await eventually(lambda: _panel(alice), lambda p: session_of(p, last) is not None, "the 11th's session")
     assert session_of(panel, cids[0]) is None and len(panel["sessions"]) == 11
+
+
+async def _mine(api) -> dict:
+    response = await api.get("/v1/agent/work")
+    assert response.status_code == 200, response.text
+    return {w["conversation_id"]: w for w in response.json()["my"]}
 
 
 async def _panel(api) -> dict:
@@ -128,3 +143,27 @@ async def test_a_contact_session_opened_by_hand_follows_the_contacts_name(tenant
         what="the session retitled")
     assert frame["focused"] == f"contact:{contact}"
     assert (await alice.post(f"/v1/agent/sessions/contact:{contact}/close", {})).status_code == 200  # nothing lost
+
+
+async def test_two_accepts_at_once_with_nine_sessions_open_one_is_refused_and_its_offer_stays(tenant):
+    """Each accept holds a slot of the panel before its command goes to routing, so the second of two at once
+    is refused 409 rather than both accepted and an 11th conversation left without a session."""
+    alice, desk, cids = await _with_sessions(tenant, 9, 11)
+    offers = [await offer_for(desk, cid, timeout_s=60) for cid in cids[9:]]
+    answers = await asyncio.gather(*(alice.post(f"/v1/conversations/{o['conversation_id']}/accept",
+                                                {"offer_id": o["offer_id"]}) for o in offers))
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409)
+    assert refused.json()["code"] == "session_limit", refused.text
+    taken, left = (cids[9], cids[10]) if answers[0].status_code == 200 else (cids[10], cids[9])
+    panel = await eventually(lambda: _panel(alice), lambda p: session_of(p, taken) is not None, "the taken one's")
+    assert len(panel["sessions"]) == 11 and session_of(panel, left) is None
+    mine = await eventually(lambda: _mine(alice), lambda m: m[taken]["state"] == "active", "the taken one active")
+    assert mine[left]["state"] != "active"  # the refused offer stays
+    assert mine[left]["offer_id"] == next(o["offer_id"] for o in offers if o["conversation_id"] == left)
+
+    first = f"conversation:{cids[0]}"  # a slot freed: the refused offer can be accepted now
+    assert (await alice.post(f"/v1/agent/sessions/{first}/close", {"confirm": True})).status_code == 200
+    again = await alice.post(f"/v1/conversations/{left}/accept", {"offer_id": mine[left]["offer_id"]})
+    assert again.status_code == 200, again.text
+    await eventually(lambda: _panel(alice), lambda p: session_of(p, left) is not None, "the second's session")

@@ -60,6 +60,11 @@ class Panels:
         else:
             await append(self.db, self.session, [frame])
 
+    async def keep_holds(self, panel: Doc) -> None:
+        """Store the panel after a hold or release (agent_sessions.hold): what clients see is unchanged, so
+        no frame and the same version."""
+        await self.db[PANELS].replace_one({"_id": panel["_id"]}, panel, upsert=True, session=self.session)
+
     async def draft(self, agent_id: str, sid: str) -> Any:
         found = await self.db[DRAFTS].find_one({"_id": f"{self.tenant_id}:{agent_id}:{sid}"}, session=self.session)
         return found["draft"] if found else None

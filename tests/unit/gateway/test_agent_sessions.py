@@ -3,7 +3,7 @@ counts shown as "9+" past 9, the sentiment alert hook, and what closing would lo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -41,6 +41,34 @@ def test_at_most_ten_sessions_besides_home_and_reopening_one_is_no_new_session()
     assert panel["focused"] == "home" and "conversation:c3" not in panel["refs"]
     rules.open_session(panel, "case", "k1", "Broken router", T0)
     assert rules.is_full(panel) and panel["refs"][-1] == "case:k1"
+
+
+def test_accepts_in_flight_hold_slots_so_two_at_once_cannot_both_pass_the_limit():
+    panel = panel_with(*[f"c{i}" for i in range(9)])
+    assert rules.hold(panel, "c9", T0)  # the first of two accepts with 9 sessions open
+    assert rules.count(panel, T0) == 10 and rules.count(panel) == 9  # counted given the time only
+    with pytest.raises(rules.SessionLimit):
+        rules.hold(panel, "c10", T0)  # the second: refused, not an 11th session later
+    with pytest.raises(rules.SessionLimit):
+        rules.open_session(panel, "contact", "p1", "Ann", T0)  # nor a session opened by hand
+    assert rules.hold(panel, "c9", T0)  # the same accept again holds one slot, not two
+    assert rules.count(panel, T0) == 10 and len(panel["held"]) == 1
+    assert not rules.hold(panel, "c3", T0)  # its session is open: nothing to hold
+    assert rules.can_open(panel, "conversation", "c9", T0)  # the assignment's projection takes its own slot
+    rules.open_session(panel, "conversation", "c9", "Visitor c9", T0)
+    assert panel["held"] == [] and rules.count(panel, T0) == 10
+
+
+def test_a_refused_accept_releases_its_slot_and_an_untaken_hold_runs_out():
+    panel = panel_with(*[f"c{i}" for i in range(9)])
+    rules.hold(panel, "c9", T0)
+    assert rules.release(panel, "c9") and not rules.release(panel, "c9")
+    assert rules.hold(panel, "c10", T0)  # the slot is free again
+    later = T0 + rules.HOLD + timedelta(seconds=1)
+    assert rules.is_full(panel, T0) and not rules.is_full(panel, later)
+    assert rules.hold(panel, "c11", later)  # the run-out hold is dropped, not kept beside the new one
+    assert [h["conversation_id"] for h in panel["held"]] == ["c11"]
+    assert not rules.can_open(panel, "conversation", "c10", later + timedelta(seconds=1))
 
 
 @pytest.mark.parametrize(("title", "icon"), [("Visitor 12", "VI"), ("Ann Berzina", "AN"), ("é-mail Ltd", "ÉM"),

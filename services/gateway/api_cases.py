@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from shared.contracts import cases
 from shared.contracts.cases.common import CaseField, ServiceRequestStatus
 from shared.contracts.cases.reads import CaseList, CaseView, ConversationCase, ServiceRequestList, ServiceRequestView
-from shared.contracts.cases.timeline import TimelinePage
+from shared.contracts.cases.timeline import EntryKind, TimelinePage
 from shared.contracts.catalogue import CASES_COMMANDS
 from shared.contracts.envelope import Identifier
 
@@ -199,9 +199,12 @@ for _kind in ("case", "contact", "account"):
 def _timeline_route(kind: Literal["case", "contact", "account"]) -> None:
     async def timeline(record_id: Identifier, request: Request, cursor: str | None = Query(None, max_length=500),
                        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+                       only: Annotated[list[EntryKind] | None, Query(description="Only entries of these kinds, "
+                                                                     "e.g. quick_note.")] = None,
                        staff: Staff = Depends(admin(Action.READ_CASES))) -> Any:
         await _record_exists(request, staff, kind, record_id)
-        return await cases_read(request, staff, f"/timeline/{kind}/{record_id}", cursor=cursor, limit=limit)
+        return await cases_read(request, staff, f"/timeline/{kind}/{record_id}", cursor=cursor, limit=limit,
+                                only=only)
 
     router.add_api_route(f"/v1/{kind}s/{{record_id}}/timeline", timeline, methods=["GET"], response_model=TimelinePage,
                          name=f"{kind}_timeline", summary=f"A {kind}'s timeline",

@@ -1,9 +1,10 @@
 """The active-conversation view (G4) for staff, in one request: the gateway's projection of the conversation
 (active_view.py: summary, context, the customer and case it is linked to) joined, at read time, with the
 editable records behind it from their owners' read APIs: the contact's and account's cards (customer), the
-linked case with its version and allowed statuses, the customer's recent cases and the newest timeline entries
-of the contact, account or case (cases). Live changes arrive as `view` frames on the agent's socket. A closed
-conversation has no view (404): its tombstone keeps late events from bringing it back."""
+linked case with its version and allowed statuses, the customer's recent cases, the newest timeline entries
+of the contact, account or case, and the newest quick notes of the linked case (else of the contact or
+account) (cases). Live changes arrive as `view` frames on the agent's socket. A closed conversation has no
+view (404): its tombstone keeps late events from bringing it back."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ async def conversation_view(conversation_id: str, request: Request, staff: Staff
                                                                             "contact's or the account's."),
                             timeline_limit: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     """Everything the agent needs beside the conversation: customer card, linked case, recent cases, timeline,
-    summary (channel, queue, skills, waiting time, start), pre-chat survey, self-service trail, visitor details
+    quick notes (the linked case's, else the contact's or account's; older ones through that record's timeline
+    with `only=quick_note`), summary (channel, queue, skills, waiting time, start), pre-chat survey, self-service trail, visitor details
     and context variables."""
     gw = request.app.state.gateway
     await authorise(gw.db, staff, conversation_id, Action.READ_MESSAGES)
@@ -64,21 +66,28 @@ async def conversation_view(conversation_id: str, request: Request, staff: Staff
     owner = ("contact", customer["contact_id"]) if customer["contact_id"] else \
         ("account", customer["account_id"]) if customer["account_id"] else None
 
+    # Quick notes: the linked case's, else the contact's or account's (where the desk writes them)
+    noted = next(((k, records[k]) for k in ("case", "contact", "account") if records[k]), None)
+
     async def nothing() -> None:
         return None
-    contact, account, linked_case, recent, entries = await asyncio.gather(
+    contact, account, linked_case, recent, entries, notes = await asyncio.gather(
         _read(gw.customer, "customer", f"{t}/contacts/{records['contact']}") if records["contact"] else nothing(),
         _read(gw.customer, "customer", f"{t}/accounts/{records['account']}") if records["account"] else nothing(),
         _read(gw.cases, "cases", f"{t}/cases/{records['case']}") if records["case"] else nothing(),
         _read(gw.cases, "cases", f"{t}/{owner[0]}s/{owner[1]}/cases", limit=10) if owner else nothing(),
         _read(gw.cases, "cases", f"{t}/timeline/{kind}/{records[kind]}", limit=timeline_limit)
-        if kind and records[kind] else nothing())
+        if kind and records[kind] else nothing(),
+        _read(gw.cases, "cases", f"{t}/timeline/{noted[0]}/{noted[1]}", limit=10, only=["quick_note"])
+        if noted else nothing())
     return {**shown,
             "customer": {**customer, "contact": contact, "account": account},
             "case": linked_case if linked_case is not None else case,
             "recent_cases": (recent or {}).get("hits", []) if "error" not in (recent or {}) else recent,
             "timeline": {"kind": kind, "record_id": records[kind] if kind else None,
-                         **(entries if entries is not None else {"entries": [], "next_cursor": None})}}
+                         **(entries if entries is not None else {"entries": [], "next_cursor": None})},
+            "quick_notes": {"kind": noted[0] if noted else None, "record_id": noted[1] if noted else None,
+                            **(notes if notes is not None else {"entries": [], "next_cursor": None})}}
 
 
 class Skills(BaseModel):

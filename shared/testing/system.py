@@ -180,7 +180,8 @@ class Api:
         return await self.http.request(method, path, json=body, headers=self._headers(None))
 
     async def get(self, path: str, **params: Any) -> httpx.Response:
-        return await self.http.get(path, params=params, headers=self._headers(None))
+        """A query in `path` is kept when no `params` are given (httpx drops it for any params, even empty)."""
+        return await self.http.get(path, params=params or None, headers=self._headers(None))
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -64,6 +64,20 @@ async def test_the_view_is_filled_from_the_conversation_and_follows_edits_live(t
     assert (view["case"]["version"], view["case"]["allowed_statuses"][0]) == (1, "active")
     assert [c["case_id"] for c in view["recent_cases"]] == [case_id]
     assert view["timeline"]["kind"] == "case" and view["timeline"]["record_id"] == case_id
+    assert view["quick_notes"]["kind"] == "case" and view["quick_notes"]["entries"] == []
+
+    # quick notes: the linked case's, newest first, without the timeline's other entries or the contact's notes
+    for text in ("Refund asked", "Refund approved"):
+        assert (await alice.post(f"/v1/cases/{case_id}/notes", {"text": text})).status_code == 200
+    assert (await alice.post("/v1/contacts/ann/notes", {"text": "Prefers e-mail"})).status_code == 200
+    view = await eventually(lambda: _view(alice, cid), lambda v: len(v["quick_notes"]["entries"]) == 2,
+                            "the case's two quick notes in the view")
+    assert [n["detail"] for n in view["quick_notes"]["entries"]] == ["Refund approved", "Refund asked"]
+    assert {n["kind"] for n in view["quick_notes"]["entries"]} == {"quick_note"}
+    assert len({t["kind"] for t in view["timeline"]["entries"]}) > 1  # the timeline still has everything
+    contact_notes = await alice.get("/v1/contacts/ann/timeline", only="quick_note")
+    assert contact_notes.status_code == 200, contact_notes.text
+    assert [n["detail"] for n in contact_notes.json()["entries"]] == ["Prefers e-mail"]
 
     # another agent edits the linked case: alice's desk is told, and the view reads the new title
     edited = await bob.patch(f"/v1/cases/{case_id}", {"version": 1, "title": "Invoice 1001 wrong",

@@ -18,6 +18,7 @@ entries would be left behind (write skew), and the result would depend on timing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,11 +149,13 @@ class TimelineQueries:
         self.db = db
 
     async def page(self, tenant_id: str, kind: str, record_id: str, *, cursor: str | None = None,
-                   limit: int = 10) -> TimelinePage:
-        """Newest first; `cursor` (from the previous page) continues after it. Rejected for a cursor this
-        timeline did not give out."""
+                   limit: int = 10, only: Sequence[str] = ()) -> TimelinePage:
+        """Newest first; `cursor` (from the previous page) continues after it; `only`: entries of these kinds
+        (e.g. the record's quick notes). Rejected for a cursor this timeline did not give out."""
         timeline = record(kind, record_id)
         query: Doc = {"tenant_id": tenant_id, "records": timeline}
+        if only:
+            query["kind"] = {"$in": list(only)}
         if cursor:
             after = Position.decode(cursor, timeline)
             query["$or"] = [{"at": {"$lt": after.at}},

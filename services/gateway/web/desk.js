@@ -539,6 +539,7 @@ async function loadView(cid) {
   const sentiment = summary.sentiment;
   const kase = view.case && !view.case.error ? view.case : null;
   const timeline = view.timeline && Array.isArray(view.timeline.entries) ? view.timeline.entries : [];
+  const notes = view.quick_notes && Array.isArray(view.quick_notes.entries) ? view.quick_notes.entries : [];
   // update, keyed by what the listeners act on: a redraw keeps what the agent is typing into or pressing
   const key = (...parts) => parts.map((p) => p || "-").join(":");
   update($("#view"), h("div", { id: `view-${cid}` },
@@ -574,6 +575,8 @@ async function loadView(cid) {
                 h("label", { for: "quick-note" }, "Quick note"), h("input", { id: "quick-note", required: true,
                                                                               maxlength: 2000 }),
                 h("button", { type: "submit" }, "Add note")),
+              notes.length ? h("ul", { class: "notes", "aria-label": "Quick notes" }, notes.map((n) =>
+                h("li", {}, h("time", { datetime: n.at }, timeOf(n.at)), " ", n.detail))) : null,
               h("button", { type: "button", onclick: () => openRecord("case", kase.case_id) }, "Open the case in a tab")]
         : h("form", { class: "inline-form", id: "case-form", onsubmit: (e) => openCase(e, cid) },
           h("label", { for: "case-title" }, "Open a case: title"), h("input", { id: "case-title", required: true }),

@@ -28,7 +28,8 @@ from aiokafka.errors import KafkaConnectionError
 from pymongo.errors import ConnectionFailure
 
 from shared.contracts.deadletter import MessageDeadLettered
-from shared.contracts.envelope import Envelope, InvalidMessage, Message, UnknownMessageType, decode, wrap
+from shared.contracts.envelope import (Command, Envelope, InvalidMessage, Message, UnknownMessageType, decode,
+                                      wrap)
 from shared.logging import bound_contextvars, get_logger
 from shared.mongo import AlreadyProcessed, Member, consuming
 from shared import tracing
@@ -45,6 +46,8 @@ Each = Callable[[Envelope[Any]], contextlib.AbstractContextManager[Any]]
 ManyHandler = Callable[[Sequence[Envelope[Any]], Each], Awaitable[Sequence[bool]]]
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, KafkaConnectionError)
 DeadLetterSink = Callable[[Envelope[MessageDeadLettered]], Awaitable[None]]
+# Told each command dead-lettered (after its letter): its answer, so that the sender is not left waiting.
+FailedCommand = Callable[[Envelope[Command]], Awaitable[None]]
 Redact = Callable[[str], str]  # what a service hides in dead letters and failure logs (chat: its masker)
 
 
@@ -224,7 +227,8 @@ class MessageDispatcher:
     Batched pairs (a service's own batch form), adapted with in_batches.
     `idempotency_scope` (a second consumer group of the same service on the same topic) keeps its processed
     records apart from the service's main group's: see processed_id. Each envelope a per-message handler
-    handles is a CONSUMER span when tracing is on (`topic` names it)."""
+    handles is a CONSUMER span when tracing is on (`topic` names it). `failed_command` is told each command
+    dead-lettered (a command owner's consumer answers it: ServiceRuntime.answer_failed)."""
 
     def __init__(self, *, group: str, dead_letter: DeadLetterSink,
                  handlers: Mapping[type[Message], Handler | Batched] | None = None,
@@ -232,8 +236,10 @@ class MessageDispatcher:
                  retry_base_s: float = 0.2,
                  infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS,
                  redact: Redact = keep_as_is, idempotency_scope: str | None = None,
-                 group_commit: GroupCommitter | None = None, topic: str | None = None) -> None:
+                 group_commit: GroupCommitter | None = None, topic: str | None = None,
+                 failed_command: FailedCommand | None = None) -> None:
         self.group = group
+        self._failed_command = failed_command
         source = Source(topic, group)
         self._redact = redact
         self._scope = idempotency_scope
@@ -383,3 +389,5 @@ class MessageDispatcher:
                                      key=key or f"{record.topic}/{record.partition}/{record.offset}",
                                      producer=self.group, causation_id=env.event_id if env else None,
                                      traceparent=env.traceparent if env else None))  # in the message's trace
+        if env is not None and isinstance(env.payload, Command) and self._failed_command is not None:
+            await self._failed_command(env)

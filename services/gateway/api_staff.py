@@ -31,6 +31,9 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not allowed."}, 404: {"description": "Not found."},
     409: {"model": Answer, "description": "Rejected: the state does not allow it (code and reason)."},
     422: {"model": Answer, "description": "Rejected: invalid (code and reason), or a bad body."},
+    500: {"model": Answer, "description": "Failed (code failed): the owning service could not carry it out and "
+                                          "set it aside for its operators; a replay of it answers again at "
+                                          "/v1/requests/{request_id}."},
     504: {"model": Answer, "description": "No answer in time: fetch answer_url later."},
 }
 # For a command route whose 200 is a model of its own (what it started): ANSWERS but the 200.

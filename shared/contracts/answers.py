@@ -23,6 +23,9 @@ RejectionCode = Literal[
     "offer_expired", "closed",
     # the command itself is wrong
     "invalid", "invalid_config", "invalid_argument", "invalid_text", "reason_required",
+    # the owner failed on it every time it tried, and set it aside for its operators (a dead letter): not an
+    # answer from the domain, and not the last word (replaying the letter may still carry the command out)
+    "failed",
 ]
 
 REJECTION_STATUS: dict[str, int] = {
@@ -32,6 +35,7 @@ REJECTION_STATUS: dict[str, int] = {
     "conflict": 409, "invalid_state": 409, "version_conflict": 409, "no_capacity": 409, "agent_unavailable": 409,
     "not_offered_to_agent": 409, "offer_expired": 409, "closed": 409,
     "invalid": 422, "invalid_config": 422, "invalid_argument": 422, "invalid_text": 422, "reason_required": 422,
+    "failed": 500,
 }
 assert set(REJECTION_STATUS) == set(get_args(RejectionCode)), "every rejection code needs an HTTP status"
 

@@ -8,7 +8,8 @@ from shared.runtime import ServiceRuntime
 
 
 def register(runtime: ServiceRuntime, handlers: CasesHandlers) -> None:
-    runtime.consume(catalogue.CASES_COMMANDS, {command: handlers.handle_command for command in USE_CASES})
+    runtime.consume(catalogue.CASES_COMMANDS, {command: handlers.handle_command for command in USE_CASES},
+                    answers_on=catalogue.CASES_EVENTS)
     for topic in (catalogue.CHAT_EVENTS, catalogue.CUSTOMER_EVENTS, catalogue.ROUTING_EVENTS):
         followed = {event: handlers.handle_event for event in FOLLOWED if event in topic.messages}
         if followed:

@@ -11,7 +11,8 @@ from shared.runtime import ServiceRuntime
 
 
 def register(runtime: ServiceRuntime, handlers: ChatHandlers, sentiment: SentimentHandlers | None = None) -> None:
-    runtime.consume(catalogue.CHAT_COMMANDS, {command: handlers.handle_command for command in CHAT_COMMANDS})
+    runtime.consume(catalogue.CHAT_COMMANDS, {command: handlers.handle_command for command in CHAT_COMMANDS},
+                    answers_on=catalogue.CHAT_EVENTS)
     runtime.consume(catalogue.ROUTING_EVENTS, {event: handlers.handle_routing_event for event in ROUTING_EVENTS})
     runtime.consume(catalogue.CUSTOMER_EVENTS, {event: handlers.handle_customer_event
                                                 for event in CUSTOMER_EVENTS_FOLLOWED})

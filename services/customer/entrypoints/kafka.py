@@ -9,6 +9,7 @@ from shared.runtime import ServiceRuntime
 
 
 def register(runtime: ServiceRuntime, handlers: CustomerHandlers) -> None:
-    runtime.consume(catalogue.CUSTOMER_COMMANDS, {command: handlers.handle_command for command in USE_CASES})
+    runtime.consume(catalogue.CUSTOMER_COMMANDS, {command: handlers.handle_command for command in USE_CASES},
+                    answers_on=catalogue.CUSTOMER_EVENTS)
     runtime.consume(catalogue.CHAT_EVENTS, {event: handlers.handle_chat_event for event in FOLLOWED})
     runtime.publishes(catalogue.CUSTOMER_EVENTS)

@@ -11,6 +11,7 @@ from shared.runtime import ServiceRuntime
 
 def register(runtime: ServiceRuntime, handlers: RoutingHandlers) -> None:
     commands = handlers.commands  # one pair for every command, so that runs of them form batches
-    runtime.consume(ROUTING_COMMANDS, {command: commands for command in USE_CASES}, across_partitions=True)
+    runtime.consume(ROUTING_COMMANDS, {command: commands for command in USE_CASES}, across_partitions=True,
+                    answers_on=ROUTING_EVENTS)
     runtime.consume(CHAT_EVENTS, {chat.CustomerErased: ErasureHandler(runtime.uow).on_customer_erased})
     runtime.publishes(ROUTING_EVENTS)

@@ -10,7 +10,7 @@ import pytest
 import shared.consumer as consumer_module
 from shared.consumer import MessageDispatcher, Outcome, Record
 from shared.contracts.deadletter import MessageDeadLettered
-from shared.contracts.envelope import Envelope, Event, encode, wrap
+from shared.contracts.envelope import Command, Envelope, Event, encode, wrap
 from shared.mongo import AlreadyProcessed
 
 pytestmark = pytest.mark.unit
@@ -246,6 +246,32 @@ async def test_a_failing_dead_letter_sink_propagates_so_the_record_is_not_skippe
                           max_attempts=1, retry_base_s=0)
     with pytest.raises(ConnectionError):
         await d.dispatch(record(b"{not json"))
+
+
+class ShipOrder(Command):
+    TYPE: ClassVar[str] = "test.unit.consumer.ShipOrder"
+    order_id: str
+
+
+async def test_a_dead_lettered_command_is_told_after_its_letter_and_an_event_or_invalid_record_is_not():
+    told: list = []
+    letters: list = []
+
+    async def sink(env: Envelope[MessageDeadLettered]) -> None:
+        letters.append(env)
+
+    async def failed(env: Envelope[Any]) -> None:
+        told.append((env.event_id, len(letters)))
+
+    failing = Always(RuntimeError("x"))
+    d = MessageDispatcher(group="g", handlers={OrderPlaced: failing, ShipOrder: failing}, dead_letter=sink,
+                          max_attempts=2, retry_base_s=0, failed_command=failed)
+    ship = wrap(ShipOrder(order_id="o1"), tenant_id="acme", key="o1", producer="shop")
+    assert await d.dispatch(record(encode(ship))) == Outcome.DEAD_LETTERED
+    assert told == [(ship.event_id, 1)]  # after its letter was written
+    assert await d.dispatch(record(encode(order()))) == Outcome.DEAD_LETTERED  # an event: nobody waits for it
+    assert await d.dispatch(record(b'{"type": "test.unit.consumer.ShipOrder"}')) == Outcome.DEAD_LETTERED
+    assert len(told) == 1 and len(letters) == 3
 
 
 async def test_outcomes_count_each_dispatch():

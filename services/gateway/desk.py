@@ -109,6 +109,13 @@ class Desk:
             log.warning("session limit: no session opened", agent_id=agent_id, conversation_id=cid)
             return
         panel_rules.open_session(panel, "conversation", cid, _title(conversation), at, state=conversation["state"])
+        # C5: a conversation whose sentiment fell before this agent took it (waiting, or from another agent)
+        # opens with the alert; the fall itself alerted only whoever had it then
+        view = await self.db[ACTIVE_VIEWS].find_one({"_id": conversation["_id"]}, {"summary.sentiment": 1},
+                                                    session=self.session)
+        sentiment = ((view or {}).get("summary") or {}).get("sentiment") or {}
+        if sentiment.get("alert"):
+            panel_rules.set_alert(panel, cid, sentiment.get("at") or at)
         await self.panels.save(panel, at)
 
     async def record_changed(self, env: Envelope[Any], changed_views: list[Doc]) -> None:

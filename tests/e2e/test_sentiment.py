@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import available, eventually, offer_for
+from tests.e2e.helpers import accept, available, eventually, offer_for
 
 pytestmark = pytest.mark.e2e
 ANGRY = "This is absolutely unacceptable!!! Third time I'm writing, you charged me twice. Refund me NOW."
@@ -56,6 +56,31 @@ async def test_an_angry_customer_alerts_the_agent_and_the_queues_supervisor(tena
                             "the level on the active view")
     assert view["summary"]["sentiment"]["level"] in ("slightly_negative", "negative", "very_negative")
     assert not any(f["type"] in ("sentiment", "sentiment_alert") for f in other.frames)  # not vera's queue
+
+
+async def test_an_agent_who_takes_a_conversation_after_its_fall_gets_the_alert_on_the_session(tenant):
+    """The fall alerted whoever had the conversation then; the agent it is transferred to opens its session
+    with the alert too (the view's sentiment is at or below the threshold)."""
+    alice, bob = await tenant.agent("alice"), await tenant.agent("bob")
+    await tenant.queue("support", ["alice", "bob"])
+    assert (await tenant.admin.put("/v1/admin/sentiment", {"threshold": "slightly_negative"})).status_code == 200
+    desks = {"alice": await tenant.stream(alice), "bob": await tenant.stream(bob)}
+    await available(alice)
+    customer, started = await tenant.customer("support", ANGRY)
+    cid = started["conversation_id"]
+    await accept(alice, desks["alice"], cid)
+    await desks["alice"].wait_for(lambda f: f["type"] == "sessions" and any(
+        s["id"] == f"conversation:{cid}" and s.get("alert") for s in f["sessions"]), 90,
+        what="the alert on alice's session")
+
+    await available(bob)
+    moved = await alice.post(f"/v1/conversations/{cid}/transfer", {"to_agent_id": "bob", "reason": "escalation"})
+    assert moved.status_code == 200, moved.text
+    await accept(bob, desks["bob"], cid)
+    session = await desks["bob"].wait_for(lambda f: f["type"] == "sessions" and any(
+        s["id"] == f"conversation:{cid}" for s in f["sessions"]), 30, what="bob's session of it")
+    (his,) = [s for s in session["sessions"] if s["id"] == f"conversation:{cid}"]
+    assert his["alert"] and his["alert"]["text"] == f"{his['title']}. Your conversation urgently needs attention."
 
 
 async def _view(api, cid: str) -> dict:

@@ -198,7 +198,7 @@ async def holding_a_slot(request: Request, staff: Staff, conversation_id: str, a
         return full
     try:
         answer = await command()
-    except BaseException:
+    except Exception:  # refused on the way (not a cancelled request: its command may be sent; the hold runs out)
         await release_slot(db, staff, conversation_id)
         raise
     if answer.status_code not in (200, 504):  # 504: sent, its answer late

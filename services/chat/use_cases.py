@@ -264,8 +264,10 @@ async def on_conference_ended(ctx: UseCaseContext, e: r.ConferenceEnded) -> None
 
 @use_case(CommandRejected)
 async def on_routing_refused(ctx: UseCaseContext, e: CommandRejected) -> None:
-    """Routing refused to route (or open) a conversation chat just started: close it, saying why."""
-    if e.command_type not in (r.RouteConversation.TYPE, r.OpenConversation.TYPE):
+    """Routing refused to route (or open) a conversation chat just started: close it, saying why. Not when
+    routing failed on the command (`failed`: a dead letter, not a refusal): the conversation stays requested, and
+    the letter's replay routes it (closing it here would leave routing a conversation chat has ended)."""
+    if e.command_type not in (r.RouteConversation.TYPE, r.OpenConversation.TYPE) or e.code == "failed":
         return
     conversation = await ctx.repos.conversations.get(e.command_key)
     if conversation is not None and conversation.state == State.REQUESTED:

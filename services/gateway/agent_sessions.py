@@ -31,7 +31,7 @@ class SessionLimit(Exception):
     code = "session_limit"
 
     def __init__(self) -> None:
-        super().__init__(f"{MAX_SESSIONS} sessions are open: close one before opening another")
+        super().__init__(f"{MAX_SESSIONS} sessions are open (or being opened): close one before opening another")
 
 
 class HomeSession(Exception):
@@ -69,8 +69,7 @@ def find(panel: Doc, sid: str) -> Doc | None:
 def count(panel: Doc, at: datetime | None = None, *, besides: str | None = None) -> int:
     """Sessions open besides Home, and, given the time, the slots held for accepts in flight (hold) that have
     not run out, except the hold of conversation `besides` (the one being opened)."""
-    held = 0 if at is None else sum(1 for h in panel.get("held", [])
-                                    if h["until"] > at and h["conversation_id"] != besides)
+    held = 0 if at is None else len({h["conversation_id"] for h in _held(panel, at, besides=besides)})
     return sum(1 for s in panel["sessions"] if s["kind"] != "home") + held
 
 
@@ -85,25 +84,27 @@ def can_open(panel: Doc, kind: Kind, ref: str, at: datetime | None = None) -> bo
         panel, at, besides=ref if kind == "conversation" else None)
 
 
-def hold(panel: Doc, conversation_id: str, at: datetime) -> bool:
+def hold(panel: Doc, conversation_id: str, at: datetime, token: str) -> bool:
     """Hold a slot for a conversation the agent is accepting (or taking), before the command goes to routing:
     two accepts at once with 9 sessions open then cannot both pass the limit, since each holds a slot in the
-    panel, in a transaction. The session's opening (the projection of the assignment) takes the slot; a refused
-    accept releases it; a hold nobody took runs out after HOLD. False when nothing is to be held (its session is
-    open); SessionLimit when the panel is full."""
+    panel, in a transaction. Each request holds under its own `token`; a conversation takes one slot however
+    many requests hold it (a double click), and a refused one releases only its own hold. The session's opening
+    (the projection of the assignment) takes the slot; a hold nobody took runs out after HOLD. False when
+    nothing is to be held (its session is open); SessionLimit when the panel is full."""
     if find(panel, session_id("conversation", conversation_id)) is not None:
         return False
     if is_full(panel, at, besides=conversation_id):
         raise SessionLimit()
-    panel["held"] = [*_held(panel, at, besides=conversation_id), {"conversation_id": conversation_id,
-                                                                  "until": at + HOLD}]
+    panel["held"] = [*_held(panel, at, besides=None),
+                     {"conversation_id": conversation_id, "token": token, "until": at + HOLD}]
     return True
 
 
-def release(panel: Doc, conversation_id: str) -> bool:
-    """The accept was refused: the slot is free again. False when it held none."""
+def release(panel: Doc, conversation_id: str, token: str) -> bool:
+    """A refused accept gives back its hold (another request's hold of the same conversation stays). False when
+    it held none."""
     held = panel.get("held", [])
-    panel["held"] = [h for h in held if h["conversation_id"] != conversation_id]
+    panel["held"] = [h for h in held if (h["conversation_id"], h.get("token")) != (conversation_id, token)]
     return len(panel["held"]) != len(held)
 
 
@@ -231,7 +232,7 @@ def frame(panel: Doc, at: datetime) -> Doc:
 
 
 def _held(panel: Doc, at: datetime, *, besides: str | None) -> list[Doc]:
-    """The holds still running, without the one of conversation `besides`."""
+    """The holds still running, without those of conversation `besides`."""
     return [h for h in panel.get("held", []) if h["until"] > at and h["conversation_id"] != besides]
 
 

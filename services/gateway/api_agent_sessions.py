@@ -80,7 +80,7 @@ async def list_sessions(request: Request, staff: Staff = Depends(require_staff))
     return await in_transaction(db, staff.tenant_id, read)
 
 
-@router.post(S, responses={409: {"description": "10 sessions are open already (code session_limit)."},
+@router.post(S, responses={409: {"description": "10 sessions are open or being opened already (code session_limit)."},
                            404: {"description": "No such contact, account or case."}})
 async def open_session(body: OpenSession, request: Request, staff: Staff = Depends(require_staff)) -> Any:
     """Opens (and focuses) the session of a contact, an account or a case, titled with its name; opening one
@@ -220,14 +220,15 @@ async def _panel_session(db: Any, staff: Staff, session_id: str) -> dict[str, An
     return await in_transaction(db, staff.tenant_id, read)
 
 
-async def hold_slot(db: Any, staff: Staff, conversation_id: str) -> JSONResponse | None:
+async def hold_slot(db: Any, staff: Staff, conversation_id: str, token: str) -> JSONResponse | None:
     """For accepting an offer or taking a conversation: a slot of the agent's panel held for the conversation
-    (agent_sessions.hold), or a 409 when the panel is full (and the conversation has no session yet); the offer
-    stays, nothing is sent to routing. Give the slot back with release_slot if the command is refused."""
+    under the request's `token` (agent_sessions.hold), or a 409 when the panel is full (and the conversation has
+    no session yet); the offer stays, nothing is sent to routing. Give the hold back with release_slot if the
+    command is refused."""
     async def work(panels: Panels) -> bool:
         panel = await panels.get(staff.user_id)
         try:
-            if rules.hold(panel, conversation_id, now()):
+            if rules.hold(panel, conversation_id, now(), token):
                 await panels.keep_holds(panel)
         except rules.SessionLimit:
             return False
@@ -238,9 +239,9 @@ async def hold_slot(db: Any, staff: Staff, conversation_id: str) -> JSONResponse
                          "reason": str(rules.SessionLimit()) + " (the offer stays)"}, status_code=409)
 
 
-async def release_slot(db: Any, staff: Staff, conversation_id: str) -> None:
+async def release_slot(db: Any, staff: Staff, conversation_id: str, token: str) -> None:
     async def work(panels: Panels) -> None:
         panel = await panels.get(staff.user_id)
-        if rules.release(panel, conversation_id):
+        if rules.release(panel, conversation_id, token):
             await panels.keep_holds(panel)
     await in_transaction(db, staff.tenant_id, work)

@@ -192,17 +192,17 @@ async def holding_a_slot(request: Request, staff: Staff, conversation_id: str, a
     session_limit when the panel is full (G3: the offer stays, nothing goes to routing); the slot given back
     when the command is refused or fails (not when it is accepted or its answer is late: the session's opening
     takes the slot, or it runs out)."""
-    db = request.app.state.gateway.db
+    db, token = request.app.state.gateway.db, uuid4().hex
     await authorise(db, staff, conversation_id, action)
-    if (full := await hold_slot(db, staff, conversation_id)) is not None:
+    if (full := await hold_slot(db, staff, conversation_id, token)) is not None:
         return full
     try:
         answer = await command()
     except Exception:  # refused on the way (not a cancelled request: its command may be sent; the hold runs out)
-        await release_slot(db, staff, conversation_id)
+        await release_slot(db, staff, conversation_id, token)
         raise
     if answer.status_code not in (200, 504):  # 504: sent, its answer late
-        await release_slot(db, staff, conversation_id)
+        await release_slot(db, staff, conversation_id, token)
     return answer
 
 

@@ -66,7 +66,7 @@ async def conversation_view(conversation_id: str, request: Request, staff: Staff
     owner = ("contact", customer["contact_id"]) if customer["contact_id"] else \
         ("account", customer["account_id"]) if customer["account_id"] else None
 
-    # Quick notes: the linked case's, else the contact's or account's (where the desk writes them)
+    # Quick notes: the linked case's, else the contact's or account's (written through those records' note routes)
     noted = next(((k, records[k]) for k in ("case", "contact", "account") if records[k]), None)
 
     async def nothing() -> None:

@@ -75,7 +75,8 @@ class CommandAccepted(Event):
 
 
 class CommandRejected(Event):
-    """The command changed nothing, for the reason given."""
+    """The command changed nothing, for the reason given. `failed` is not final: the owner set the command aside
+    (a dead letter), and replaying it may carry it out and answer it again."""
     TYPE: ClassVar[str] = "platform.CommandRejected"
     KEY: ClassVar[str] = "command_key"
     request_id: str = _REQUEST

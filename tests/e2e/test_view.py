@@ -43,6 +43,10 @@ async def test_the_view_is_filled_from_the_conversation_and_follows_edits_live(t
     cid = started["conversation_id"]
     await accept(alice, desk, cid)
     assert (await alice.post(f"/v1/conversations/{cid}/link", {"contact_id": "ann"})).status_code == 200
+    # no case yet: the view's quick notes are the contact's
+    assert (await alice.post("/v1/contacts/ann/notes", {"text": "Prefers e-mail"})).status_code == 200
+    await eventually(lambda: _view(alice, cid), lambda v: v["quick_notes"]["kind"] == "contact" and [
+        n["detail"] for n in v["quick_notes"]["entries"]] == ["Prefers e-mail"], "the contact's note in the view")
     opened = await alice.post("/v1/cases", {"title": "Invoice wrong", "conversation_id": cid})
     case_id = opened.json()["result_id"]
     await desk.wait_for(lambda f: f["type"] == "view" and f["section"] == "case" and f["conversation_id"] == cid,
@@ -69,7 +73,6 @@ async def test_the_view_is_filled_from_the_conversation_and_follows_edits_live(t
     # quick notes: the linked case's, newest first, without the timeline's other entries or the contact's notes
     for text in ("Refund asked", "Refund approved"):
         assert (await alice.post(f"/v1/cases/{case_id}/notes", {"text": text})).status_code == 200
-    assert (await alice.post("/v1/contacts/ann/notes", {"text": "Prefers e-mail"})).status_code == 200
     view = await eventually(lambda: _view(alice, cid), lambda v: len(v["quick_notes"]["entries"]) == 2,
                             "the case's two quick notes in the view")
     assert [n["detail"] for n in view["quick_notes"]["entries"]] == ["Refund approved", "Refund asked"]

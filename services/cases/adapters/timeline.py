@@ -6,8 +6,8 @@ An entry document carries `records`, every timeline it is in (["case:k1", "conta
 own ones (`own`: a case change's case and that case's customer, a note's record) and, for a conversation's
 entries, the case, contact and account the conversation is linked to now, which `relink` rewrites on all of the
 conversation's entries when a link changes. One index, (tenant, records, at desc, _id desc), serves every page
-of every timeline newest first, without a sort in memory. A quick note's text is not copied: the page reads it
-from `notes`, so erasing it there erases it here.
+of every timeline newest first, without a sort in memory; a partial one on the same keys serves a record's quick
+notes alone. A quick note's text is not copied: the page reads it from `notes`, so erasing it there erases it here.
 
 Two small collections keep concurrent transactions apart: `timeline_conversations` (one per conversation: its
 customer and what its entries are linked to) is written by every transaction that adds an entry of the
@@ -74,6 +74,10 @@ async def ensure_timeline_indexes(db: AsyncDatabase[Doc]) -> None:
                                     name="by_record")
     await db[TIMELINE].create_index([t, ("conversation_id", ASCENDING)], name="by_conversation",
                                     partialFilterExpression={"conversation_id": {"$exists": True}})
+    # A record's quick notes alone (the active-conversation view reads them on every load): without it, a page of
+    # notes walks the record's whole timeline past its other entries. Partial: only notes are in it.
+    await db[TIMELINE].create_index([t, ("records", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)],
+                                    name="notes_by_record", partialFilterExpression={"kind": "quick_note"})
 
 
 class Timeline:
@@ -154,8 +158,8 @@ class TimelineQueries:
         (e.g. the record's quick notes). Rejected for a cursor this timeline did not give out."""
         timeline = record(kind, record_id)
         query: Doc = {"tenant_id": tenant_id, "records": timeline}
-        if only:
-            query["kind"] = {"$in": list(only)}
+        if only:  # one kind as an equality, so that a partial index on it (notes_by_record) serves the query
+            query["kind"] = only[0] if len(only) == 1 else {"$in": list(only)}
         if cursor:
             after = Position.decode(cursor, timeline)
             query["$or"] = [{"at": {"$lt": after.at}},

@@ -540,6 +540,10 @@ async function loadView(cid) {
   const kase = view.case && !view.case.error ? view.case : null;
   const timeline = view.timeline && Array.isArray(view.timeline.entries) ? view.timeline.entries : [];
   const notes = view.quick_notes && Array.isArray(view.quick_notes.entries) ? view.quick_notes.entries : [];
+  // the linked case's notes in the case's card; without a case, the contact's or account's in the customer's
+  const notesList = () => notes.length ? h("ul", { class: "notes", "aria-label": "Quick notes" }, notes.map((n) =>
+    h("li", {}, h("time", { datetime: n.at }, timeOf(n.at)), " ", n.detail))) : null;
+  const caseNotes = view.quick_notes && view.quick_notes.kind === "case";
   // update, keyed by what the listeners act on: a redraw keeps what the agent is typing into or pressing
   const key = (...parts) => parts.map((p) => p || "-").join(":");
   update($("#view"), h("div", { id: `view-${cid}` },
@@ -553,7 +557,8 @@ async function loadView(cid) {
                               "Open the account in a tab") : null,
       customer.contact_id ? null : h("form", { class: "inline-form", id: "link-form", onsubmit: (e) => linkContact(e, cid) },
         h("label", { for: "link-contact" }, "Link to contact (id)"), h("input", { id: "link-contact", required: true }),
-        h("button", { type: "submit" }, "Link"))),
+        h("button", { type: "submit" }, "Link")),
+      caseNotes ? null : notesList()),
     h("section", { class: "card", "aria-labelledby": "v-summary", id: "v-summary-card" }, h("h3", { id: "v-summary" }, "Summary"),
       facts([["Channel", summary.channel], ["Queue", summary.queue_id], ["State", summary.state],
              ["Waited", summary.waited_s != null ? `${Math.round(summary.waited_s)} s` : null],
@@ -575,8 +580,7 @@ async function loadView(cid) {
                 h("label", { for: "quick-note" }, "Quick note"), h("input", { id: "quick-note", required: true,
                                                                               maxlength: 2000 }),
                 h("button", { type: "submit" }, "Add note")),
-              notes.length ? h("ul", { class: "notes", "aria-label": "Quick notes" }, notes.map((n) =>
-                h("li", {}, h("time", { datetime: n.at }, timeOf(n.at)), " ", n.detail))) : null,
+              caseNotes ? notesList() : null,
               h("button", { type: "button", onclick: () => openRecord("case", kase.case_id) }, "Open the case in a tab")]
         : h("form", { class: "inline-form", id: "case-form", onsubmit: (e) => openCase(e, cid) },
           h("label", { for: "case-title" }, "Open a case: title"), h("input", { id: "case-title", required: true }),

@@ -266,6 +266,16 @@ async def test_a_chat_routing_refuses_to_route_is_closed_with_routings_reason(ch
     assert chat.events(c.ConversationClosed)[0].ended_by == "system"
 
 
+async def test_a_routing_command_routing_failed_on_leaves_the_chat_requested_for_the_letters_replay(chat):
+    await chat.start()
+    route = chat.to_routing(r.RouteConversation)[0]
+    await chat.routing_says(CommandRejected(request_id=route.request_id, command_id="e1",
+                                            command_type=r.RouteConversation.TYPE, command_key="c1",
+                                            code="failed", reason="routing could not carry out this command"))
+    assert chat.events(c.ConversationClosed) == []
+    assert all(e.state != "closed" for e in chat.events(c.ConversationStateChanged))
+
+
 async def test_a_retried_request_id_is_carried_out_once_and_gets_the_first_answer_again(chat):
     start = c.StartConversation(conversation_id="c1", queue_id="q1", actor=customer("cu1"), request_id="req-1",
                                 customer=c.Customer(customer_id="cu1", name="M"), first_message="hi")

@@ -45,30 +45,38 @@ def test_at_most_ten_sessions_besides_home_and_reopening_one_is_no_new_session()
 
 def test_accepts_in_flight_hold_slots_so_two_at_once_cannot_both_pass_the_limit():
     panel = panel_with(*[f"c{i}" for i in range(9)])
-    assert rules.hold(panel, "c9", T0)  # the first of two accepts with 9 sessions open
+    assert rules.hold(panel, "c9", T0, "r1")  # the first of two accepts with 9 sessions open
     assert rules.count(panel, T0) == 10 and rules.count(panel) == 9  # counted given the time only
     with pytest.raises(rules.SessionLimit):
-        rules.hold(panel, "c10", T0)  # the second: refused, not an 11th session later
+        rules.hold(panel, "c10", T0, "r2")  # the second: refused, not an 11th session later
     with pytest.raises(rules.SessionLimit):
         rules.open_session(panel, "contact", "p1", "Ann", T0)  # nor a session opened by hand
-    assert rules.hold(panel, "c9", T0)  # the same accept again holds one slot, not two
-    assert rules.count(panel, T0) == 10 and len(panel["held"]) == 1
-    assert not rules.hold(panel, "c3", T0)  # its session is open: nothing to hold
+    assert not rules.hold(panel, "c3", T0, "r3")  # its session is open: nothing to hold
     assert rules.can_open(panel, "conversation", "c9", T0)  # the assignment's projection takes its own slot
     rules.open_session(panel, "conversation", "c9", "Visitor c9", T0)
     assert panel["held"] == [] and rules.count(panel, T0) == 10
 
 
-def test_a_refused_accept_releases_its_slot_and_an_untaken_hold_runs_out():
+def test_a_conversation_held_twice_takes_one_slot_and_a_refused_request_releases_only_its_own_hold():
+    panel = panel_with(*[f"c{i}" for i in range(8)])
+    assert rules.hold(panel, "c8", T0, "click-1") and rules.hold(panel, "c8", T0, "click-2")  # a double click
+    assert rules.count(panel, T0) == 9
+    assert rules.release(panel, "c8", "click-2")  # the second was refused (routing: already assigned)
+    assert not rules.release(panel, "c8", "click-2")
+    assert rules.count(panel, T0) == 9  # the first's hold stays until its session opens
+    assert rules.hold(panel, "c10", T0, "r10")  # the tenth slot
+    with pytest.raises(rules.SessionLimit):
+        rules.hold(panel, "c9", T0, "r9")  # an eleventh: the released hold did not free c8's slot
+
+
+def test_an_untaken_hold_runs_out():
     panel = panel_with(*[f"c{i}" for i in range(9)])
-    rules.hold(panel, "c9", T0)
-    assert rules.release(panel, "c9") and not rules.release(panel, "c9")
-    assert rules.hold(panel, "c10", T0)  # the slot is free again
+    rules.hold(panel, "c9", T0, "r1")
     later = T0 + rules.HOLD + timedelta(seconds=1)
     assert rules.is_full(panel, T0) and not rules.is_full(panel, later)
-    assert rules.hold(panel, "c11", later)  # the run-out hold is dropped, not kept beside the new one
-    assert [h["conversation_id"] for h in panel["held"]] == ["c11"]
-    assert not rules.can_open(panel, "conversation", "c10", later + timedelta(seconds=1))
+    assert rules.hold(panel, "c10", later, "r2")  # the run-out hold is dropped, not kept beside the new one
+    assert [h["conversation_id"] for h in panel["held"]] == ["c10"]
+    assert not rules.can_open(panel, "conversation", "c9", later + timedelta(seconds=1))
 
 
 @pytest.mark.parametrize(("title", "icon"), [("Visitor 12", "VI"), ("Ann Berzina", "AN"), ("é-mail Ltd", "ÉM"),

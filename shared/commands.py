@@ -9,14 +9,14 @@ nothing and gets the first answer published again, so a sender waiting for it is
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shared.contracts.answers import Answer, CommandAccepted, CommandRejected, Rejected
 from shared.contracts.envelope import Command, Envelope, Event, Message, wrap
-from shared.mongo import ANSWERS, DuplicateRecord
+from shared.mongo import ANSWERS, AlreadyProcessed, DuplicateRecord
 
 
 class Tx(Protocol):
@@ -109,6 +109,22 @@ async def answer_command(uow: UnitOfWork, env: Envelope[Command], execute: Calla
             return await uow.run(lambda tx: finish(tx, rejected), message_id=None)
     except DuplicateRecord:  # answered before: nothing this attempt did is kept; the first answer again
         return await uow.run(repeat, message_id=None)
+
+
+async def answer_failed(uow: UnitOfWork, env: Envelope[Command], *, publisher: Publisher) -> None:
+    """A command dead-lettered (it failed every attempt): answered CommandRejected `failed`, so that its sender
+    gets an answer (the gateway: a 500 with the reason) instead of waiting for one that never comes. It is not
+    stored as the command's answer: a replay of the letter may still carry the command out, and then answers it
+    again. Once per command (its record read again after its letter changes nothing)."""
+    rejected = CommandRejected(**_about(env), code="failed", reason=f"{publisher.producer} could not carry out this "
+                                                                     f"command and set it aside for its operators "
+                                                                     f"(a dead letter)")
+
+    async def work(tx: Tx) -> None:
+        publisher.emit(tx, env.tenant_id, [rejected], env)
+
+    with suppress(AlreadyProcessed):
+        await uow.run(work, message_id=f"failed-command:{env.event_id}")
 
 
 async def answer_commands(tx: Tx, batch: Sequence[Envelope[Command]], carry_out: Callable[[Envelope[Any]], Done],

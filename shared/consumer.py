@@ -228,7 +228,7 @@ class MessageDispatcher:
     `idempotency_scope` (a second consumer group of the same service on the same topic) keeps its processed
     records apart from the service's main group's: see processed_id. Each envelope a per-message handler
     handles is a CONSUMER span when tracing is on (`topic` names it). `failed_command` is told each command
-    dead-lettered (a command owner's consumer answers it: ServiceRuntime.answer_failed)."""
+    dead-lettered (a command owner's consumer answers it: shared.commands.answer_failed)."""
 
     def __init__(self, *, group: str, dead_letter: DeadLetterSink,
                  handlers: Mapping[type[Message], Handler | Batched] | None = None,

@@ -24,10 +24,9 @@ from faststream.kafka.annotations import KafkaMessage
 from shared.asyncapi import ContractAsyncAPI
 from shared.broker import BatchProducer, make_broker
 from shared.consumer import Batched, BatchHandler, Handler, MessageDispatcher, Record, Redact, keep_as_is
-from shared.commands import Publisher
-from shared.contracts.answers import CommandRejected
+from shared.commands import Publisher, answer_failed
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
-from shared.contracts.envelope import Command, Envelope, Message
+from shared.contracts.envelope import Envelope, Message
 from shared.logging import Processor, configure_logging, get_logger, request_context
 from shared.metrics import CONTENT_TYPE, ServiceMetrics
 from shared.mongo import AlreadyProcessed, MongoUnitOfWork, Transaction, ensure_runtime_indexes, make_mongo_client
@@ -196,9 +195,10 @@ class ServiceRuntime:
         on the partition of the record it starts with (each partition's kept in order): bigger batches, for
         handlers whose batch form loads its state once (routing's commands).
         `answers_on`: for a commands topic, the owner's events topic, where a command that is dead-lettered is
-        answered (answer_failed)."""
+        answered (shared.commands.answer_failed)."""
         group_id = group or self.settings.consumer_group
-        failed = None if answers_on is None else functools.partial(self.answer_failed, answers_on.name)
+        failed = None if answers_on is None else functools.partial(
+            answer_failed, self.uow, publisher=Publisher(answers_on.name, self.settings.service_name))
         dispatcher = MessageDispatcher(group=group_id, handlers=handlers, failed_command=failed,
                                        batch_handlers=batch_handlers, dead_letter=self.dead_letter,
                                        max_attempts=self.settings.max_delivery_attempts, redact=self.redact,
@@ -279,22 +279,6 @@ class ServiceRuntime:
         position = f"{p.original_topic}:{p.original_partition}:{p.original_offset}"
         with contextlib.suppress(AlreadyProcessed):
             await self.uow.run(work, message_id=f"dead-letter:{p.consumer_group}:{position}")
-
-    async def answer_failed(self, answers_on: str, env: Envelope[Command]) -> None:
-        """A command dead-lettered (it failed every attempt): answered CommandRejected `failed` on its owner's
-        events topic, so that its sender gets an answer (the gateway: a 500 with the reason) instead of
-        waiting for one that never comes. It is not kept as the command's answer (shared.commands): a replay
-        of the letter may still carry the command out, and then answers it again."""
-        rejected = CommandRejected(request_id=env.payload.request_id, command_id=env.event_id,
-                                   command_type=env.type, command_key=env.key, code="failed",
-                                   reason=f"{self.settings.service_name} could not carry out this command and set "
-                                          f"it aside for its operators (a dead letter)")
-
-        async def work(tx: Transaction) -> None:
-            Publisher(answers_on, self.settings.service_name).emit(tx, env.tenant_id, [rejected], env)
-
-        with contextlib.suppress(AlreadyProcessed):  # the record read again after its letter: answered once
-            await self.uow.run(work, message_id=f"failed-command:{env.event_id}")
 
     # --- lifecycle --------------------------------------------------------------------------------
 

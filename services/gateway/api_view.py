@@ -49,8 +49,8 @@ async def conversation_view(conversation_id: str, request: Request, staff: Staff
                             timeline_limit: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     """Everything the agent needs beside the conversation: customer card, linked case, recent cases, timeline,
     quick notes (the linked case's, else the contact's or account's; older ones through that record's timeline
-    with `only=quick_note`), summary (channel, queue, skills, waiting time, start), pre-chat survey, self-service trail, visitor details
-    and context variables."""
+    with `only=quick_note`), summary (channel, queue, skills, waiting time, start), pre-chat survey, self-service
+    trail, visitor details and context variables."""
     gw = request.app.state.gateway
     await authorise(gw.db, staff, conversation_id, Action.READ_MESSAGES)
     view = await gw.db[ACTIVE_VIEWS].find_one({"_id": f"{staff.tenant_id}:{conversation_id}"})

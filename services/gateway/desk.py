@@ -51,15 +51,18 @@ class Desk:
         """`frames`: see Panels (the consumer queues the panels' frames with the event's own)."""
         self.db, self.session, self.tenant_id = db, session, tenant_id
         self.panels = Panels(db, session, tenant_id, frames=frames)
+        self._active: Doc | None = None  # the event's active view, when on_event is given it
 
     # --- conversation-keyed and agent events ---------------------------------------------------------------
 
     async def on_event(self, env: Envelope[Any], conversation: Doc | None, to_agents: Frames, *,
-                       changed: bool = True) -> Frames:
+                       changed: bool = True, active: Doc | None = None) -> Frames:
         """Panels changed and saved (with their frames); returns the supervisors' and observers' frames.
         `conversation` is the conversation's projection after the event, `changed` whether the event changed it,
-        `to_agents` what the event pushes to agents."""
+        `to_agents` what the event pushes to agents, `active` its active view after the event when the caller
+        has it (else it is read when needed)."""
         ev, at = env.payload, env.occurred_at
+        self._active = active
         if isinstance(ev, routing.PresenceChanged | routing.CapacityChanged):
             return await self._agent_status(ev, at)
         cid = getattr(ev, "conversation_id", None)
@@ -111,8 +114,7 @@ class Desk:
         panel_rules.open_session(panel, "conversation", cid, _title(conversation), at, state=conversation["state"])
         # C5: a conversation whose sentiment fell before this agent took it (waiting, or from another agent)
         # opens with the alert; the fall itself alerted only whoever had it then
-        view = await self.db[ACTIVE_VIEWS].find_one({"_id": conversation["_id"]}, {"summary.sentiment": 1},
-                                                    session=self.session)
+        view = await self._active_view(conversation)
         sentiment = ((view or {}).get("summary") or {}).get("sentiment") or {}
         if sentiment.get("alert"):
             panel_rules.set_alert(panel, cid, sentiment.get("at") or at)
@@ -177,9 +179,15 @@ class Desk:
         supervisors = await self.supervisors([queue_id])
         if not supervisors:
             return []
-        view = await self.db[ACTIVE_VIEWS].find_one({"_id": conversation["_id"]}, session=self.session)
+        view = await self._active_view(conversation)
         frame = board.conversation_frame(board.conversation_row(conversation, view, at), at)
         return [(s, frame) for s in supervisors]
+
+    async def _active_view(self, conversation: Doc) -> Doc | None:
+        """The conversation's active view: as the consumer passed it (on_event's `active`), else read."""
+        if self._active is not None:
+            return self._active
+        return await self.db[ACTIVE_VIEWS].find_one({"_id": conversation["_id"]}, session=self.session)
 
     @staticmethod
     def _to_observers(conversation: Doc, to_agents: Frames) -> Frames:

@@ -71,14 +71,16 @@ class GatewayHandlers:
             if (observed := observed_customer(ev)) is not None:  # the join: the customer's favourites observe
                 favourites = await Favourites(tx.db, tx.session, env.tenant_id).agents(observed)
                 to_agents = [*to_agents, *to_favourites(out, favourites, observed)]
+            active = None
             if isinstance(ev, active_view.CONVERSATION_EVENTS):  # G4: the active-conversation view
-                to_agents = [*to_agents, *await self._view_changed(views, env, cid)]
+                view_frames, active = await self._view_changed(views, env, cid)
+                to_agents = [*to_agents, *view_frames]
             # G3/G5: the agents' sessions panels, the supervisors' board, observers (the panels' `sessions` frames
             # are queued first, with the rest, in one write)
             panel_frames: list[tuple[str, Any]] = []
             desk = Desk(tx.db, tx.session, env.tenant_id, frames=panel_frames)
             to_agents = [*to_agents, *await desk.on_event(env, out.view or view, to_agents,
-                                                          changed=out.view is not None)]
+                                                          changed=out.view is not None, active=active)]
             # C5: the conversation's sentiment fell to the tenant's threshold (once per fall, not for each message
             # while it stays there): the alert on the agents' sessions and the queue's supervisors; an assessment
             # may come after the close, which alerts nobody
@@ -93,12 +95,15 @@ class GatewayHandlers:
         await self.uow.run(work)  # the event's id is recorded in the same transaction: frames are pushed once
 
     @staticmethod
-    async def _view_changed(views: Views, env: Envelope[Any], conversation_id: str) -> list[tuple[str, Any]]:
-        change = active_view.apply(await views.active_view(conversation_id), env)
+    async def _view_changed(views: Views, env: Envelope[Any], conversation_id: str
+                            ) -> tuple[list[tuple[str, Any]], dict[str, Any] | None]:
+        """The view's frames for the event, and the view after it (for the desk: no second read)."""
+        before = await views.active_view(conversation_id)
+        change = active_view.apply(before, env)
         if change.view is None:
-            return []
+            return [], before
         await views.save_active_view(change.view)
-        return active_view.frames(change.view, change.sections, env)
+        return active_view.frames(change.view, change.sections, env), change.view
 
     @staticmethod
     async def _record_changed(views: Views, env: Envelope[Any]) -> None:

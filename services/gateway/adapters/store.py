@@ -119,7 +119,7 @@ class Views:
 async def keep_answer(db: AsyncDatabase[Doc], tenant_id: str, request_id: str, answer_type: str,
                       answer: Doc) -> None:
     """The first answer to a request id, kept (a repeat changes nothing); except a `failed` one (its owner
-    dead-lettered the command, shared.runtime's answer_failed): a later answer (the letter replayed) replaces it.
+    dead-lettered the command, shared.commands.answer_failed): a later answer (the letter replayed) replaces it.
     One upsert either way."""
     kept = {"type": answer_type, "answer": answer, "at": datetime.now(UTC)}
     first_or_failed = {"$or": [{"$eq": [{"$type": "$answer"}, "missing"]}, {"$eq": ["$answer.code", "failed"]}]}

@@ -99,8 +99,16 @@ def answers_by_command(events: TopicReader, tenant: str) -> dict[str, set[tuple[
     return found
 
 
-async def run_outage(*, kill: Callable[[], None], restart: Callable[[], None],
-                     events: TopicReader, client: Client, routing: RoutingProcess) -> int:
+def server_state(server: LocalKafka | LocalMongo) -> str:
+    """Whether the restarted server still runs, and the end of its log: CI once saw routing refused by a mongod that
+    had become primary after its restart (the commands then went unanswered), and nothing told why."""
+    log = server.proc.log_path if isinstance(server, LocalMongo) else server.log_file
+    tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else ["(no log)"]
+    return f"{server.proc.name} running: {server.proc.alive()}; the end of its log:\n" + "\n".join(tail)
+
+
+async def run_outage(*, kill: Callable[[], None], restart: Callable[[], None], events: TopicReader,
+                     client: Client, routing: RoutingProcess, server: Callable[[], str] = lambda: "") -> int:
     """Returns how many of the client's sends were still unacknowledged when the server came back."""
     def agent(n: int) -> r.ConfigureAgent:
         return r.ConfigureAgent(agent_id=f"agent-{n}", capacity={"chat": 1 + n % 3}, skills={"billing": 1 + n % 9})
@@ -123,7 +131,7 @@ async def run_outage(*, kill: Callable[[], None], restart: Callable[[], None],
         await eventually(lambda: ids <= answers_by_command(events, client.tenant).keys(), timeout_s=180, interval_s=0.5)
     except TimeoutError:
         missing = ids - answers_by_command(events, client.tenant).keys()
-        pytest.fail(f"{len(missing)} of {len(ids)} commands unanswered; routing log:\n{routing.log_tail()}")
+        pytest.fail(f"{len(missing)} of {len(ids)} commands unanswered; {server()}\nrouting log:\n{routing.log_tail()}")
     answers = answers_by_command(events, client.tenant)
     twice = {cid: a for cid, a in answers.items() if len(a) != 1}
     assert not twice, f"answered more than once: {twice}"
@@ -162,7 +170,7 @@ async def _outage(own_infra, workdir, unique: str, which: str) -> int:
         try:
             async with TopicReader(kafka.bootstrap_servers, ROUTING_EVENTS.name) as events:
                 return await run_outage(kill=server.kill, restart=server.start, events=events,
-                                        client=client, routing=routing)
+                                        client=client, routing=routing, server=lambda: server_state(server))
         finally:
             for task in client.pending:
                 task.cancel()

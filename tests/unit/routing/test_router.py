@@ -285,6 +285,26 @@ def test_an_item_nobody_can_take_does_not_hold_up_the_items_behind_it(world):
     assert only(events, ev.OfferMade).conversation_id == "chat"
 
 
+def test_a_full_channel_skips_only_that_channels_items_for_the_rest_of_the_pass(world):
+    """Once nobody of the queue can take another chat, the pass skips its other chats without looking at every
+    member again; an item of another channel, and one named to an agent outside the queue, are still offered."""
+    world.agent("a1", presence=Presence.AWAY, chat=1, email=1)
+    world.agent("c1", chat=1)
+    world.queue("q1", members=("a1",))
+    world.router.enqueue("first", "q1", "chat", priority=9)
+    for conversation, channel in (("second", "chat"), ("mail", "email"), ("named", "chat")):  # in this order
+        world.later(1)
+        world.router.enqueue(conversation, "q1", channel)
+    world.items["named"].target_agent_id = "c1"  # as a transfer to a named agent leaves it
+    assert all(item.state == ItemState.QUEUED for item in world.items.values())
+
+    events = world.router.set_presence("a1", Presence.AVAILABLE)
+
+    offered = {e.conversation_id: e.agent_id for e in events if isinstance(e, ev.OfferMade)}
+    assert offered == {"first": "a1", "mail": "a1", "named": "c1"}
+    assert world.items["second"].state == ItemState.QUEUED
+
+
 def test_dispatch_rejects_unknown_queues(world):
     rejected(world, "unknown_queue", "dispatch", ["nope"])
 

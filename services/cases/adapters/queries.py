@@ -3,7 +3,9 @@ a conversation's case, service requests. Every query is per tenant and backed by
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo import DESCENDING
@@ -57,25 +59,30 @@ class CaseQueries:
             if doc["id"] not in found or rank < found[doc["id"]][0]:
                 found[doc["id"]] = (rank, doc["updated_at"], _hit(doc, matched))
 
+        # Every way q may match, asked at once (up to six indexed queries: one round trip's wait, not six in a row,
+        # which made a search by number p50 34 ms / p99 64 ms through the gateway), then kept in this order.
         t = {"tenant_id": tenant_id}
+        asked: list[tuple[Awaitable[list[Doc]], Callable[[Doc], str]]] = []
         number = re.fullmatch(r"(?:cas-?)?0*(\d{1,9})", q, re.IGNORECASE)
         if number:
-            async for doc in self.db[CASES].find({**t, "number": case_number(int(number[1]))}):
-                keep(doc, "number")
+            asked.append((self.db[CASES].find({**t, "number": case_number(int(number[1]))}).to_list(),
+                          lambda _: "number"))
         if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}", q):
-            if doc := await self.db[CASES].find_one({"_id": doc_id(tenant_id, q)}):
-                keep(doc, "id")
+            asked.append((self.db[CASES].find({"_id": doc_id(tenant_id, q)}).to_list(), lambda _: "id"))
             for field in ("contact_id", "account_id"):
-                async for doc in self.db[CASES].find({**t, field: q}).sort("created_at", DESCENDING).limit(limit):
-                    keep(doc, "customer_id")
+                asked.append((self.db[CASES].find({**t, field: q}).sort("created_at", DESCENDING).limit(limit)
+                              .to_list(), lambda _: "customer_id"))
         tokens = words(q)
         if tokens:
-            for field, index, whole in (("title_words", "title_words", "title"),
-                                        ("customer_words", "customer_words", "customer")):
-                cursor = self.db[CASES].find({**t, **prefix_query(tokens, field)}).hint(index).limit(limit)
-                async for doc in cursor:
-                    kind = whole if whole == "customer" or set(tokens) <= set(doc[field]) else "title_prefix"
-                    keep(doc, kind)
+            asked.append((self.db[CASES].find({**t, **prefix_query(tokens, "title_words")}).hint("title_words")
+                          .limit(limit).to_list(),
+                          lambda doc: "title" if set(tokens) <= set(doc["title_words"]) else "title_prefix"))
+            asked.append((self.db[CASES].find({**t, **prefix_query(tokens, "customer_words")})
+                          .hint("customer_words").limit(limit).to_list(), lambda _: "customer"))
+        results = await asyncio.gather(*(query for query, _ in asked))
+        for (_, matched), docs in zip(asked, results, strict=True):
+            for doc in docs:
+                keep(doc, matched(doc))
         ranked = sorted(found.values(), key=lambda r: (r[0], -r[1].timestamp()))
         return [hit for _, _, hit in ranked[:limit]]
 

@@ -36,7 +36,7 @@ class GatewayHandlers:
         ev = env.payload
 
         async def work(tx: Transaction) -> None:
-            views = Views(tx.db, tx.session, env.tenant_id)
+            views = Views(tx, env.tenant_id)
             if isinstance(ev, routing.QueueConfigured):
                 await views.save_queue(ev.queue_id, ev.name, list(ev.members))
                 return

@@ -65,6 +65,12 @@ class FakeTransaction:
     def collection(self, name: str) -> dict[str, dict[str, Any]]:
         return self.docs.setdefault(name, {})
 
+    def insert_later(self, collection: str, doc: dict[str, Any]) -> None:
+        """As MongoUnitOfWork's: kept with the transaction's other writes (an id given if it has none)."""
+        docs = self.collection(collection)
+        key = doc.get("_id", f"later-{len(docs) + 1:09d}")
+        docs[key] = copy.deepcopy({**doc, "_id": key})
+
     async def load(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         found = self.collection(collection).get(doc_id)
         return copy.deepcopy(found) if found is not None else None

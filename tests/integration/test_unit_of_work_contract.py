@@ -259,3 +259,58 @@ async def test_a_group_that_keeps_conflicting_gives_up_at_the_member_it_reached_
     members = [member(backend, "m0", "a", 0), ("m1", always_conflicting), member(backend, "m2", "c", 2)]
     assert await backend.uow.run_group(members) == 1
     assert await backend.stored() == {} and await backend.emitted() == []
+
+
+# --- insert_later: inserts at the end of the transaction, a group's in one write ------------------------------
+
+async def later_ones(backend: Backend) -> list[str]:
+    if backend.kind == "fake":
+        return [d["n"] for _, d in sorted(backend.uow.docs.get("later", {}).items())]
+    return [d["n"] async for d in backend.uow.db.later.find().sort("_id", 1)]
+
+
+def queuing(backend: Backend, message_id: str, *names: str, fail: Exception | None = None):
+    async def call() -> None:
+        async def work(tx: Any) -> None:
+            for name in names:
+                tx.insert_later("later", {"n": name})
+            if fail is not None:
+                raise fail
+        await backend.uow.run(work)
+    return message_id, call
+
+
+async def test_inserts_later_commit_with_the_group_in_call_order_or_not_at_all(backend):
+    assert await backend.uow.run_group([queuing(backend, "m0", "a", "b"), queuing(backend, "m1", "c"),
+                                        queuing(backend, "m2", "d")]) is None
+    assert await later_ones(backend) == ["a", "b", "c", "d"]
+    failed = [queuing(backend, "m3", "e"), queuing(backend, "m4", "f", fail=ValueError("bad"))]
+    assert await backend.uow.run_group(failed) == 1
+    assert await later_ones(backend) == ["a", "b", "c", "d"]
+
+
+async def test_a_groups_inserts_later_are_one_insert_command(infrastructure, unique):
+    from pymongo import AsyncMongoClient, monitoring
+
+    class Inserts(monitoring.CommandListener):
+        def __init__(self) -> None:
+            self.into: list[str] = []
+
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            if event.command_name == "insert":
+                self.into.append(event.command["insert"])
+
+        def succeeded(self, event: Any) -> None: ...
+        def failed(self, event: Any) -> None: ...
+
+    inserts = Inserts()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infrastructure.mongo_url, tz_aware=True,
+                                                                event_listeners=[inserts])
+    backend = Backend(MongoUnitOfWork(client, f"uow-{unique}"), "mongo")
+    try:
+        assert await backend.uow.run_group([queuing(backend, f"m{n}", f"x{n}") for n in range(5)]) is None
+        assert inserts.into.count("later") == 1, inserts.into
+        assert await later_ones(backend) == [f"x{n}" for n in range(5)]
+    finally:
+        await client.drop_database(f"uow-{unique}")
+        await client.close()

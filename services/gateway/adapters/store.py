@@ -29,7 +29,7 @@ from pymongo.write_concern import WriteConcern
 
 from services.gateway.adapters.favourites import FAVOURITES
 from shared.logging import get_logger
-from shared.mongo import hot
+from shared.mongo import Transaction, hot
 from shared.tracing import current_traceparent
 
 log = get_logger(__name__)
@@ -78,8 +78,8 @@ async def ensure_indexes(db: AsyncDatabase[Doc], *, replay_window_s: int) -> Non
 class Views:
     """The projection's reads and writes inside one consumer transaction (handlers never touch the driver)."""
 
-    def __init__(self, db: AsyncDatabase[Doc], session: AsyncClientSession, tenant_id: str) -> None:
-        self.db, self.session, self.tenant_id = db, session, tenant_id
+    def __init__(self, tx: Transaction, tenant_id: str) -> None:
+        self.tx, self.db, self.session, self.tenant_id = tx, tx.db, tx.session, tenant_id
 
     async def conversation(self, conversation_id: str) -> Doc | None:
         return await self.db[CONVERSATIONS].find_one({"_id": f"{self.tenant_id}:{conversation_id}"},
@@ -113,7 +113,7 @@ class Views:
         await self.db[ACTIVE_VIEWS].replace_one({"_id": view["_id"]}, view, upsert=True, session=self.session)
 
     async def push(self, frames: list[tuple[str, Doc]]) -> None:
-        await append(self.db, self.session, frames)
+        await append(self.db, self.session, frames, tx=self.tx)
 
 
 async def keep_answer(db: AsyncDatabase[Doc], tenant_id: str, request_id: str, answer_type: str,
@@ -143,19 +143,24 @@ def customer_stream(tenant_id: str, conversation_id: str) -> str:
     return f"conversation:{tenant_id}:{conversation_id}"
 
 
-async def append(db: AsyncDatabase[Doc], session: AsyncClientSession, frames: list[tuple[str, Doc]]) -> None:
+async def append(db: AsyncDatabase[Doc], session: AsyncClientSession, frames: list[tuple[str, Doc]], *,
+                 tx: Transaction | None = None) -> None:
     """Queue frames for their recipients' streams, in the caller's transaction (so they exist exactly when what
     they announce does); the FrameRelay gives them positions just after the commit. Positions are not given
     here: every event of an agent's ten conversations, and a line's update for all its agents, would write the
     same stream heads, and the gateway's sixteen consumers then queued on them (the 20 messages/s collapse).
     With tracing on, they carry the current span's trace context, so sending them on a socket is part of the
-    trace of what caused them."""
+    trace of what caused them. Given the consumer's unit of work (`tx`), they are inserted at its end
+    (Transaction.insert_later): a group commit's members queue theirs in one write."""
     if frames:
         queued: Doc = {"frames": [{"recipient": r, "frame": f} for r, f in frames], "at": datetime.now(UTC)}
         traceparent = current_traceparent()
         if traceparent is not None:
             queued["traceparent"] = traceparent
-        await db[PENDING].insert_one(queued, session=session)
+        if tx is not None:
+            tx.insert_later(PENDING, queued)
+        else:
+            await db[PENDING].insert_one(queued, session=session)
 
 
 async def push(db: AsyncDatabase[Doc], frames: list[tuple[str, Doc]]) -> None:

@@ -9,6 +9,7 @@ unit of work emits is kept in `outbox`, in commit order, as the relay would publ
 from __future__ import annotations
 
 import copy
+import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,9 @@ def _matches(doc: dict[str, Any], equal: dict[str, Any]) -> bool:
     return all(_equal(_get(doc, k), v) for k, v in equal.items())
 
 
+_LATER_IDS = itertools.count(1)  # FakeTransaction.insert_later's ids
+
+
 @dataclass
 class FakeTransaction:
     """What a handler gets inside a fake unit of work: a private copy of every collection, and an outbox."""
@@ -67,9 +71,8 @@ class FakeTransaction:
 
     def insert_later(self, collection: str, doc: dict[str, Any]) -> None:
         """As MongoUnitOfWork's: kept with the transaction's other writes (an id given if it has none)."""
-        docs = self.collection(collection)
-        key = doc.get("_id", f"later-{len(docs) + 1:09d}")
-        docs[key] = copy.deepcopy({**doc, "_id": key})
+        key = doc.get("_id", f"later-{next(_LATER_IDS):09d}")  # increasing: sorted, they are in call order
+        self.collection(collection)[key] = copy.deepcopy({**doc, "_id": key})
 
     async def load(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         found = self.collection(collection).get(doc_id)

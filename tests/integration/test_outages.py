@@ -100,8 +100,9 @@ def answers_by_command(events: TopicReader, tenant: str) -> dict[str, set[tuple[
 
 
 def server_state(server: LocalKafka | LocalMongo) -> str:
-    """Whether the restarted server still runs, and the end of its log: CI once saw routing refused by a mongod that
-    had become primary after its restart (the commands then went unanswered), and nothing told why."""
+    """Whether the restarted server still runs, and the end of its log: in CI once, after restart() had seen mongod
+    primary again, routing's driver still got "connection refused" from its port for minutes (the commands went
+    unanswered), and nothing told whether mongod had died again or the driver never saw it back."""
     log = server.proc.log_path if isinstance(server, LocalMongo) else server.log_file
     tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else ["(no log)"]
     return f"{server.proc.name} running: {server.proc.alive()}; the end of its log:\n" + "\n".join(tail)

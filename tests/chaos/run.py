@@ -44,6 +44,9 @@ from tests.chaos.cluster import Cluster
 from tests.chaos.workload import Conversation, Run
 
 
+MIN_CONVERSATIONS = 10  # a run starts at least this many conversations (see chaos())
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -364,6 +367,11 @@ async def chaos(profile: Profile, seed: int, root: Path) -> Report:
         began = time.monotonic()
         load = asyncio.gather(*(run.customers(t) for t in run.tenants))
         await faults(cluster, profile, rng, began, report, run)
+        # A slow machine gets through fewer conversations in the profile's time (CI once had 9): the lanes go on
+        # starting new ones until the run has had MIN_CONVERSATIONS, so the workload is never thinner than that.
+        enough = time.monotonic() + profile.settle_s
+        while sum(1 for c in run.conversations if c.conversation_id) < MIN_CONVERSATIONS and time.monotonic() < enough:
+            await asyncio.sleep(1)
         run.stop_starting.set()
         print(f"[chaos] faults over; settling (no new chats, up to {profile.settle_s:.0f} s)", flush=True)
         settled = time.monotonic()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.run import PROFILES, chaos
+from tests.chaos.run import MIN_CONVERSATIONS, PROFILES, chaos
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -23,10 +23,4 @@ async def test_the_short_chaos_profile_loses_nothing():
     print(report.table())
     problems = {name: items[:10] for name, items in vars(report.findings).items() if items}
     assert not problems, f"seed {seed} (rerun: python -m tests.chaos --seed {seed}):\n{report.table()}\n{problems}"
-    # The run did what it says: its faults (on a clock), and a workload through them. How many conversations the
-    # lanes get through depends on the machine: a CI run with every check at 0 had 9 (the broker down 28 s,
-    # gateway-b back after 63 s) and failed a floor of 10. A lane that finished a whole conversation through the
-    # faults and started the next, and messages in the conversations, is what shows the workload ran.
-    lanes = PROFILES["short"].concurrent * PROFILES["short"].tenants
-    assert len(report.faults) >= 10, report.table()
-    assert report.conversations > lanes and report.messages >= 2 * report.conversations, report.table()
+    assert report.conversations >= MIN_CONVERSATIONS and len(report.faults) >= 10, report.table()  # it did what it says

@@ -113,7 +113,10 @@ class Views:
         await self.db[ACTIVE_VIEWS].replace_one({"_id": view["_id"]}, view, upsert=True, session=self.session)
 
     async def push(self, frames: list[tuple[str, Doc]]) -> None:
-        await append(self.db, self.session, frames, tx=self.tx)
+        """Queue frames at the end of the consumer's unit of work (Transaction.insert_later): a group commit's
+        members queue theirs in one write."""
+        if frames:
+            self.tx.insert_later(PENDING, queued(frames))
 
 
 async def keep_answer(db: AsyncDatabase[Doc], tenant_id: str, request_id: str, answer_type: str,
@@ -143,24 +146,23 @@ def customer_stream(tenant_id: str, conversation_id: str) -> str:
     return f"conversation:{tenant_id}:{conversation_id}"
 
 
-async def append(db: AsyncDatabase[Doc], session: AsyncClientSession, frames: list[tuple[str, Doc]], *,
-                 tx: Transaction | None = None) -> None:
-    """Queue frames for their recipients' streams, in the caller's transaction (so they exist exactly when what
-    they announce does); the FrameRelay gives them positions just after the commit. Positions are not given
-    here: every event of an agent's ten conversations, and a line's update for all its agents, would write the
-    same stream heads, and the gateway's sixteen consumers then queued on them (the 20 messages/s collapse).
-    With tracing on, they carry the current span's trace context, so sending them on a socket is part of the
-    trace of what caused them. Given the consumer's unit of work (`tx`), they are inserted at its end
-    (Transaction.insert_later): a group commit's members queue theirs in one write."""
+def queued(frames: list[tuple[str, Doc]]) -> Doc:
+    """Frames for their recipients' streams, as one `stream_pending` document. Positions are not given here: every
+    event of an agent's ten conversations, and a line's update for all its agents, would write the same stream
+    heads, and the gateway's sixteen consumers then queued on them (the 20 messages/s collapse); the FrameRelay
+    gives them just after the commit. With tracing on, they carry the current span's trace context, so sending
+    them on a socket is part of the trace of what caused them."""
+    doc: Doc = {"frames": [{"recipient": r, "frame": f} for r, f in frames], "at": datetime.now(UTC)}
+    traceparent = current_traceparent()
+    if traceparent is not None:
+        doc["traceparent"] = traceparent
+    return doc
+
+
+async def append(db: AsyncDatabase[Doc], session: AsyncClientSession, frames: list[tuple[str, Doc]]) -> None:
+    """Queue frames in the caller's transaction (so they exist exactly when what they announce does)."""
     if frames:
-        queued: Doc = {"frames": [{"recipient": r, "frame": f} for r, f in frames], "at": datetime.now(UTC)}
-        traceparent = current_traceparent()
-        if traceparent is not None:
-            queued["traceparent"] = traceparent
-        if tx is not None:
-            tx.insert_later(PENDING, queued)
-        else:
-            await db[PENDING].insert_one(queued, session=session)
+        await db[PENDING].insert_one(queued(frames), session=session)
 
 
 async def push(db: AsyncDatabase[Doc], frames: list[tuple[str, Doc]]) -> None:

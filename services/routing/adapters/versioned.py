@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
-from pymongo import DeleteOne, InsertOne, ReplaceOne
+from pymongo import DeleteOne, ReplaceOne
 from pymongo.errors import BulkWriteError
 
 from services.routing.adapters.documents import doc_id
@@ -18,6 +18,7 @@ from shared.mongo import ConcurrencyConflict, Transaction
 
 Doc = dict[str, Any]
 FIRST_BATCH = 10_000
+NEVER = {"$lt": 0}  # the version filter of an aggregate never read: matches no document
 
 
 class Versioned(Protocol):
@@ -55,7 +56,12 @@ class VersionedCollection(Generic[E]):
         return found
 
     async def write(self, entities: Iterable[E], to_doc: Callable[[E], Doc], *, deleted: Iterable[str] = ()) -> None:
-        """One ordered bulk write: the deletions, then each aggregate inserted or replaced at its version read."""
+        """One ordered bulk write: the deletions, then each aggregate inserted or replaced at its version read.
+
+        An aggregate never read is inserted by an upsert whose filter matches no document (no version is
+        negative): it inserts, or fails on the unique _id if the aggregate exists, as an insert would. So the
+        inserts and the replacements are one `update` command (an insert among them was a command of its own,
+        a round trip more per transaction that creates a work item: most of routing's)."""
         entities = list(entities)
         ops: list[Any] = [DeleteOne({"_id": doc_id(self.tenant_id, entity_id), "version": self._read.get(entity_id)})
                           for entity_id in deleted]
@@ -63,7 +69,8 @@ class VersionedCollection(Generic[E]):
             read = self._read.get(self._id_of(entity))
             entity.version = (read or 0) + 1
             doc = to_doc(entity)
-            ops.append(InsertOne(doc) if read is None else ReplaceOne({"_id": doc["_id"], "version": read}, doc))
+            ops.append(ReplaceOne({"_id": doc["_id"], "version": NEVER if read is None else read}, doc,
+                                  upsert=read is None))
         if not ops:
             return
         try:
@@ -72,7 +79,7 @@ class VersionedCollection(Generic[E]):
             if any(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
                 raise ConcurrencyConflict(f"{self.name}: created concurrently") from None
             raise
-        if result.inserted_count + result.matched_count + result.deleted_count != len(ops):
+        if result.upserted_count + result.matched_count + result.deleted_count != len(ops):
             raise ConcurrencyConflict(f"{self.name}: changed since it was read")
         for entity in entities:
             self._note(entity)

@@ -68,6 +68,7 @@ patches:
       - {op: test, path: /spec/template/spec/containers/0/env/1/name, value: HTTP_PORT}
       - {op: replace, path: /spec/template/spec/containers/0/env/1/value, value: "$port"}
       - {op: replace, path: /spec/template/spec/containers/0/ports/0/containerPort, value: $port}
+      - {op: replace, path: /spec/template/spec/containers/0/resources/limits/memory, value: $memory_limit}
   - target:
       kind: Service
       name: service
@@ -87,7 +88,8 @@ $names""")
 
 def _fields(s: Service) -> dict[str, object]:
     return {"name": s.name, "module": s.module, "mongo_db": s.mongo_db, "port": s.http_port,
-            "replicas": s.replicas, "description": s.description, "generated": GENERATED}
+            "replicas": s.replicas, "description": s.description, "memory_limit": s.memory_limit,
+            "generated": GENERATED}
 
 
 def compose(current: str) -> str:

@@ -17,6 +17,7 @@ class Service:
     description: str  # one line, lower case: "<name>: <description>." heads its Kubernetes overlay
     replicas: int = 1  # Kubernetes only; compose and the local stack run one instance
     public: bool = False  # clients call it: compose publishes its port, the local stack starts it last
+    memory_limit: str = "512Mi"  # Kubernetes only: the container's memory limit (a Kubernetes quantity)
 
     @property
     def module(self) -> str:
@@ -25,7 +26,9 @@ class Service:
 
 
 SERVICES: tuple[Service, ...] = (
-    Service("gateway", 8000, mongo_db="gateway", public=True,
+    # The gateway holds every client's socket: 5,000 customer sockets took it to 617 MB under load (README,
+    # benchmarks.sockets), and each sign-in hashes with argon2 (64 MiB per hash, two at once: services/gateway/auth/passwords.py).
+    Service("gateway", 8000, mongo_db="gateway", public=True, memory_limit="1536Mi",
             description="HTTP and WebSocket edge for frontends; the only service clients call"),
     Service("routing", 8101, mongo_db="routing", replicas=2,
             description="the routing engine; designed to run as several instances "

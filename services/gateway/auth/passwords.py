@@ -1,18 +1,26 @@
 """Password hashing for staff sign-in: argon2id through argon2-cffi, with async variants that hash in a
-worker thread so the event loop never waits ~0.3 s for one sign-in."""
+worker thread so the event loop never waits ~0.3 s for one sign-in. Those threads are few (HASHING_THREADS):
+each hash holds its memory cost (64 MiB by default) while it runs, and Python's default pool would run as many
+as the machine has cores plus four, a shift's sign-ins at once past a container's memory limit; the rest wait
+their turn."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import NamedTuple
+from functools import lru_cache, partial
+from typing import Any, NamedTuple, TypeVar
 
 import argon2
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 MIN_PASSWORD_LENGTH = 10
+HASHING_THREADS = 2  # hashes (or verifications) at once in a process: 128 MiB at argon2-cffi's default cost
+_HASHING = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2")
+T = TypeVar("T")
 
 
 class PasswordTooShort(ValueError):
@@ -111,19 +119,23 @@ def check_password(stored_hash: str | None, password: str, *, params: PasswordPa
     return PasswordCheck(ok=True, new_hash=None)
 
 
+async def _hashing(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, partial(work, *args, **kwargs))
+
+
 async def hash_password_async(password: str, *, params: PasswordParams = DEFAULT_PARAMS) -> str:
-    """hash_password in a worker thread."""
+    """hash_password in a hashing thread."""
     check_password_policy(password)  # fail fast, without a thread hop
-    return await asyncio.to_thread(hash_password, password, params=params)
+    return await _hashing(hash_password, password, params=params)
 
 
 async def verify_password_async(stored_hash: str | None, password: str, *,
                                 params: PasswordParams = DEFAULT_PARAMS) -> bool:
-    """verify_password in a worker thread."""
-    return await asyncio.to_thread(verify_password, stored_hash, password, params=params)
+    """verify_password in a hashing thread."""
+    return await _hashing(verify_password, stored_hash, password, params=params)
 
 
 async def check_password_async(stored_hash: str | None, password: str, *,
                                params: PasswordParams = DEFAULT_PARAMS) -> PasswordCheck:
-    """check_password in a worker thread (verification and any rehash in one hop)."""
-    return await asyncio.to_thread(check_password, stored_hash, password, params=params)
+    """check_password in a hashing thread (verification and any rehash in one hop)."""
+    return await _hashing(check_password, stored_hash, password, params=params)

@@ -45,6 +45,7 @@ def test_a_new_service_is_one_registry_entry_and_a_removed_one_leaves_nothing(tm
     generate.write(generate.render(ROOT), tmp_path)
     overlay = (tmp_path / generate.OVERLAYS / "billing" / "kustomization.yaml").read_text()
     assert "value: [python, -m, services.billing]}" in overlay and 'value: "8105"' in overlay and "value: 1}" in overlay
+    assert "/resources/limits/memory, value: 512Mi}" in overlay  # the default limit
     assert "  - billing\n" in (tmp_path / generate.OVERLAYS / "kustomization.yaml").read_text()
     assert "EXPOSE 8000 8101 8102 8103 8104 8105\n" in (tmp_path / generate.DOCKERFILE).read_text()
     assert '  billing:\n    <<: *service\n    command: ["python", "-m", "services.billing"]' in (
@@ -62,3 +63,11 @@ def test_files_without_their_markers_are_refused():
         generate.compose("services:\n  kafka:\n    image: apache/kafka:4.4.0\n")
     with pytest.raises(SystemExit, match="exactly one EXPOSE"):
         generate.dockerfile("FROM python:3.11-slim\n")
+
+
+def test_each_overlay_sets_its_services_memory_limit():
+    """The gateway holds every socket and hashes sign-ins: its limit is its own, above the base's 512Mi."""
+    for s in SERVICES:
+        overlay = (ROOT / generate.OVERLAYS / s.name / "kustomization.yaml").read_text()
+        assert f"/resources/limits/memory, value: {s.memory_limit}}}" in overlay
+    assert next(s for s in SERVICES if s.name == "gateway").memory_limit == "1536Mi"

@@ -1,6 +1,7 @@
 """Password hashing: argon2id round trip, wrong passwords, the length rule, rehash detection, async variants."""
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -112,3 +113,29 @@ async def test_async_variants_do_not_block_the_event_loop():
 async def test_async_hash_refuses_a_short_password_too():
     with pytest.raises(PasswordTooShort):
         await hash_password_async("short", params=CHEAP)
+
+
+async def test_sign_ins_at_once_hash_at_most_hashing_threads_at_a_time(monkeypatch):
+    """Each argon2 hash holds its memory cost while it runs: twelve sign-ins at once must not hash twelve at once
+    (Python's default pool would run cores + 4), and every one of them still gets its answer."""
+    from services.gateway.auth import passwords
+
+    running, most, lock, release = [0], [0], threading.Lock(), threading.Event()
+
+    def slow_check(stored_hash, password, *, params):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(timeout=5)  # held until all twelve are submitted, so any pool would fill up
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+        return passwords.PasswordCheck(ok=True, new_hash=None)
+
+    monkeypatch.setattr(passwords, "check_password", slow_check)
+    calls = [asyncio.ensure_future(passwords.check_password_async("h", f"password-{n}")) for n in range(12)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*calls)
+    assert all(r.ok for r in results)
+    assert most[0] == passwords.HASHING_THREADS == 2

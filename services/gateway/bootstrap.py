@@ -16,6 +16,7 @@ from shared.contracts.catalogue import (
     ROUTING_COMMANDS,
     ROUTING_EVENTS,
 )
+from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
 
 from services.gateway.adapters.agent_sessions import ensure_indexes as panel_indexes
@@ -28,17 +29,30 @@ from services.gateway.desk import ensure_indexes as desk_indexes
 from services.gateway.handlers import GatewayHandlers, handlers_for
 from services.gateway.live import Hub
 from services.gateway.privacy import erasure_handlers
-from services.gateway.settings import GatewaySettings
+from services.gateway.settings import DEV_TOKEN_SECRET, GatewaySettings
+
+log = get_logger(__name__)
 
 
 def bootstrap(settings: GatewaySettings | None = None) -> ServiceRuntime:
     return build(settings)[0]
 
 
+def secret_warning(settings: GatewaySettings) -> str | None:
+    """What to tell the operator when the tokens are signed with the public default secret (None: they are not)."""
+    if settings.token_secret != DEV_TOKEN_SECRET:
+        return None
+    return ("TOKEN_SECRET is the public development default: anyone who has read this project can sign staff "
+            "tokens for this gateway. Set TOKEN_SECRET to a long random value (python -c \"import secrets; "
+            "print(secrets.token_urlsafe(32))\") anywhere but a local trial.")
+
+
 def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gateway]:
     settings = settings or GatewaySettings()
     runtime = ServiceRuntime(settings, title="gateway service",
                              description="HTTP and WebSocket edge for frontends (G1, G2, G7).")
+    if (warning := secret_warning(settings)) is not None:  # at every start, where operators look
+        log.warning("insecure token secret", detail=warning)
     hub = Hub(runtime.db, window_s=settings.replay_window_s)
     gateway = Gateway(
         settings=settings, db=runtime.db, hub=hub,

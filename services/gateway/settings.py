@@ -6,6 +6,9 @@ from shared.registry import service
 from shared.settings import ServiceSettings
 
 REGISTERED = service("gateway")
+# The default token secret: public (it is in this file), for ./dev, the tests and a first trial only. Anyone can
+# sign staff tokens with it, so the gateway says so loudly at every start while it is in use (bootstrap.py).
+DEV_TOKEN_SECRET = "dev-only-change-me-dev-only-change-me"
 
 
 class GatewaySettings(ServiceSettings):
@@ -16,7 +19,7 @@ class GatewaySettings(ServiceSettings):
     customer_url: str = Field("http://127.0.0.1:8103", description="Customer's internal read API.")
     cases_url: str = Field("http://127.0.0.1:8104", description="Cases' internal read API.")
     token_secret: str = Field(
-        "dev-only-change-me-dev-only-change-me",
+        DEV_TOKEN_SECRET,
         description="Signs access, customer and visitor tokens (HS256). Set a long random value in production.")
     token_secret_previous: str = Field(
         "", description="The token secret being rotated out: tokens it signed are still accepted (new ones are "

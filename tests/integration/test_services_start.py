@@ -69,6 +69,8 @@ async def test_every_service_starts_reports_ready_and_stops_cleanly(infrastructu
         assert frozen and float(frozen.group(1)) > 10_000, f"{name}: what the start built is not frozen"
         assert r["exit"] == 0, f"{name} exit {r['exit']}:\n{r['log'][-3000:]}"
         assert "service stopped" in r["log"]
+        # started on the public default TOKEN_SECRET (service_env sets none): the gateway says so, nobody else
+        assert ("insecure token secret" in r["log"]) == (name == "gateway"), f"{name}:\n{r['log'][-3000:]}"
 
 
 async def test_a_service_started_before_kafka_and_mongodb_waits_not_ready_then_connects(unique, tmp_path):

@@ -39,12 +39,16 @@ def bootstrap(settings: GatewaySettings | None = None) -> ServiceRuntime:
 
 
 def secret_warning(settings: GatewaySettings) -> str | None:
-    """What to tell the operator when the tokens are signed with the public default secret (None: they are not)."""
-    if settings.token_secret != DEV_TOKEN_SECRET:
-        return None
-    return ("TOKEN_SECRET is the public development default: anyone who has read this project can sign staff "
-            "tokens for this gateway. Set TOKEN_SECRET to a long random value (python -c \"import secrets; "
-            "print(secrets.token_urlsafe(32))\") anywhere but a local trial.")
+    """What to tell the operator when tokens signed with the public default secret are accepted (None: they are
+    not): signed with it, or still accepted through TOKEN_SECRET_PREVIOUS after a rotation away from it."""
+    if settings.token_secret == DEV_TOKEN_SECRET:
+        return ("TOKEN_SECRET is the public development default: anyone who has read this project can sign staff "
+                "tokens for this gateway. Set TOKEN_SECRET to a long random value (python -c \"import secrets; "
+                "print(secrets.token_urlsafe(32))\") anywhere but a local trial.")
+    if settings.token_secret_previous == DEV_TOKEN_SECRET:
+        return ("TOKEN_SECRET_PREVIOUS is the public development default: tokens anyone can sign are still "
+                "accepted. Leaving the default needs no grace period: unset TOKEN_SECRET_PREVIOUS.")
+    return None
 
 
 def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gateway]:

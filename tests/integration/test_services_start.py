@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from services.gateway.settings import DEV_TOKEN_SECRET
 from shared.broker import ensure_topics
 from shared.contracts.catalogue import TOPICS
 from shared.localstack.__main__ import SERVICES
@@ -37,7 +38,8 @@ async def _start_check_stop(name: str, infra, unique: str) -> dict:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", f"services.{name}"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT,
-                            env=service_env(infra, HTTP_PORT=str(port), MONGO_DB=f"{name}-{unique}"))
+                            env=service_env(infra, HTTP_PORT=str(port), MONGO_DB=f"{name}-{unique}",
+                                            TOKEN_SECRET=DEV_TOKEN_SECRET, TOKEN_SECRET_PREVIOUS=""))
     try:
         ready = None
         for _ in range(120):
@@ -69,7 +71,7 @@ async def test_every_service_starts_reports_ready_and_stops_cleanly(infrastructu
         assert frozen and float(frozen.group(1)) > 10_000, f"{name}: what the start built is not frozen"
         assert r["exit"] == 0, f"{name} exit {r['exit']}:\n{r['log'][-3000:]}"
         assert "service stopped" in r["log"]
-        # started on the public default TOKEN_SECRET (service_env sets none): the gateway says so, nobody else
+        # started on the public default TOKEN_SECRET (whatever the environment has): the gateway says so, nobody else
         assert ("insecure token secret" in r["log"]) == (name == "gateway"), f"{name}:\n{r['log'][-3000:]}"
 
 

@@ -6,7 +6,6 @@ of the catalogue in place, since nothing orders the topics Job before the servic
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 from pathlib import Path
 
@@ -44,18 +43,28 @@ async def test_the_init_container_waits_for_kafka_and_creates_the_missing_topics
     assert command[:2] == ["python", "-c"]
     kafka = LocalKafka(tmp_path / "kafka", free_port())
     env = service_env(Infrastructure(infrastructure.mongo_url, kafka.bootstrap_servers, "local"))
-    # Started before the broker: it must wait for it, not fail.
-    proc = subprocess.Popen([sys.executable, "-c", command[2]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", command[2], stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT, env=env)
+    seen: list[str] = []
+
+    async def read_until(text: str, timeout_s: float) -> None:
+        async with asyncio.timeout(timeout_s):
+            while not any(text in line for line in seen):
+                line = await proc.stdout.readline()
+                if not line:
+                    raise AssertionError(f"exited ({await proc.wait()}) before saying {text!r}: {seen}")
+                seen.append(line.decode(errors="replace"))
+
     try:
+        # MongoDB answers, the broker is not there yet: it must wait for it, not fail
+        await read_until("broker not ready", timeout_s=60)
         await asyncio.to_thread(kafka.start)
-        out, _ = await asyncio.to_thread(proc.communicate, timeout=180)
-        text = out.decode(errors="replace")
-        assert proc.returncode == 0, text[-3000:]
-        assert "Kafka has every topic" in text and "created here: none" not in text  # a new broker: it made them
+        await read_until("Kafka has every topic", timeout_s=180)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0, seen
+        assert not any("created here: none" in line for line in seen), seen  # a new broker: it made them
         assert {t.name for t in TOPICS} <= await topic_names(kafka.bootstrap_servers)
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
-            proc.communicate()
+            await proc.wait()
         await asyncio.to_thread(kafka.stop)

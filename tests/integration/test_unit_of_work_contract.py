@@ -290,26 +290,18 @@ async def test_inserts_later_commit_with_the_group_in_call_order_or_not_at_all(b
 
 
 async def test_a_groups_inserts_later_are_one_insert_command(infrastructure, unique):
-    from pymongo import AsyncMongoClient, monitoring
+    from pymongo import AsyncMongoClient
 
-    class Inserts(monitoring.CommandListener):
-        def __init__(self) -> None:
-            self.into: list[str] = []
+    from shared.testing.mongo import CommandLog
 
-        def started(self, event: monitoring.CommandStartedEvent) -> None:
-            if event.command_name == "insert":
-                self.into.append(event.command["insert"])
-
-        def succeeded(self, event: Any) -> None: ...
-        def failed(self, event: Any) -> None: ...
-
-    inserts = Inserts()
+    commands = CommandLog()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infrastructure.mongo_url, tz_aware=True,
-                                                                event_listeners=[inserts])
+                                                                event_listeners=[commands])
     backend = Backend(MongoUnitOfWork(client, f"uow-{unique}"), "mongo")
     try:
         assert await backend.uow.run_group([queuing(backend, f"m{n}", f"x{n}") for n in range(5)]) is None
-        assert inserts.into.count("later") == 1, inserts.into
+        inserts = [target for _, target in commands.named("insert")]
+        assert inserts.count("later") == 1, inserts
         assert await later_ones(backend) == [f"x{n}" for n in range(5)]
     finally:
         await client.drop_database(f"uow-{unique}")

@@ -9,35 +9,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from services.routing.adapters.agents import AGENTS, MongoAgents
 from services.routing.domain.model import Agent
 from shared.mongo import ConcurrencyConflict, Transaction
+from shared.testing.mongo import CommandLog
 
 pytestmark = pytest.mark.integration
 
 
-class Commands(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 @pytest.fixture
-async def mongo(infrastructure, unique) -> AsyncIterator[tuple[AsyncMongoClient[Any], Commands, str]]:
-    commands = Commands()
+async def mongo(infrastructure, unique) -> AsyncIterator[tuple[AsyncMongoClient[Any], CommandLog, str]]:
+    commands = CommandLog()
     client: AsyncMongoClient[Any] = AsyncMongoClient(infrastructure.mongo_url, tz_aware=True,
                                                      event_listeners=[commands])
-    yield client, commands, f"routing-versioned-{unique}"
+    database = f"routing-versioned-{unique}"
+    yield client, commands, database
+    await client.drop_database(database)
     await client.close()
 
 
@@ -95,10 +84,10 @@ async def test_inserting_and_replacing_in_one_save_is_one_write_command(mongo):
     async def mixed(tx: Transaction) -> None:
         repo = MongoAgents(tx, "t1")
         known = (await repo.by_ids(["a1"]))["a1"]
-        commands.names.clear()
+        commands.sent.clear()
         await repo.save([Agent("a0"), known, Agent("a2")])
 
     await in_transaction(client, database, mixed)
-    assert [n for n in commands.names if n in ("insert", "update", "delete")] == ["update"]
+    assert commands.named("insert", "update", "delete") == [("update", AGENTS)]
     versions = {d["_id"]: d["version"] for d in await client[database][AGENTS].find().to_list()}
     assert versions == {"t1|a0": 1, "t1|a1": 2, "t1|a2": 1}

@@ -337,17 +337,20 @@ class Transaction:
 class MongoUnitOfWork:
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, *,
                  on_commit: Callable[[], None] | None = None) -> None:
+        """`on_commit` is called after every commit that wrote outbox rows (the outbox relay's wake-up)."""
         self.client = client
         self.db = client[database]
-        self._on_commit = [on_commit] if on_commit is not None else []
+        # (collection, callback): called after a commit that wrote into that collection
+        self._on_commit: list[tuple[str, Callable[[], None]]] = [(OUTBOX, on_commit)] if on_commit else []
         self._hot = _KeyLocks()
         # committed / attempts (a retry after a write conflict is one more attempt) / conflicts / duplicates
         self.stats: Counter[str] = Counter()
 
-    def add_on_commit(self, callback: Callable[[], None]) -> None:
-        """Also call `callback` after every commit (the outbox relay is called already; the gateway's frame
-        relay is another)."""
-        self._on_commit.append(callback)
+    def add_on_commit(self, callback: Callable[[], None], *, wrote: str) -> None:
+        """Also call `callback` after every commit that inserted into the collection `wrote` through
+        `Transaction.insert_later` (the gateway's frame relay, after a commit that queued frames). A commit that
+        wrote nothing there calls nothing: a relay woken for nothing reads its queue for nothing."""
+        self._on_commit.append((wrote, callback))
 
     async def run(self, work: Callable[[Transaction], Awaitable[T]], *, message_id: str | None = CONSUMED_MESSAGE,
                   max_conflicts: int = 20) -> T:
@@ -421,6 +424,7 @@ class MongoUnitOfWork:
     async def _run_once(self, work: Callable[[Transaction], Awaitable[T]], message_id: str | None,
                         keys: _Attempt) -> T:
         result: list[T] = []
+        wrote: set[str] = set()  # the collections the committed attempt inserted into (insert_later, outbox)
 
         async def attempt(session: AsyncClientSession) -> None:
             self.stats["attempts"] += 1
@@ -428,6 +432,7 @@ class MongoUnitOfWork:
             _ATTEMPT.set(keys)  # (this callback's context is the caller's: reset below)
             tx = Transaction(session=session, db=self.db)
             result.clear()
+            wrote.clear()
             if message_id is not None:
                 try:
                     await self.db[PROCESSED].insert_one({"_id": message_id, "at": datetime.now(UTC)},
@@ -440,6 +445,9 @@ class MongoUnitOfWork:
             if tx.pending:
                 await self.db[OUTBOX].insert_many([outbox_row(topic, env) for topic, env in tx.pending],
                                                   session=session)
+            wrote.update(c for c, _ in tx.later)
+            if tx.pending:
+                wrote.add(OUTBOX)
 
         token = _ATTEMPT.set(None)
         try:
@@ -449,8 +457,9 @@ class MongoUnitOfWork:
         finally:
             _ATTEMPT.reset(token)
         self.stats["committed"] += 1
-        for callback in self._on_commit:
-            callback()
+        for collection, callback in self._on_commit:
+            if collection in wrote:
+                callback()
         return result[0]
 
 

@@ -20,7 +20,7 @@ from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
 
 from services.gateway.adapters.agent_sessions import ensure_indexes as panel_indexes
-from services.gateway.adapters.store import FrameRelay, ensure_indexes
+from services.gateway.adapters.store import PENDING, FrameRelay, ensure_indexes
 from services.gateway.app import Gateway, create_app
 from services.gateway.auth.passwords import PasswordParams
 from services.gateway.auth.tokens import TokenService
@@ -71,7 +71,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
         cases=httpx.AsyncClient(base_url=settings.cases_url, timeout=5.0))
     handlers = GatewayHandlers(runtime.uow)
     frames = FrameRelay(runtime.db, stored=hub.stored)  # positions the frames each commit queued
-    runtime.uow.add_on_commit(frames.notify)
+    runtime.uow.add_on_commit(frames.notify, wrote=PENDING)
     runtime.add_loop(frames.run)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, replay_window_s=settings.replay_window_s))
     runtime.on_startup(lambda: panel_indexes(runtime.db))  # G3: panels by session

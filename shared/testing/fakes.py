@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from shared.contracts.envelope import Envelope
 from shared.mongo import (
     CONSUMED_MESSAGE,
+    OUTBOX,
     AlreadyProcessed,
     ConcurrencyConflict,
     DuplicateRecord,
@@ -62,6 +63,7 @@ class FakeTransaction:
 
     docs: Documents
     pending: list[tuple[str, Envelope[Any]]] = field(default_factory=list)
+    inserted_later: set[str] = field(default_factory=set)  # the collections insert_later wrote into
 
     def emit(self, topic: str, env: Envelope[Any]) -> None:
         self.pending.append((topic, stamped(env)))  # the trace context, as MongoUnitOfWork's transaction does
@@ -72,6 +74,7 @@ class FakeTransaction:
     def insert_later(self, collection: str, doc: dict[str, Any]) -> None:
         """As MongoUnitOfWork's: kept with the transaction's other writes (an id given if it has none)."""
         key = doc.get("_id", f"later-{next(_LATER_IDS):09d}")  # increasing: sorted, they are in call order
+        self.inserted_later.add(collection)
         self.collection(collection)[key] = copy.deepcopy({**doc, "_id": key})
 
     async def load(self, collection: str, doc_id: str) -> dict[str, Any] | None:
@@ -131,10 +134,11 @@ class FakeUnitOfWork:
         self.processed: set[str] = set()
         self.outbox: list[tuple[str, Envelope[Any]]] = []
         self.stats: Counter[str] = Counter()
-        self._on_commit: list[Callable[[], None]] = []
+        self._on_commit: list[tuple[str, Callable[[], None]]] = []
 
-    def add_on_commit(self, callback: Callable[[], None]) -> None:
-        self._on_commit.append(callback)
+    def add_on_commit(self, callback: Callable[[], None], *, wrote: str) -> None:
+        """As MongoUnitOfWork's: called after a commit that inserted into `wrote` (insert_later)."""
+        self._on_commit.append((wrote, callback))
 
     async def run(self, work: Callable[[FakeTransaction], Awaitable[T]], *, message_id: str | None = CONSUMED_MESSAGE,
                   max_conflicts: int = 20) -> T:
@@ -161,8 +165,9 @@ class FakeUnitOfWork:
                 self.processed.add(message_id)
             self.outbox.extend(tx.pending)
             self.stats["committed"] += 1
-            for callback in self._on_commit:
-                callback()
+            for collection, callback in self._on_commit:
+                if collection in tx.inserted_later or collection == OUTBOX and tx.pending:
+                    callback()
             return result
         raise AssertionError("unreachable")
 

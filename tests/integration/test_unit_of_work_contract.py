@@ -306,3 +306,25 @@ async def test_a_groups_inserts_later_are_one_insert_command(infrastructure, uni
     finally:
         await client.drop_database(f"uow-{unique}")
         await client.close()
+
+
+async def test_a_commit_wakes_only_the_relays_of_what_it_wrote(backend):
+    """The outbox relay after a commit that emitted, the gateway's frame relay after one that queued frames
+    (insert_later): a relay woken after a commit that wrote nothing for it reads its queue for nothing."""
+    woken: list[str] = []
+    backend.uow.add_on_commit(lambda: woken.append("outbox"), wrote=OUTBOX)
+    backend.uow.add_on_commit(lambda: woken.append("later"), wrote="later")
+
+    async def state_only(tx: Any) -> None:
+        await backend.put(tx, "s", 1)
+    await backend.uow.run(state_only)
+    assert woken == []
+    await backend.uow.run(note(backend, "a", 1))
+    assert woken == ["outbox"]
+    await queuing(backend, "m0", "x")[1]()
+    assert woken == ["outbox", "later"]
+    assert await backend.uow.run_group([queuing(backend, "m1", "y"), queuing(backend, "m2", "z")]) is None
+    assert woken == ["outbox", "later", "later"]
+    with pytest.raises(ValueError):
+        await queuing(backend, "m3", "w", fail=ValueError("bad"))[1]()
+    assert woken == ["outbox", "later", "later"]

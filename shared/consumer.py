@@ -120,6 +120,34 @@ class Batched:
     many: ManyHandler
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A handler with slow work to do before its unit of work, outside any transaction (a model's inference):
+    `prepare` gets an envelope and returns what `handle` needs with it. A run of several envelopes is prepared
+    one by one, then handled with group commit (one transaction, as `grouped`): the slow part holds no
+    transaction open, and a consumer that fell behind catches up in few transactions. A run that fails is handled
+    again envelope by envelope, each prepared again."""
+
+    prepare: Callable[[Envelope[Any]], Awaitable[Any]]
+    handle: Callable[[Envelope[Any], Any], Awaitable[None]]
+
+
+def prepared(handler: Prepared, uow: GroupCommitter | None, scope: str | None = None, source: Source = Source()
+             ) -> BatchHandler:
+    """A batch handler from a Prepared pair: every envelope prepared in order, then handled as `grouped` does."""
+    async def handle(batch: Sequence[Envelope[Any]]) -> Sequence[bool] | None:
+        ready: dict[int, Any] = {}
+        for env in batch:
+            with about(env):
+                ready[id(env)] = await handler.prepare(env)
+
+        async def call(env: Envelope[Any]) -> None:
+            await handler.handle(env, ready[id(env)])
+        inner = one_at_a_time(call, scope, source) if uow is None else grouped(call, uow, scope, source)
+        return await inner(batch)
+    return handle
+
+
 def alone(handler: Any) -> Any:
     """Marks a handler never to be group-committed: one whose work is not a plain unit of work (a model's
     inference before its transaction, state kept in memory, writes outside any transaction)."""
@@ -224,14 +252,15 @@ class MessageDispatcher:
     is retried and dead-lettered alone (or, if it says how far it got with BatchFailedAt, the rest of it).
     Handlers are batch-shaped (BatchHandler); `handlers` takes per-message ones, adapted with `grouped` when a
     `group_commit` unit of work is given (and the handler is not marked `alone`), else with one_at_a_time, and
-    Batched pairs (a service's own batch form), adapted with in_batches.
+    Batched pairs (a service's own batch form), adapted with in_batches, and Prepared pairs (slow work before
+    the unit of work), adapted with `prepared`.
     `idempotency_scope` (a second consumer group of the same service on the same topic) keeps its processed
     records apart from the service's main group's: see processed_id. Each envelope a per-message handler
     handles is a CONSUMER span when tracing is on (`topic` names it). `failed_command` is told each command
     dead-lettered (a command owner's consumer answers it: shared.commands.answer_failed)."""
 
     def __init__(self, *, group: str, dead_letter: DeadLetterSink,
-                 handlers: Mapping[type[Message], Handler | Batched] | None = None,
+                 handlers: Mapping[type[Message], Handler | Batched | Prepared] | None = None,
                  batch_handlers: Mapping[type[Message], BatchHandler] | None = None, max_attempts: int = 5,
                  retry_base_s: float = 0.2,
                  infrastructure_errors: tuple[type[BaseException], ...] = INFRASTRUCTURE_ERRORS,
@@ -245,9 +274,11 @@ class MessageDispatcher:
         self._scope = idempotency_scope
         handlers, batch_handlers = handlers or {}, batch_handlers or {}
 
-        def adapt(h: Handler | Batched) -> BatchHandler:
+        def adapt(h: Handler | Batched | Prepared) -> BatchHandler:
             if isinstance(h, Batched):
                 return in_batches(h, idempotency_scope, source)
+            if isinstance(h, Prepared):
+                return prepared(h, group_commit, idempotency_scope, source)
             if group_commit is None or getattr(h, "group_commit", True) is False:
                 return one_at_a_time(h, idempotency_scope, source)
             return grouped(h, group_commit, idempotency_scope, source)

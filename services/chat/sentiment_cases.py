@@ -2,7 +2,8 @@
 and the conversation's level over its last customer messages is published as chat.SentimentAssessed, with an
 alert when it is at or below the tenant's threshold. Runs in a consumer group of its own on chat.events (chat-sentiment)
 (entrypoints/kafka.py), so it may fall behind without holding up messages; the score is computed before the
-transaction (the model runs off the event loop), and the conversation's scores, the event and the consumed
+transaction (the model runs off the event loop; a run of waiting messages is scored, then assessed in one
+transaction), and the conversation's scores, the event and the consumed
 message's id are written together, so a redelivery counts nothing twice.
 
 Also the use case of ConfigureSentiment (registered into use_cases.py's USE_CASES from SENTIMENT_USE_CASES)."""
@@ -17,7 +18,7 @@ from services.chat.context import ChatRepositories, UseCaseContext
 from services.chat.domain.access import check_admin
 from services.chat.domain.sentiment import DEFAULT_WINDOW, alerts, level_of
 from shared.commands import Publisher
-from shared.consumer import alone
+from shared.consumer import Prepared
 from shared.contracts import chat as c
 from shared.contracts.catalogue import CHAT_EVENTS
 from shared.contracts.envelope import Envelope, Message
@@ -49,12 +50,25 @@ class SentimentHandlers:
         self.window, self.clock = window, clock
         self.events = Publisher(CHAT_EVENTS.name, producer)
 
-    @alone  # the model scores before the transaction, which a group would hold open meanwhile
+    @property
+    def messages(self) -> Prepared:
+        """What the consumer calls: the model scores each message first, outside any transaction (a slow model
+        holds no locks); then a message's assessment, or a run's together (group commit: a consumer that fell
+        behind the model catches up in few transactions, and publishes their events in one relay pass)."""
+        return Prepared(self.scored, self.assess)
+
     async def on_message_posted(self, env: Envelope[c.MessagePosted]) -> None:
+        """One message, scored and assessed."""
+        await self.assess(env, await self.scored(env))
+
+    async def scored(self, env: Envelope[c.MessagePosted]) -> float | None:
+        """The message's score (None: not assessed)."""
+        return await self.score(env.payload.text) if assessed(env.payload) else None
+
+    async def assess(self, env: Envelope[c.MessagePosted], score: float | None) -> None:
         message = env.payload
-        if not assessed(message):
+        if score is None:
             return
-        score = await self.score(message.text)  # outside the transaction: a slow model holds no locks
 
         async def work(tx: Any) -> None:
             repos = self.repositories(tx, env.tenant_id)

@@ -17,7 +17,7 @@ def register(runtime: ServiceRuntime, handlers: ChatHandlers, sentiment: Sentime
     runtime.consume(catalogue.CUSTOMER_EVENTS, {event: handlers.handle_customer_event
                                                 for event in CUSTOMER_EVENTS_FOLLOWED})
     if sentiment is not None:  # its own group: it may lag, never holds up chat's other consumers
-        runtime.consume(catalogue.CHAT_EVENTS, {chat.MessagePosted: sentiment.on_message_posted},
+        runtime.consume(catalogue.CHAT_EVENTS, {chat.MessagePosted: sentiment.messages},
                         group=sentiment_group(runtime.settings.consumer_group))
     runtime.publishes(catalogue.CHAT_EVENTS)
     runtime.publishes(catalogue.ROUTING_COMMANDS)

@@ -198,3 +198,31 @@ async def test_it_falls_again_after_it_recovered(chat: Chat, sentiment: Sentimen
     # scores 0, -1, .9, .9, -1, -1: weighted means 0, -0.67, 0.12, 0.43, -0.05, then (window 5) -0.37
     assert [(e.alert, e.fell) for e in got] == [(False, False), (True, True), (False, False), (False, False),
                                                 (False, False), (True, True)]
+
+
+async def test_a_run_of_waiting_messages_is_scored_then_assessed_in_one_transaction_as_one_by_one(
+        chat: Chat, sentiment: SentimentHandlers, scorer: Scorer) -> None:
+    """What the consumer does once it fell behind the model: the same assessments as one message at a time
+    (a conversation's later message sees the mood its earlier one left in the same transaction)."""
+    from shared.consumer import MessageDispatcher, Outcome, Record
+    from shared.contracts.envelope import encode
+    await start(chat)
+    await say(chat, "it is late AGAIN, this is a joke", 1)
+    await say(chat, "I am furious, refund me now", 2)
+    posted = [e for e in chat.uow.emitted("chat.events") if isinstance(e.payload, c.MessagePosted)]
+    letters: list[Envelope] = []
+
+    async def sink(env: Envelope) -> None:
+        letters.append(env)
+    dispatcher = MessageDispatcher(group=sentiment_group("chat"), handlers={c.MessagePosted: sentiment.messages},
+                                   dead_letter=sink, group_commit=chat.uow, idempotency_scope=sentiment_group("chat"))
+    committed = chat.uow.stats["committed"]
+    records = [Record("chat.events", 0, n, b"c1", encode(env)) for n, env in enumerate(posted)]
+    assert await dispatcher.dispatch_batch(records) == [Outcome.HANDLED] * 3 and letters == []
+    assert chat.uow.stats["committed"] == committed + 1 and scorer.asked == [e.payload.text for e in posted]
+    got = chat.events(c.SentimentAssessed)
+    assert [(e.message_level, e.conversation_level, e.alert, e.fell) for e in got] == [
+        ("neutral", "neutral", False, False), ("negative", "slightly_negative", True, True),
+        ("very_negative", "negative", True, False)]
+    assert await dispatcher.dispatch_batch(records) == [Outcome.DUPLICATE] * 3  # redelivered: counted once
+    assert len(chat.events(c.SentimentAssessed)) == 3

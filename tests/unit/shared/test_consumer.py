@@ -424,3 +424,58 @@ async def test_a_batched_handler_whose_batch_form_fails_gets_each_message_again_
     records = [record(encode(order(f"o{n}")), offset=n) for n in range(3)]
     assert await d.dispatch_batch(records) == [Outcome.HANDLED] * 3
     assert pair.manys == [["o0", "o1", "o2"]] and pair.ones == ["o0", "o1", "o2"] and letters == []
+
+
+class PreparedPair:
+    """A Prepared handler: `prepare` stands for a model's inference (outside any transaction), `handle` writes
+    what it got in a unit of work of the fake; handling a poisoned order fails."""
+
+    def __init__(self, uow: Any, poisoned: str | None = None) -> None:
+        self.uow, self.poisoned = uow, poisoned
+        self.calls: list[str] = []
+
+    async def prepare(self, env: Envelope[Any]) -> str:
+        self.calls.append(f"prepare {env.payload.order_id}")
+        return f"score of {env.payload.order_id}"
+
+    async def handle(self, env: Envelope[Any], prepared: str) -> None:
+        self.calls.append(f"handle {env.payload.order_id}")
+
+        async def work(tx: Any) -> None:
+            if env.payload.order_id == self.poisoned:
+                raise ValueError("poison")
+            tx.collection("scored")[env.payload.order_id] = {"_id": env.payload.order_id, "prepared": prepared}
+        await self.uow.run(work)
+
+
+def prepared_dispatcher(pair: PreparedPair, letters: list) -> MessageDispatcher:
+    async def sink(env: Envelope[MessageDeadLettered]) -> None:
+        letters.append(env)
+    return MessageDispatcher(group="orders-svc", handlers={OrderPlaced: consumer_module.Prepared(pair.prepare,
+                                                                                                 pair.handle)},
+                             dead_letter=sink, max_attempts=2, retry_base_s=0, group_commit=pair.uow)
+
+
+async def test_a_prepared_run_is_prepared_in_order_first_then_committed_in_one_transaction():
+    from shared.testing.fakes import FakeUnitOfWork
+    pair, letters = PreparedPair(FakeUnitOfWork()), []
+    d = prepared_dispatcher(pair, letters)
+    records = [record(encode(order(f"o{n}")), offset=n) for n in range(3)]
+    assert await d.dispatch_batch(records) == [Outcome.HANDLED] * 3
+    assert pair.calls == ["prepare o0", "prepare o1", "prepare o2", "handle o0", "handle o1", "handle o2"]
+    assert pair.uow.stats["committed"] == 1 and pair.uow.stats["grouped"] == 3
+    assert {k: v["prepared"] for k, v in pair.uow.docs["scored"].items()} == {
+        "o0": "score of o0", "o1": "score of o1", "o2": "score of o2"}
+    again = [record(encode(env), offset=n) for n, env in enumerate([order("o3")])]
+    assert await d.dispatch_batch(again) == [Outcome.HANDLED]  # a lone one: prepared, then its own transaction
+    assert pair.calls[-2:] == ["prepare o3", "handle o3"] and pair.uow.stats["committed"] == 2 and letters == []
+
+
+async def test_a_prepared_run_failing_on_one_message_keeps_the_rest_and_dead_letters_only_that_one():
+    from shared.testing.fakes import FakeUnitOfWork
+    pair, letters = PreparedPair(FakeUnitOfWork(), poisoned="o1"), []
+    d = prepared_dispatcher(pair, letters)
+    records = [record(encode(order(f"o{n}")), offset=n) for n in range(3)]
+    assert await d.dispatch_batch(records) == [Outcome.HANDLED, Outcome.DEAD_LETTERED, Outcome.HANDLED]
+    assert sorted(pair.uow.docs["scored"]) == ["o0", "o2"]
+    assert [letter.payload.original_offset for letter in letters] == [1]

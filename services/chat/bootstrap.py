@@ -3,7 +3,6 @@ internal read API."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,7 @@ from services.chat.adapters.erasure import ensure_erasure_indexes
 from services.chat.adapters.masking import MaskingQueries, MongoMaskingQueries, ensure_masking_indexes
 from services.chat.adapters.queries import ChatQueries, MongoChatQueries
 from services.chat.adapters.repositories import ensure_indexes, mongo_repositories
-from services.chat.adapters.sentiment_model import SentimentModel
+from services.chat.adapters.sentiment_model import SentimentProcess
 from services.chat.context import ChatRepositories
 from services.chat.entrypoints import kafka
 from services.chat.entrypoints.attachments import attachments_api, sweep_unattached
@@ -56,8 +55,8 @@ def build(settings: ChatSettings | None = None, *, uow: FakeUnitOfWork | None = 
     sentiment = None
     if settings.sentiment:  # C5: the model loads in the background at start (chat's other consumers do not wait)
         if sentiment_score is None:
-            model = SentimentModel(threads=settings.sentiment_threads)
-            runtime.add_loop(lambda: asyncio.to_thread(model.warm))
+            model = SentimentProcess(threads=settings.sentiment_threads)
+            runtime.add_loop(model.warm)
             sentiment_score = model.score
         sentiment = SentimentHandlers(runtime.uow, sentiment_score, repositories=repositories,
                                       window=settings.sentiment_window, producer=settings.service_name)

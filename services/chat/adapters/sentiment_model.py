@@ -5,12 +5,12 @@ The score is the levels' polarities (-1 .. 1) weighted by a softmax over the mes
 example, so it falls between levels when the message does.
 
 A rough signal, measured on tests/data/sentiment/ by benchmarks/sentiment.py (sarcasm fails, neighbouring levels
-blur). The engine runs off the event loop (it releases the GIL), one call at a time, on a fixed number of
-OpenMP threads (it takes every core otherwise)."""
+blur). The service scores in a child process of its own at a lower priority (SentimentProcess): the engine holds
+the GIL for part of each call, which in chat's process delayed chat's own work. One call at a time, on a fixed
+number of OpenMP threads (it takes every core otherwise)."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from services.chat.domain.sentiment import LEVELS, Level, rank
-from shared.background import low_priority_executor
+from shared.background import LowPriorityProcess
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -77,8 +77,8 @@ EXAMPLES: dict[Level, tuple[str, ...]] = {
 TEMPERATURE = 0.02  # softmax over cosine similarities (e5's lie close together: 0.75-0.95)
 
 
-# The model's one thread, below the message path's priority (shared/background.py).
-_EXECUTOR = low_priority_executor("sentiment")
+# The model's own process, below the message path's priority (shared/background.py).
+_PROCESS = LowPriorityProcess("sentiment")
 
 
 class SentimentModel:
@@ -120,5 +120,26 @@ class SentimentModel:
         """Load the model now, so the first message does not wait for it."""
         self.score_now("warm up")
 
+
+_IN_CHILD: dict[tuple[int, float], SentimentModel] = {}  # the child process's models
+
+
+def _score_in_child(text: str, threads: int, temperature: float) -> float:
+    model = _IN_CHILD.get((threads, temperature))
+    if model is None:
+        model = _IN_CHILD[(threads, temperature)] = SentimentModel(threads=threads, temperature=temperature)
+    return model.score_now(text)
+
+
+class SentimentProcess:
+    """The service's scorer: a SentimentModel in a low-priority child process, loaded there on first use."""
+
+    def __init__(self, *, threads: int = 1, temperature: float = TEMPERATURE) -> None:
+        self.threads, self.temperature = threads, temperature
+
+    async def warm(self) -> None:
+        """Start the child and load the model in it now, so the first message does not wait."""
+        await self.score("warm up")
+
     async def score(self, text: str) -> float:
-        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self.score_now, text)
+        return await _PROCESS.call(_score_in_child, text, self.threads, self.temperature)

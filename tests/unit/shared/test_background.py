@@ -22,3 +22,66 @@ def test_side_work_runs_on_one_thread_at_a_lower_priority_than_the_callers():
         assert os.getpriority(os.PRIO_PROCESS, tid) >= NICE > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     finally:
         executor.shutdown()
+
+
+def _whoami() -> tuple[int, int]:
+    return os.getpid(), os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_side_work_in_a_process_runs_in_one_child_at_a_lower_priority_and_a_dead_child_is_replaced():
+    import asyncio
+    import signal
+
+    from shared.background import LowPriorityProcess
+
+    process = LowPriorityProcess("test")
+    try:
+        pid, nice = asyncio.run(process.call(_whoami))
+        assert pid != os.getpid() and nice >= NICE > os.getpriority(os.PRIO_PROCESS, 0)
+        assert asyncio.run(process.call(_whoami))[0] == pid  # the same child keeps what it loaded
+
+        os.kill(pid, signal.SIGKILL)  # killed (out of memory, say): the next call gets a new child
+        new_pid, _ = asyncio.run(process.call(_whoami))
+        assert new_pid != pid and process.started == 2
+    finally:
+        process.shutdown()
+
+
+PARENT = """
+import asyncio, sys, time
+from shared.background import LowPriorityProcess
+from tests.unit.shared.test_background import _whoami
+if __name__ == "__main__":
+    side = LowPriorityProcess("test")  # kept: the child lives as long as it
+    print(asyncio.run(side.call(_whoami))[0], flush=True)
+    time.sleep(120)
+"""
+
+
+def test_the_child_dies_with_a_parent_killed_without_warning(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": root})
+    try:
+        child = int(parent.stdout.readline())
+        os.kill(child, 0)  # alive
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the child outlived its parent")
+    finally:
+        parent.kill()

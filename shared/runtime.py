@@ -23,7 +23,8 @@ from faststream.kafka.annotations import KafkaMessage
 
 from shared.asyncapi import ContractAsyncAPI
 from shared.broker import BatchProducer, make_broker
-from shared.consumer import Batched, BatchHandler, Handler, MessageDispatcher, Record, Redact, keep_as_is
+from shared.consumer import (Batched, BatchHandler, Handler, MessageDispatcher, Prepared, Record, Redact,
+                             keep_as_is)
 from shared.commands import Publisher, answer_failed
 from shared.contracts.catalogue import DEAD_LETTERS, Topic
 from shared.contracts.envelope import Envelope, Message
@@ -183,10 +184,10 @@ class ServiceRuntime:
 
     # --- registration -----------------------------------------------------------------------------
 
-    def consume(self, topic: Topic, handlers: Mapping[type[Message], Handler | Batched] | None = None, *,
+    def consume(self, topic: Topic, handlers: Mapping[type[Message], Handler | Batched | Prepared] | None = None, *,
                 batch_handlers: Mapping[type[Message], BatchHandler] | None = None,
                 group: str | None = None, across_partitions: bool = False,
-                answers_on: Topic | None = None) -> MessageDispatcher:
+                answers_on: Topic | None = None, workers: int | None = None) -> MessageDispatcher:
         """Consume `topic` with per-message handlers (or Batched pairs) and/or batch-shaped ones (shared.consumer:
         envelopes of one partition, in order). `group`: a consumer group of its own instead of
         the service's, for work that may fall behind without holding up the service's other consumers of the
@@ -195,7 +196,8 @@ class ServiceRuntime:
         on the partition of the record it starts with (each partition's kept in order): bigger batches, for
         handlers whose batch form loads its state once (routing's commands).
         `answers_on`: for a commands topic, the owner's events topic, where a command that is dead-lettered is
-        answered (shared.commands.answer_failed)."""
+        answered (shared.commands.answer_failed). `workers`: consumers of this topic in this process, instead of
+        the `consumer_workers` setting."""
         group_id = group or self.settings.consumer_group
         failed = None if answers_on is None else functools.partial(
             answer_failed, self.uow, publisher=Publisher(answers_on.name, self.settings.service_name))
@@ -218,7 +220,7 @@ class ServiceRuntime:
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             # Several consumers in the group: partitions are handled in parallel, each one in order.
-            max_workers=self.settings.consumer_workers,
+            max_workers=workers or self.settings.consumer_workers,
             decoder=_raw_value, title=title, description=f"{topic.description} Key: {topic.key}.")
 
         batch_max = self.settings.consumer_batch_max

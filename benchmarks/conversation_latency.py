@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo import AsyncMongoClient
 
 from benchmarks.broker_hop import broker_round_trip, pct, process_usage
 from benchmarks.harness import SERVICE_ENV
@@ -73,6 +74,55 @@ async def cpu_seconds(pids: list[int]) -> float:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             total += process_usage(pid)[1]
     return total
+
+
+def process_name(pid: int) -> str:
+    """mongod, java (Kafka) or the service's module (`services.chat` -> chat)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().decode(errors="replace").split("\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return str(pid)
+    service = next((a.rsplit(".", 1)[1] for a in args if a.startswith("services.")), None)
+    return service or Path(args[0]).name
+
+
+def children(pids: list[int]) -> dict[int, list[int]]:
+    """Each process's living descendants (a service's side-work process: chat's sentiment model)."""
+    parent_of: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError):
+                parent_of[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    found: dict[int, list[int]] = {pid: [] for pid in pids}
+    for pid in pids:
+        frontier = [pid]
+        while frontier:
+            frontier = [child for child, parent in parent_of.items() if parent in frontier]
+            found[pid] += frontier
+    return found
+
+
+def cpu_by_process(pids: list[int]) -> dict[str, float]:
+    """CPU seconds used so far by each process, by name, its descendants' included (a descendant that ended
+    during the run is not counted)."""
+    used: dict[str, float] = defaultdict(float)
+    for pid, descendants in children(pids).items():
+        for each in (pid, *descendants):
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                used[process_name(pid)] += process_usage(each)[1]
+    return used
+
+
+async def mongod_operations(mongo_url: str) -> int:
+    """Operations mongod counted so far (serverStatus opcounters: inserts, queries, updates, deletes, getMores,
+    commands; each statement of a bulk write counts)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    try:
+        counters = (await client.admin.command("serverStatus"))["opcounters"]
+    finally:
+        await client.close()
+    return sum(v for k, v in counters.items() if k in ("insert", "query", "update", "delete", "getmore", "command"))
 
 
 async def idle_cpu(system: System, seconds: float = 20.0) -> float:
@@ -205,9 +255,12 @@ async def benchmark(system: System, args: argparse.Namespace) -> None:
         load = Load(http, customers, arrived)
         warm = await load.run(args.rate, 10)
         await load.settle(warm)
+        cpu_before, ops_before = cpu_by_process(system.pids()), await mongod_operations(system.mongo_url)
         ids = await load.run(args.rate, args.duration_s)
         await load.settle(ids)
         took, missed = load.latencies(ids)
+        cpu_used = {name: used - cpu_before.get(name, 0.0) for name, used in cpu_by_process(system.pids()).items()}
+        operations = await mongod_operations(system.mongo_url) - ops_before
         print(f"\n{args.rate}/s over {args.conversations} conversations for {args.duration_s:.0f} s:")
         by_minute: dict[int, list[str]] = defaultdict(list)
         first = load.sent[ids[0]]
@@ -220,6 +273,12 @@ async def benchmark(system: System, args: argparse.Namespace) -> None:
             print(f"{'':>14s}  p50 {pct(took, 50) / pct(hop, 50):.1f}x and p99 {pct(took, 99) / pct(hop, 99):.1f}x "
                   f"the broker hop (two hops on the way)")
         print(f"{'':>14s}  HTTP errors: {len(load.errors)} {load.errors[:3]}", flush=True)
+        if ids:  # CPU per message sent, idle share included (a run that fell behind also counts its drain)
+            by_use = sorted(cpu_used.items(), key=lambda x: -x[1])
+            print(f"{'':>14s}  CPU per message: "
+                  + ", ".join(f"{name} {1e3 * used / len(ids):.1f} ms" for name, used in by_use)
+                  + f"; total {1e3 * sum(cpu_used.values()) / len(ids):.1f} ms", flush=True)
+            print(f"{'':>14s}  MongoDB operations per message: {operations / len(ids):.1f}", flush=True)
 
         best = None
         for rate in args.ramp:
@@ -250,7 +309,7 @@ def main() -> None:
     parser.add_argument("--capacity", type=int, default=10, help="chats per agent")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
     parser.add_argument("--duration-s", type=float, default=300.0)
-    parser.add_argument("--ramp", type=lambda s: [float(x) for x in s.split(",")], default=[100, 200, 300, 400])
+    parser.add_argument("--ramp", type=lambda s: [float(x) for x in s.split(",") if x], default=[100, 200, 300, 400])
     parser.add_argument("--ramp-s", type=float, default=60.0)
     parser.add_argument("--target-ms", type=float, default=150.0)
     parser.add_argument("--fetch-max-wait-ms", type=int, default=500)

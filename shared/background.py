@@ -66,7 +66,9 @@ def _start_child(nice: int) -> None:
 class LowPriorityProcess:
     """Calls run one at a time in a child process at `nice`: `await call(function, *args)`, where `function` is a
     module-level function (it is sent by name) and the arguments and result can be pickled. The child keeps what
-    it loads (a model) between calls; if it dies, the call is retried once in a new child."""
+    it loads (a model) between calls; if it dies, the call is retried once in a new child (a call that kills the
+    child itself, say a crash of the engine on one input, so kills two, then raises BrokenProcessPool).
+    The pool is first used from the event loop's thread: the kernel kills the child when that thread ends."""
 
     def __init__(self, name: str, nice: int = NICE) -> None:
         self.name, self.nice = name, nice
@@ -84,13 +86,15 @@ class LowPriorityProcess:
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
+        pool = self._executor()
         try:
-            return await loop.run_in_executor(self._executor(), function, *args)
+            return await loop.run_in_executor(pool, function, *args)
         except BrokenProcessPool:  # the child died (killed, out of memory): a new one, once
-            self.shutdown()
+            if self._pool is pool:  # the first caller to see it replaces it; the others use the new one
+                self.shutdown()
             return await loop.run_in_executor(self._executor(), function, *args)
 
     def shutdown(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:  # calls still queued on it fail with BrokenProcessPool (a broken pool) or finish
+            pool.shutdown(wait=False)

@@ -47,6 +47,35 @@ def test_side_work_in_a_process_runs_in_one_child_at_a_lower_priority_and_a_dead
         process.shutdown()
 
 
+def _slow_whoami(seconds: float) -> int:
+    import time
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_callers_waiting_on_a_child_that_dies_share_one_new_child():
+    import asyncio
+    import signal
+
+    from shared.background import LowPriorityProcess
+
+    process = LowPriorityProcess("test")
+
+    async def scenario() -> list[int]:
+        pid = await process.call(_slow_whoami, 0)
+        waiting = [asyncio.ensure_future(process.call(_slow_whoami, 1.0)) for _ in range(4)]
+        await asyncio.sleep(0.3)  # the first is running in the child, the others queued
+        os.kill(pid, signal.SIGKILL)
+        return [pid, *await asyncio.gather(*waiting)]
+
+    try:
+        first, *after = asyncio.run(scenario())
+        assert first not in after and len(set(after)) == 1  # every caller retried in the same new child
+        assert process.started == 2
+    finally:
+        process.shutdown()
+
+
 PARENT = """
 import asyncio, sys, time
 from shared.background import LowPriorityProcess

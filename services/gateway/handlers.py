@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.consumer import alone
 from shared.contracts import chat, customer, routing
 from shared.contracts.answers import CommandAccepted, CommandRejected
 from shared.contracts.envelope import Envelope
-from shared.mongo import MongoUnitOfWork, Transaction, current_group, hot
+from shared.mongo import MongoUnitOfWork, Transaction, hot
 
 from services.gateway import active_view, line_rows
 from services.gateway.adapters.favourites import Favourites
@@ -24,30 +25,12 @@ class GatewayHandlers:
     def __init__(self, uow: MongoUnitOfWork) -> None:
         self.uow = uow
 
-    async def on_message(self, env: Envelope[Any]) -> None:
-        """What the consumers call, for the answers and the events of a topic alike: a run of records waiting
-        on a partition (a command's events, its answer, the next command's...) is one group commit, not a
-        transaction for each stretch between two answers."""
-        if isinstance(env.payload, CommandAccepted | CommandRejected):
-            await self.on_answer(env)
-        else:
-            await self.on_event(env)
-
+    @alone  # no transaction: nothing to group
     async def on_answer(self, env: Envelope[CommandAccepted | CommandRejected]) -> None:
-        """Alone: one upsert, no transaction and no processed-message record (keeping the first answer is
-        idempotent by itself: a redelivery or a repeated answer changes nothing). In a group commit: in its
-        transaction, so the answer is kept with the command's events before it, never ahead of them (whoever
-        waits for it reads what they changed)."""
+        """One upsert, no transaction and no processed-message record: keeping the first answer is idempotent
+        by itself (a redelivery or a repeated answer changes nothing)."""
         answer = env.payload
-        if current_group() is None:
-            await keep_answer(self.uow.db, env.tenant_id, answer.request_id, env.type,
-                              answer.model_dump(mode="json"))
-            return
-
-        async def work(tx: Transaction) -> None:
-            await keep_answer(tx.db, env.tenant_id, answer.request_id, env.type, answer.model_dump(mode="json"),
-                              session=tx.session)
-        await self.uow.run(work)
+        await keep_answer(self.uow.db, env.tenant_id, answer.request_id, env.type, answer.model_dump(mode="json"))
 
     async def on_event(self, env: Envelope[Any]) -> None:
         ev = env.payload
@@ -139,4 +122,4 @@ class GatewayHandlers:
 
 
 def handlers_for(gateway: GatewayHandlers, events: tuple[type, ...]) -> dict[type, Any]:
-    return dict.fromkeys(events, gateway.on_message)
+    return {t: gateway.on_answer if t in (CommandAccepted, CommandRejected) else gateway.on_event for t in events}

@@ -120,7 +120,7 @@ class Views:
 
 
 async def keep_answer(db: AsyncDatabase[Doc], tenant_id: str, request_id: str, answer_type: str,
-                      answer: Doc, session: AsyncClientSession | None = None) -> None:
+                      answer: Doc) -> None:
     """The first answer to a request id, kept (a repeat changes nothing); except a `failed` one (its owner
     dead-lettered the command, shared.commands.answer_failed): a later answer (the letter replayed) replaces it.
     One upsert either way."""
@@ -129,7 +129,7 @@ async def keep_answer(db: AsyncDatabase[Doc], tenant_id: str, request_id: str, a
     await db[ANSWERS_SEEN].update_one(
         {"_id": f"{tenant_id}:{request_id}"},
         [{"$replaceWith": {"$cond": [first_or_failed, {"$mergeObjects": [{"_id": "$_id"}, {"$literal": kept}]},
-                                     "$$ROOT"]}}], upsert=True, session=session)
+                                     "$$ROOT"]}}], upsert=True)
 
 
 def conversation_key(doc_id: str) -> str:

@@ -62,34 +62,3 @@ async def test_a_new_answer_is_an_insert_for_the_change_stream_that_wakes_its_wa
                 break
         assert change is not None and change["documentKey"]["_id"] == "t1:r3"
         assert change["fullDocument"]["type"] == CommandAccepted.TYPE
-
-
-async def test_an_answer_in_a_group_commit_is_kept_with_the_events_before_it_or_not_at_all(db):
-    """The gateway's consumers take a partition's answers and events as one run (GatewayHandlers.on_message): an
-    answer grouped with a command's events is written in the group's transaction, so whoever waits for it never
-    reads the answer before what those events changed; a lone answer is one upsert, as before."""
-    from services.gateway.handlers import GatewayHandlers
-    from shared.contracts.envelope import wrap
-    from shared.mongo import MongoUnitOfWork
-
-    uow = MongoUnitOfWork(db.client, db.name)
-    gateway = GatewayHandlers(uow)
-
-    def answer(request_id: str) -> Any:
-        accepted = CommandAccepted(request_id=request_id, command_id=f"c-{request_id}",
-                                   command_type="chat.SendMessage", command_key="k", result_id="x")
-        return wrap(accepted, tenant_id="t1", key=request_id, producer="chat")
-
-    def member(env: Any) -> tuple[str, Any]:
-        return env.event_id, lambda: gateway.on_message(env)
-
-    async def spoiled() -> None:  # a later member of the group fails: nothing of the group is kept
-        raise ValueError("a bad event")
-
-    assert await uow.run_group([member(answer("g1")), ("bad", spoiled)]) == 1
-    assert await db[ANSWERS_SEEN].count_documents({}) == 0
-    assert await uow.run_group([member(answer("g1")), member(answer("g2"))]) is None
-    assert await db[ANSWERS_SEEN].count_documents({}) == 2
-    committed = uow.stats["committed"]
-    await gateway.on_message(answer("lone"))
-    assert uow.stats["committed"] == committed and await db[ANSWERS_SEEN].count_documents({}) == 3

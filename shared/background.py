@@ -63,6 +63,17 @@ def _start_child(nice: int) -> None:
     configure_logging(settings.log_level, settings.log_json)
 
 
+_KEPT: dict[Any, Any] = {}
+
+
+def kept(key: Any, make: Callable[[], T]) -> T:
+    """What this process made once for `key` (in a LowPriorityProcess's child: its model, loaded by the first call
+    and kept for the next ones)."""
+    if key not in _KEPT:
+        _KEPT[key] = make()
+    return _KEPT[key]
+
+
 class LowPriorityProcess:
     """Calls run one at a time in a child process at `nice`: `await call(function, *args)`, where `function` is a
     module-level function (it is sent by name) and the arguments and result can be pickled. The child keeps what

@@ -442,11 +442,10 @@ class MongoUnitOfWork:
             result.append(await work(tx))
             for collection in dict.fromkeys(c for c, _ in tx.later):
                 await self.db[collection].insert_many([d for c, d in tx.later if c == collection], session=session)
+            wrote.update(c for c, _ in tx.later)
             if tx.pending:
                 await self.db[OUTBOX].insert_many([outbox_row(topic, env) for topic, env in tx.pending],
                                                   session=session)
-            wrote.update(c for c, _ in tx.later)
-            if tx.pending:
                 wrote.add(OUTBOX)
 
         token = _ATTEMPT.set(None)

@@ -2,8 +2,8 @@
 and the conversation's level over its last customer messages is published as chat.SentimentAssessed, with an
 alert when it is at or below the tenant's threshold. Runs in a consumer group of its own on chat.events (chat-sentiment)
 (entrypoints/kafka.py), so it may fall behind without holding up messages; the score is computed before the
-transaction (the model runs off the event loop; a run of waiting messages is scored, then assessed in one
-transaction), and the conversation's scores, the event and the consumed
+transaction (the model runs in a low-priority child process; a run of waiting messages is scored, then assessed
+in one transaction), and the conversation's scores, the event and the consumed
 message's id are written together, so a redelivery counts nothing twice.
 
 Also the use case of ConfigureSentiment (registered into use_cases.py's USE_CASES from SENTIMENT_USE_CASES)."""

@@ -84,8 +84,9 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Gate
     # events name the hot keys of their conversations' agents, and four consumers at once kept stopping each
     # other's group commits halfway (a quarter of the transactions aborted and ran again at 20 messages/s). Measured
     # at 20 customer messages/s (benchmarks/conversation_latency.py): four consumers p50 16.4 s, p99 39.0 s and
-    # growing; one p50 0.9 s, p99 2.3 s (single 60 s runs; the final 120 s run collapsed again). The price: a record that keeps failing holds up every conversation's
-    # chat events and answers (not a quarter of them) for its retries, about 3 s, before it is dead-lettered.
+    # growing; one p50 0.9 s, p99 2.3 s (single 60 s runs; a 120 s run collapsed again). The price: a record that
+    # keeps failing holds up every conversation's chat events and answers (not a quarter of them) for its retries,
+    # about 3 s, before it is dead-lettered.
     runtime.consume(CHAT_EVENTS, {**handlers_for(handlers, CHAT_EVENTS.messages),
                                   **erasure_handlers(runtime.uow)},  # privacy: chat.CustomerErased
                     workers=1, across_partitions=True)

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.background import LowPriorityProcess, low_priority_executor
+from shared.background import LowPriorityProcess, kept, low_priority_executor
 from shared.logging import get_logger
 
 _EXECUTOR = low_priority_executor("embeddings")  # an in-process embedder's one thread, below the message path
@@ -98,14 +98,8 @@ class Embedder:
         return await self._run(texts, False)
 
 
-_IN_CHILD: dict[int, Embedder] = {}  # the child process's models, by thread count
-
-
 def _encode_in_child(texts: list[str], is_query: bool, threads: int) -> np.ndarray:
-    embedder = _IN_CHILD.get(threads)
-    if embedder is None:
-        embedder = _IN_CHILD[threads] = Embedder(threads=threads, query_cache_size=0)
-    return embedder._encode(texts, is_query)
+    return kept(("embeddings", threads), lambda: Embedder(threads=threads, query_cache_size=0))._encode(texts, is_query)
 
 
 _SHARED: Embedder | None = None

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from services.chat.domain.sentiment import LEVELS, Level, rank
-from shared.background import LowPriorityProcess
+from shared.background import LowPriorityProcess, kept
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -121,13 +121,9 @@ class SentimentModel:
         self.score_now("warm up")
 
 
-_IN_CHILD: dict[tuple[int, float], SentimentModel] = {}  # the child process's models
-
-
 def _score_in_child(text: str, threads: int, temperature: float) -> float:
-    model = _IN_CHILD.get((threads, temperature))
-    if model is None:
-        model = _IN_CHILD[(threads, temperature)] = SentimentModel(threads=threads, temperature=temperature)
+    model = kept(("sentiment", threads, temperature),
+                 lambda: SentimentModel(threads=threads, temperature=temperature))
     return model.score_now(text)
 
 

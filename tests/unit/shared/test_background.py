@@ -115,3 +115,17 @@ def test_the_child_dies_with_a_parent_killed_without_warning(tmp_path):
         raise AssertionError("the child outlived its parent")
     finally:
         parent.kill()
+
+
+def test_what_a_process_keeps_is_made_once_per_key():
+    from shared.background import kept
+
+    made: list[str] = []
+
+    def make(name: str) -> object:
+        made.append(name)
+        return object()
+    first = kept(("test-kept", 1), lambda: make("a"))
+    assert kept(("test-kept", 1), lambda: make("b")) is first
+    assert kept(("test-kept", 2), lambda: make("c")) is not first
+    assert made == ["a", "c"]

@@ -267,10 +267,16 @@ class Transaction:
     db: AsyncDatabase[dict[str, Any]]
     pending: list[tuple[str, Envelope[Any]]] = field(default_factory=list)
     later: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # insert_later's, in call order
+    committed: list[Callable[[], None]] = field(default_factory=list)  # after_commit's, in call order
 
     def emit(self, topic: str, env: Envelope[Any]) -> None:
         """Queue `env` for the outbox, carrying the current span's trace context (when tracing is on)."""
         self.pending.append((topic, stamped(env)))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this transaction has committed: never for an attempt that is retried or aborted
+        (a process's own copy of what it wrote, kept only once the database has it)."""
+        self.committed.append(callback)
 
     def insert_later(self, collection: str, doc: dict[str, Any]) -> None:
         """Insert `doc` at the end of this transaction, with every other insert_later of it into the same
@@ -425,12 +431,14 @@ class MongoUnitOfWork:
                         keys: _Attempt) -> T:
         result: list[T] = []
         wrote: set[str] = set()  # the collections the committed attempt inserted into (insert_later, outbox)
+        last: list[Transaction] = []  # the latest attempt's transaction: after the commit, the committed one's
 
         async def attempt(session: AsyncClientSession) -> None:
             self.stats["attempts"] += 1
             await keys.start(wait_s=HOT_KEY_WAIT_S)  # also after a write conflict PyMongo retries this for
             _ATTEMPT.set(keys)  # (this callback's context is the caller's: reset below)
             tx = Transaction(session=session, db=self.db)
+            last[:] = [tx]
             result.clear()
             wrote.clear()
             if message_id is not None:
@@ -456,6 +464,8 @@ class MongoUnitOfWork:
         finally:
             _ATTEMPT.reset(token)
         self.stats["committed"] += 1
+        for after in last[0].committed:
+            after()
         for collection, callback in self._on_commit:
             if collection in wrote:
                 callback()

@@ -3,11 +3,13 @@ the internal read API."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from services.routing.adapters.deadlines import RoutingDeadlines
 from services.routing.adapters.queries import MongoRoutingQueries, RoutingQueries
 from services.routing.adapters.repository import RoutingRepository, ensure_indexes
+from services.routing.adapters.state_cache import StateCache
 from services.routing.entrypoints import kafka, timers
 from services.routing.entrypoints.http import read_api
 from services.routing.handlers import RoutingHandlers
@@ -23,7 +25,7 @@ def bootstrap(settings: RoutingSettings | None = None) -> ServiceRuntime:
 
 
 def build(settings: RoutingSettings | None = None, *, uow: FakeUnitOfWork | None = None,
-          deadlines: Any = None, repositories: Any = RoutingRepository,
+          deadlines: Any = None, repositories: Any = None,
           queries: RoutingQueries | None = None) -> tuple[ServiceRuntime, RoutingHandlers]:
     """The runtime and, for tests and benchmarks, the handlers it drives. Unit tests hand in in-memory fakes
     (a unit of work, deadlines, repositories, queries) and drive the subscribers through FastStream's
@@ -31,6 +33,14 @@ def build(settings: RoutingSettings | None = None, *, uow: FakeUnitOfWork | None
     settings = settings or RoutingSettings()
     runtime = ServiceRuntime(settings, title="routing service", uow=uow,
                              description="Queues, presence, capacity, offers, RONA, transfer and conference (R1-R11).")
+    if repositories is None:  # MongoDB's, with the process's cache of the state it committed last
+        cache = StateCache()
+        repositories = partial(RoutingRepository, cache=cache)
+        runtime.metrics.gauge("routing_state_cache_hits", "Routing transactions that found this process's copy of "
+                              "their tenant's queues and agents current (not read again).", lambda: cache.hits)
+        runtime.metrics.gauge("routing_state_cache_misses", "Routing transactions that read their tenant's queues "
+                              "and agents (another transaction committed since this process last did).",
+                              lambda: cache.misses)
     handlers = RoutingHandlers(runtime.uow, deadlines or RoutingDeadlines(runtime.db), repositories=repositories,
                                producer=settings.service_name)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, keep_ended_days=settings.keep_ended_days))

@@ -64,9 +64,14 @@ class FakeTransaction:
     docs: Documents
     pending: list[tuple[str, Envelope[Any]]] = field(default_factory=list)
     inserted_later: set[str] = field(default_factory=set)  # the collections insert_later wrote into
+    committed: list[Callable[[], None]] = field(default_factory=list)  # after_commit's
 
     def emit(self, topic: str, env: Envelope[Any]) -> None:
         self.pending.append((topic, stamped(env)))  # the trace context, as MongoUnitOfWork's transaction does
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """As MongoUnitOfWork's: called once this transaction has committed, never for a retried attempt."""
+        self.committed.append(callback)
 
     def collection(self, name: str) -> dict[str, dict[str, Any]]:
         return self.docs.setdefault(name, {})
@@ -165,6 +170,8 @@ class FakeUnitOfWork:
                 self.processed.add(message_id)
             self.outbox.extend(tx.pending)
             self.stats["committed"] += 1
+            for after in tx.committed:
+                after()
             for collection, callback in self._on_commit:
                 if collection in tx.inserted_later or collection == OUTBOX and tx.pending:
                     callback()

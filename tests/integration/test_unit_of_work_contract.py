@@ -328,3 +328,38 @@ async def test_a_commit_wakes_only_the_relays_of_what_it_wrote(backend):
     with pytest.raises(ValueError):
         await queuing(backend, "m3", "w", fail=ValueError("bad"))[1]()
     assert woken == ["outbox", "later", "later"]
+
+
+async def test_after_commit_runs_only_for_the_attempt_that_committed(backend):
+    """A transaction's after_commit callbacks run once it has committed: not those of an attempt that was run
+    again after a conflict, nor those of a unit of work that failed, nor those of a group that was not kept."""
+    done: list[str] = []
+    tries: list[int] = []
+
+    async def conflicting_once(tx: Any) -> None:
+        tries.append(1)
+        tx.after_commit(lambda n=len(tries): done.append(f"attempt {n}"))
+        await note(backend, "a", len(tries))(tx)
+        if len(tries) == 1:
+            raise ConcurrencyConflict("changed since it was read")
+    await backend.uow.run(conflicting_once)
+    assert done == ["attempt 2"]
+
+    async def failing(tx: Any) -> None:
+        tx.after_commit(lambda: done.append("failed"))
+        raise ValueError("bad")
+    with pytest.raises(ValueError):
+        await backend.uow.run(failing)
+    assert done == ["attempt 2"]
+
+    def in_group(message_id: str, *, fail: Exception | None = None):
+        async def call() -> None:
+            async def work(tx: Any) -> None:
+                tx.after_commit(lambda: done.append(message_id))
+                await note(backend, message_id, 1, fail=fail)(tx)
+            await backend.uow.run(work)
+        return message_id, call
+    assert await backend.uow.run_group([in_group("g1"), in_group("g2")]) is None
+    assert done == ["attempt 2", "g1", "g2"]
+    assert await backend.uow.run_group([in_group("g3"), in_group("g4", fail=ValueError("bad"))]) == 1
+    assert done == ["attempt 2", "g1", "g2"]

@@ -35,10 +35,10 @@ async def ensure_agent_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 class MongoAgents:
     def __init__(self, tx: Transaction, tenant_id: str) -> None:
         self.tenant_id = tenant_id
-        self._docs = VersionedCollection(tx, tenant_id, AGENTS, id_of=lambda a: a.agent_id, from_doc=agent_from_doc)
+        self.docs = VersionedCollection(tx, tenant_id, AGENTS, id_of=lambda a: a.agent_id, from_doc=agent_from_doc)
 
     async def by_ids(self, agent_ids: Iterable[str]) -> dict[str, Agent]:
-        return await self._docs.find({"_id": {"$in": [doc_id(self.tenant_id, a) for a in sorted(agent_ids)]}})
+        return await self.docs.find({"_id": {"$in": [doc_id(self.tenant_id, a) for a in sorted(agent_ids)]}})
 
     async def save(self, agents: Iterable[Agent]) -> None:
-        await self._docs.write(agents, lambda a: agent_to_doc(self.tenant_id, a))
+        await self.docs.write(agents, lambda a: agent_to_doc(self.tenant_id, a))

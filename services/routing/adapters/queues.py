@@ -35,20 +35,20 @@ async def ensure_queue_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 class MongoQueues:
     def __init__(self, tx: Transaction, tenant_id: str) -> None:
         self.tenant_id = tenant_id
-        self._docs = VersionedCollection(tx, tenant_id, QUEUES, id_of=lambda q: q.queue_id, from_doc=queue_from_doc)
+        self.docs = VersionedCollection(tx, tenant_id, QUEUES, id_of=lambda q: q.queue_id, from_doc=queue_from_doc)
 
     async def all(self) -> dict[str, QueueConfig]:
-        return await self._docs.find({"tenant_id": self.tenant_id})
+        return await self.docs.find({"tenant_id": self.tenant_id})
 
     async def by_ids(self, queue_ids: Iterable[str]) -> dict[str, QueueConfig]:
-        return await self._docs.find({"tenant_id": self.tenant_id, "queue_id": {"$in": sorted(queue_ids)}})
+        return await self.docs.find({"tenant_id": self.tenant_id, "queue_id": {"$in": sorted(queue_ids)}})
 
     async def named_or_with_members(self, queue_ids: Iterable[str], agent_ids: Iterable[str]
                                     ) -> dict[str, QueueConfig]:
         """These queues, and every queue any of these agents is a member of, in one query."""
-        return await self._docs.find({"tenant_id": self.tenant_id,
+        return await self.docs.find({"tenant_id": self.tenant_id,
                                       "$or": [{"queue_id": {"$in": sorted(queue_ids)}},
                                               {"member_ids": {"$in": sorted(agent_ids)}}]})
 
     async def save(self, queues: Iterable[QueueConfig], *, removed: Iterable[str] = ()) -> None:
-        await self._docs.write(queues, lambda q: queue_to_doc(self.tenant_id, q), deleted=removed)
+        await self.docs.write(queues, lambda q: queue_to_doc(self.tenant_id, q), deleted=removed)

@@ -12,12 +12,17 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import uuid4
 
+import bson
+from bson.raw_bson import RawBSONDocument
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.routing.adapters.agents import AGENTS, MongoAgents, ensure_agent_indexes
 from services.routing.adapters.queues import QUEUES, MongoQueues, ensure_queue_indexes
+from services.routing.adapters.state_cache import Reads, StateCache, TenantState, queue_docs, queue_entry
 from services.routing.adapters.work_items import ITEMS, MongoWorkItems, ensure_item_indexes
 from services.routing.domain.model import Agent, ItemState, QueueConfig, WorkItem
 from services.routing.domain.router import Router
@@ -77,27 +82,84 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], *, keep_ended_days: 
 
 
 class RoutingRepository:
-    def __init__(self, tx: Transaction, tenant_id: str) -> None:
+    def __init__(self, tx: Transaction, tenant_id: str, *, cache: StateCache | None = None) -> None:
+        """With a `cache` (the service's: one per process), queues and agents this process committed last are
+        not read again while the claim proves nothing else wrote them since (state_cache.py)."""
         self.tenant_id = tenant_id
         self._tx = tx
         self.queues = MongoQueues(tx, tenant_id)
         self.agents = MongoAgents(tx, tenant_id)
         self.items = MongoWorkItems(tx, tenant_id)
+        self._cache = cache
+        self._cached: TenantState | None = None  # the cache's entries, when valid for this transaction
+        self._reads = Reads()
+        if cache is not None:
+            self.agents.docs.on_read = self._agent_read
+            self.agents.docs.on_write = self._agent_written
+            self.queues.docs.on_write = self._queue_written
 
     async def claim(self) -> None:
         """The first write of a routing transaction of this tenant, so that two instances' transactions of one
         tenant run one after the other: the second one's write conflicts at once, before it has loaded or
         decided anything (not at its save, having done all of it, as the queues' version bump alone would
-        make it), and it starts again, after a short wait, on what the first one committed."""
+        make it), and it starts again, after a short wait, on what the first one committed. The counter it
+        increments also tells the cache whether anything else committed since this process last did."""
         try:
-            await self._tx.db[CLAIMS].update_one({"_id": self.tenant_id}, {"$inc": {"n": 1}}, upsert=True,
-                                                 session=self._tx.session)
+            claim = await self._tx.db[CLAIMS].find_one_and_update(
+                {"_id": self.tenant_id}, {"$inc": {"n": 1}, "$setOnInsert": {"epoch": uuid4().hex}}, upsert=True,
+                return_document=ReturnDocument.AFTER, session=self._tx.session)
         except DuplicateKeyError:  # both inserted the tenant's first claim: one of them starts again
             raise ConcurrencyConflict(f"{CLAIMS}/{self.tenant_id}: created concurrently") from None
         except OperationFailure as exc:
             if exc.has_error_label("TransientTransactionError"):
                 await asyncio.sleep(CLAIM_BACKOFF_S)  # PyMongo starts the transaction again right after
             raise
+        if self._cache is not None:
+            cache, epoch, claimed = self._cache, claim.get("epoch", ""), claim["n"]
+            self._cached = cache.valid(self.tenant_id, epoch, claimed)
+            self._tx.after_commit(lambda: cache.committed(self.tenant_id, epoch, claimed, self._cached, self._reads))
+
+    # --- what the cache learns from this transaction ------------------------------------------------------
+
+    def _agent_read(self, raw: bytes) -> None:
+        self._reads.agents[RawBSONDocument(raw)["agent_id"]] = raw
+
+    def _agent_written(self, agent_id: str, doc: dict[str, Any] | None) -> None:
+        self._reads.agents[agent_id] = None if doc is None else bson.encode(doc)
+
+    def _queue_written(self, queue_id: str, doc: dict[str, Any] | None) -> None:
+        self._reads.queues_written[queue_id] = None if doc is None else queue_entry(doc)
+
+    async def _queues(self, ids: set[str] | None = None, members: set[str] | None = None
+                      ) -> dict[str, QueueConfig]:
+        """The queues with these ids or with any of these members; every queue when both are None."""
+        cached = self._cached
+        if cached is None:  # read what is asked for, as without a cache
+            if ids is None and members is None:
+                return await self.queues.all()
+            if members is None:
+                return await self.queues.by_ids(ids or ())
+            return await self.queues.named_or_with_members(ids or (), members)
+        if cached.queues is None and self._reads.all_queues is None:  # valid, queues not known yet: all, once
+            docs = await self.queues.docs.find_docs({"tenant_id": self.tenant_id})
+            self._reads.all_queues = {doc["queue_id"]: queue_entry(doc) for doc in docs}
+        entries = cached.queues if cached.queues is not None else self._reads.all_queues
+        assert entries is not None
+        return self.queues.docs.take(queue_docs(entries, self.queues.docs.codec, ids, members))
+
+    async def _agents(self, agent_ids: set[str]) -> dict[str, Agent]:
+        if self._cache is None:
+            return await self.agents.by_ids(agent_ids)
+        known = self._cached.agents if self._cached is not None else {}
+        codec = self.agents.docs.codec
+        wanted = sorted(agent_ids)
+        found = self.agents.docs.take(bson.decode(raw, codec) for raw in (known.get(a) for a in wanted)
+                                      if raw is not None)
+        if missing := [a for a in wanted if a not in known]:
+            found |= await self.agents.by_ids(missing)
+            self._reads.agents.update((a, None) for a in missing if a not in found)  # known not to exist
+            found = dict(sorted(found.items()))
+        return found
 
     async def load(self, scope: Scope) -> Snapshot:
         items = await self.items.matching(conversations=scope.conversations,
@@ -108,11 +170,11 @@ class RoutingRepository:
             involved.update(a for a in (*item.capacity_holders(), *item.invites, item.last_agent_id,
                                         item.responsible_agent_id, item.target_agent_id) if a)
         named = set(scope.queues) | {i.queue_id for i in items.values()}
-        queues = await (self.queues.all() if scope.all_queues else self.queues.named_or_with_members(named, involved))
+        queues = await (self._queues() if scope.all_queues else self._queues(named, involved))
         # Overflow and second-line targets: items may move there.
         referenced = {x for q in queues.values() for x in (q.overflow_queue_id, q.second_level_queue_id) if x}
         if missing := referenced - queues.keys():
-            queues |= await self.queues.by_ids(missing)
+            queues |= await self._queues(missing)
 
         dispatch_queues: set[str] = set()
         bystanders: dict[str, WorkItem] = {}
@@ -133,7 +195,7 @@ class RoutingRepository:
                                 if a)
             for qid in dispatch_queues:
                 involved.update(queues[qid].members)
-        agents = await self.agents.by_ids(involved)
+        agents = await self._agents(involved)
         return Snapshot(queues, agents, items, dispatch_queues, bystanders, known_before)
 
     async def save(self, router: Router, *, touch_queues: set[str]) -> None:

@@ -88,6 +88,7 @@ class ServiceMetrics:
             "http_request_seconds", "HTTP requests by method, route template and status.",
             ["method", "route", "status"], buckets=_LATENCY_BUCKETS, registry=self.registry)
         self._gauges: list[tuple[str, str, Callable[[], float]]] = []
+        self._counters: list[tuple[str, str, Callable[[], float]]] = []
         self.outbox_pending = 0
         self.outbox_oldest_s = 0.0
         self.registry.register(_RuntimeCollector(self))
@@ -98,6 +99,10 @@ class ServiceMetrics:
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """A figure a service adds (the gateway: sockets open), read when scraped."""
         self._gauges.append((name, documentation, read))
+
+    def counter(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """A count a service adds that only grows (exposed as `<name>_total`), read when scraped."""
+        self._counters.append((name, documentation, read))
 
     async def refresh(self) -> None:
         """What needs MongoDB, read just before a scrape: the outbox's unsent rows and the oldest one's age."""
@@ -177,3 +182,5 @@ class _RuntimeCollector(Collector):
                                 value=m.outbox_oldest_s)
         for name, documentation, read in m._gauges:
             yield GaugeMetricFamily(name, documentation, value=read())
+        for name, documentation, read in m._counters:
+            yield CounterMetricFamily(name, documentation, value=read())

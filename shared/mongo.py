@@ -23,8 +23,11 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from shared.contracts.envelope import Envelope, encode
+from shared.logging import get_logger
 from shared.settings import ServiceSettings
 from shared.tracing import stamped
+
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -464,8 +467,11 @@ class MongoUnitOfWork:
         finally:
             _ATTEMPT.reset(token)
         self.stats["committed"] += 1
-        for after in last[0].committed:
-            after()
+        for after in last[0].committed:  # the commit stands whatever these do: a failure is said, not raised
+            try:
+                after()
+            except Exception:
+                log.exception("after-commit callback failed", callback=repr(after))
         for collection, callback in self._on_commit:
             if collection in wrote:
                 callback()

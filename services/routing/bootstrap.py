@@ -34,13 +34,16 @@ def build(settings: RoutingSettings | None = None, *, uow: FakeUnitOfWork | None
     runtime = ServiceRuntime(settings, title="routing service", uow=uow,
                              description="Queues, presence, capacity, offers, RONA, transfer and conference (R1-R11).")
     if repositories is None:  # MongoDB's, with the process's cache of the state it committed last
-        cache = StateCache()
+        cache = StateCache(max_bytes=settings.state_cache_max_bytes)
         repositories = partial(RoutingRepository, cache=cache)
-        runtime.metrics.gauge("routing_state_cache_hits", "Routing transactions that found this process's copy of "
-                              "their tenant's queues and agents current (not read again).", lambda: cache.hits)
-        runtime.metrics.gauge("routing_state_cache_misses", "Routing transactions that read their tenant's queues "
-                              "and agents (another transaction committed since this process last did).",
-                              lambda: cache.misses)
+        runtime.metrics.counter("routing_state_cache_hits", "Claims (transaction attempts) that found this "
+                                "process's copy of their tenant's queues and agents current: not read again.",
+                                lambda: cache.hits)
+        runtime.metrics.counter("routing_state_cache_misses", "Claims that found the copy out of date (another "
+                                "transaction committed since this process last did): read from MongoDB.",
+                                lambda: cache.misses)
+        runtime.metrics.gauge("routing_state_cache_bytes", "Estimated size of the copies kept (at most "
+                              "STATE_CACHE_MAX_BYTES).", lambda: cache.size)
     handlers = RoutingHandlers(runtime.uow, deadlines or RoutingDeadlines(runtime.db), repositories=repositories,
                                producer=settings.service_name)
     runtime.on_startup(lambda: ensure_indexes(runtime.db, keep_ended_days=settings.keep_ended_days))

@@ -21,3 +21,6 @@ class RoutingSettings(ServiceSettings):
     consumer_batch_max: int = Field(
         500, description="Most commands handled in one transaction. At 200 conversations/s (600 commands/s), 100 fell "
                          "behind (385 commands/s answered) and 500 kept up (batches of about 120).")
+    state_cache_max_bytes: int = Field(
+        64 * 2**20, ge=0, description="Most bytes (estimated) of tenants' queues and agents kept between transactions "
+                                      "(adapters/state_cache.py); the least recently used tenants go first. 0: none.")

@@ -8,6 +8,7 @@ unit of work emits is kept in `outbox`, in commit order, as the relay would publ
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 from collections import Counter
@@ -170,8 +171,9 @@ class FakeUnitOfWork:
                 self.processed.add(message_id)
             self.outbox.extend(tx.pending)
             self.stats["committed"] += 1
-            for after in tx.committed:
-                after()
+            for after in tx.committed:  # as MongoUnitOfWork's: the commit stands, a failure is not raised
+                with contextlib.suppress(Exception):
+                    after()
             for collection, callback in self._on_commit:
                 if collection in tx.inserted_later or collection == OUTBOX and tx.pending:
                     callback()

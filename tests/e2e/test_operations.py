@@ -41,6 +41,8 @@ async def test_every_service_serves_its_metrics_and_the_gateway_counts_its_socke
                                lambda f: any(s.value > 0 for s in f["consumer_records"]
                                              if s.labels.get("outcome") == "handled"), "routing counted commands")
     assert routing["unit_of_work"]
+    claims = {name: routing[name][0].value for name in ("routing_state_cache_hits", "routing_state_cache_misses")}
+    assert sum(claims.values()) > 0 and routing["routing_state_cache_bytes"][0].value >= 0, claims
 
 
 async def test_a_customer_flooding_the_gateway_gets_429_while_another_customer_is_served(tenant):

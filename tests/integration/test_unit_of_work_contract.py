@@ -363,3 +363,15 @@ async def test_after_commit_runs_only_for_the_attempt_that_committed(backend):
     assert done == ["attempt 2", "g1", "g2"]
     assert await backend.uow.run_group([in_group("g3"), in_group("g4", fail=ValueError("bad"))]) == 1
     assert done == ["attempt 2", "g1", "g2"]
+
+
+async def test_a_failing_after_commit_callback_does_not_undo_or_fail_the_commit(backend):
+    done: list[str] = []
+
+    async def work(tx: Any) -> int:
+        tx.after_commit(lambda: 1 / 0)
+        tx.after_commit(lambda: done.append("second"))
+        return await note(backend, "a", 1)(tx)
+    assert await backend.uow.run(work) == 1
+    assert await backend.stored() == {"a": 1}
+    assert done == ["second"]

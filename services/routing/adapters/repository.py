@@ -133,19 +133,24 @@ class RoutingRepository:
     async def _queues(self, ids: set[str] | None = None, members: set[str] | None = None
                       ) -> dict[str, QueueConfig]:
         """The queues with these ids or with any of these members; every queue when both are None."""
+        if self._cache is None:
+            return await self._query_queues(ids, members)
         cached = self._cached
-        if cached is None:  # read what is asked for, as without a cache
-            if ids is None and members is None:
-                return await self.queues.all()
-            if members is None:
-                return await self.queues.by_ids(ids or ())
-            return await self.queues.named_or_with_members(ids or (), members)
-        if cached.queues is None and self._reads.all_queues is None:  # valid, queues not known yet: all, once
+        entries = cached.queues if cached is not None and cached.queues is not None else self._reads.all_queues
+        if entries is None:
+            if cached is None and (ids is not None or members is not None):  # a miss: only what is asked for
+                return await self._query_queues(ids, members)
+            # every queue of the tenant, this once: the next transaction may take them from the cache
             docs = await self.queues.docs.find_docs({"tenant_id": self.tenant_id})
-            self._reads.all_queues = {doc["queue_id"]: queue_entry(doc) for doc in docs}
-        entries = cached.queues if cached.queues is not None else self._reads.all_queues
-        assert entries is not None
+            entries = self._reads.all_queues = {doc["queue_id"]: queue_entry(doc) for doc in docs}
         return self.queues.docs.take(queue_docs(entries, self.queues.docs.codec, ids, members))
+
+    async def _query_queues(self, ids: set[str] | None, members: set[str] | None) -> dict[str, QueueConfig]:
+        if ids is None and members is None:
+            return await self.queues.all()
+        if members is None:
+            return await self.queues.by_ids(ids or ())
+        return await self.queues.named_or_with_members(ids or (), members)
 
     async def _agents(self, agent_ids: set[str]) -> dict[str, Agent]:
         if self._cache is None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import bson
 from bson.codec_options import CodecOptions
 
-from services.routing.adapters.state_cache import Reads, StateCache, queue_docs, queue_entry
+from services.routing.adapters.state_cache import (ENTRY_OVERHEAD, MEMBER_OVERHEAD, Reads, StateCache, queue_docs,
+                                                   queue_entry)
 
 CODEC: CodecOptions = CodecOptions(tz_aware=True)
 
@@ -49,15 +50,35 @@ def test_queues_written_before_every_queue_is_known_are_not_kept_as_if_they_were
     assert state is not None and state.queues is None  # q2 may exist: the next transaction reads them all
 
 
-def test_the_least_recently_used_tenant_goes_first():
-    cache = StateCache(max_tenants=2)
+def test_the_least_recently_used_tenants_go_first_past_the_byte_budget():
+    agent = bson.encode({"agent_id": "a", "pad": "x" * 900})  # about 1,000 bytes with its overhead
+
+    def reads() -> Reads:
+        return Reads(agents={"a": agent})
+    cache = StateCache(max_bytes=2500)
     for tenant in ("t1", "t2"):
-        cache.committed(tenant, "e", 1, None, Reads())
-    assert cache.valid("t1", "e", 2) is not None  # t1 used: t2 is now the oldest
-    cache.committed("t1", "e", 2, cache.valid("t1", "e", 2), Reads())
-    cache.committed("t3", "e", 1, None, Reads())
+        cache.committed(tenant, "e", 1, None, reads())
+    assert cache.size == 2 * (len(agent) + ENTRY_OVERHEAD)
+    cache.committed("t1", "e", 2, cache.valid("t1", "e", 2), reads())  # t1 used: t2 is now the oldest
+    cache.committed("t3", "e", 1, None, reads())
     assert cache.valid("t2", "e", 2) is None
-    assert cache.valid("t1", "e", 3) is not None
+    assert cache.valid("t1", "e", 3) is not None and cache.valid("t3", "e", 2) is not None
+    assert cache.size == 2 * (len(agent) + ENTRY_OVERHEAD)
+    cache.committed("t4", "e", 1, None, Reads(agents={f"a{n}": agent for n in range(3)}))  # alone past the budget
+    assert cache.valid("t4", "e", 2) is None
+    nothing = StateCache(max_bytes=0)
+    nothing.committed("t1", "e", 1, None, Reads())
+    assert nothing.valid("t1", "e", 2) is None and nothing.size == 0
+
+
+def test_the_size_follows_what_commits_change():
+    cache = StateCache()
+    q1, q2 = queue_entry(queue("q1", "a1")), queue_entry(queue("q2", "a1", "a2"))
+    cache.committed("t1", "e", 1, None, Reads(all_queues={"q1": q1}, agents={"a1": b"12345", "x": None}))
+    state = cache.valid("t1", "e", 2)
+    cache.committed("t1", "e", 2, state, Reads(queues_written={"q1": None, "q2": q2}, agents={"a1": b"1"}))
+    expected = (len(q2[0]) + 2 * MEMBER_OVERHEAD + ENTRY_OVERHEAD) + (1 + ENTRY_OVERHEAD) + ENTRY_OVERHEAD
+    assert cache.size == expected == cache.valid("t1", "e", 3).size
 
 
 def test_queue_selection_matches_the_repositorys_queries():

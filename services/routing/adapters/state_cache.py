@@ -59,8 +59,14 @@ def queue_docs(entries: QueueEntries, codec: CodecOptions[Doc], ids: set[str] | 
                members: set[str] | None = None) -> list[Doc]:
     """The queues with these ids or with any of these members (every queue when both are None), by id: what the
     repository's queries by id, by id or member, and of all queues return."""
-    return [bson.decode(raw, codec) for queue_id, (raw, member_ids) in sorted(entries.items())
-            if ids is None and members is None or queue_id in (ids or ()) or not member_ids.isdisjoint(members or ())]
+    if ids is None and members is None:
+        chosen = list(entries)
+    elif members is None:  # by id: no need to look at the others
+        chosen = [queue_id for queue_id in ids or () if queue_id in entries]
+    else:  # only the chosen ones sorted, not every queue of the tenant in each transaction
+        chosen = [queue_id for queue_id, (_, member_ids) in entries.items()
+                  if queue_id in (ids or ()) or not member_ids.isdisjoint(members)]
+    return [bson.decode(entries[queue_id][0], codec) for queue_id in sorted(chosen)]
 
 
 def _queue_size(entry: tuple[bytes, frozenset[str]] | None) -> int:

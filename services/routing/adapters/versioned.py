@@ -70,18 +70,18 @@ class VersionedCollection(Generic[E]):
         # members often number more, which took a second round trip (getMore).
         # Watched (on_read), the documents come as the server sent them, decoded here: the watcher keeps the
         # bytes as they are instead of encoding each document again.
-        watched = self.on_read is not None
+        watched = self.on_read
         coll = self._coll.with_options(codec_options=self.codec.with_options(document_class=RawBSONDocument)) \
-            if watched else self._coll
+            if watched is not None else self._coll
         cursor = coll.find(query, session=self._session).batch_size(FIRST_BATCH)
         if sort is not None:
             cursor = cursor.sort(sort)
         if limit is not None:
             cursor = cursor.limit(limit)
         docs = await cursor.to_list()
-        if self.on_read is not None:
+        if watched is not None:
             for raw in docs:
-                self.on_read(raw.raw)
+                watched(raw.raw)
             docs = [bson.decode(raw.raw, self.codec) for raw in docs]
         return self.take(docs)
 

@@ -345,12 +345,14 @@ class Transaction:
 
 class MongoUnitOfWork:
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, *,
-                 on_commit: Callable[[], None] | None = None) -> None:
-        """`on_commit` is called after every commit that wrote outbox rows (the outbox relay's wake-up)."""
+                 on_outbox: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+        """`on_outbox` is called after every commit that wrote outbox rows, with those rows (their `_id`s set) in
+        the order written (shared.outbox.OutboxRelay.committed: they go out without being read back)."""
         self.client = client
         self.db = client[database]
+        self._on_outbox = on_outbox
         # (collection, callback): called after a commit that wrote into that collection
-        self._on_commit: list[tuple[str, Callable[[], None]]] = [(OUTBOX, on_commit)] if on_commit else []
+        self._on_commit: list[tuple[str, Callable[[], None]]] = []
         self._hot = _KeyLocks()
         # committed / attempts (a retry after a write conflict is one more attempt) / conflicts / duplicates
         self.stats: Counter[str] = Counter()
@@ -434,6 +436,7 @@ class MongoUnitOfWork:
                         keys: _Attempt) -> T:
         result: list[T] = []
         wrote: set[str] = set()  # the collections the committed attempt inserted into (insert_later, outbox)
+        outbox: list[dict[str, Any]] = []  # the committed attempt's outbox rows
         last: list[Transaction] = []  # the latest attempt's transaction: after the commit, the committed one's
 
         async def attempt(session: AsyncClientSession) -> None:
@@ -444,6 +447,7 @@ class MongoUnitOfWork:
             last[:] = [tx]
             result.clear()
             wrote.clear()
+            outbox.clear()
             if message_id is not None:
                 try:
                     await self.db[PROCESSED].insert_one({"_id": message_id, "at": datetime.now(UTC)},
@@ -455,8 +459,9 @@ class MongoUnitOfWork:
                 await self.db[collection].insert_many([d for c, d in tx.later if c == collection], session=session)
             wrote.update(c for c, _ in tx.later)
             if tx.pending:
-                await self.db[OUTBOX].insert_many([outbox_row(topic, env) for topic, env in tx.pending],
-                                                  session=session)
+                rows = [outbox_row(topic, env) for topic, env in tx.pending]
+                await self.db[OUTBOX].insert_many(rows, session=session)  # sets each row's _id
+                outbox[:] = rows
                 wrote.add(OUTBOX)
 
         token = _ATTEMPT.set(None)
@@ -472,6 +477,8 @@ class MongoUnitOfWork:
                 after()
             except Exception:
                 log.exception("after-commit callback failed", callback=repr(after))
+        if outbox and self._on_outbox is not None:
+            self._on_outbox(outbox)
         for collection, callback in self._on_commit:
             if collection in wrote:
                 callback()

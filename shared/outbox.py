@@ -4,13 +4,20 @@ Rows are written by `MongoUnitOfWork` in the same transaction as the state chang
 commit loses nothing: the next relay pass (this process after a restart, or another instance once
 the lease expires) publishes what is still pending. A crash after publishing but before marking
 sent re-publishes the rows; consumers drop the repeats by event_id.
-Only the holder of a lease publishes, so two instances of a service never interleave their rows."""
+Only the holder of a lease publishes, so two instances of a service never interleave their rows.
+
+The rows this process commits are also handed to the relay right after their commit (`committed`, the unit of
+work's outbox callback), so a pass publishes them without reading them back: a round trip less on every event's
+way, in every service. The outbox is still read (`find`) on the first pass, once per poll interval, after a failed
+pass or a regained lease, and on every pass while another instance's rows have been seen lately (that instance
+does not hold the lease, so only this relay's reads find its rows)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +38,8 @@ log = get_logger(__name__)
 Publish = Callable[[list[OutRecord]], Awaitable[Any]]
 
 LEASES = "outbox_lease"
+RECENT = 10_000  # ids of rows this relay published lately: a row both read and handed goes out once
+FOREIGN_S = 10.0  # after another instance's rows were read, the outbox is read on every pass for this long
 
 
 class OutboxRelay:
@@ -49,22 +58,37 @@ class OutboxRelay:
         self._pass_lock = asyncio.Lock()
         self._marking: asyncio.Task[Any] | None = None  # the previous pass's rows being marked sent
         self._marking_ids: list[Any] = []
+        self._handed: list[dict[str, Any]] = []  # rows this process committed, in commit order, not yet published
+        self._recent: OrderedDict[Any, None] = OrderedDict()  # ids published lately (bounded: RECENT)
+        self._read_at: float | None = None  # when the outbox was last read (None: read on the next pass)
+        self._foreign_until = 0.0  # read on every pass until then (another instance's rows were read)
         self.published = 0
+        self.reads = 0  # passes that read the outbox (the others published handed rows only)
 
     def notify(self) -> None:
-        """Called after a commit that wrote outbox rows, so they go out without waiting for the next poll."""
+        """Wake the relay now (rows were written that it must read: it reads on its next pass)."""
+        self._read_at = None
+        self._wake.set()
+
+    def committed(self, rows: list[dict[str, Any]]) -> None:
+        """Called right after a commit that wrote these outbox rows (with their `_id`s), so they go out without
+        waiting for the next poll, and without being read back."""
+        self._handed.extend(rows)
         self._wake.set()
 
     async def run(self) -> None:
         while not self._stopping:
             try:
                 async with self._pass_lock:
-                    sent = await self.publish_pending() if await self._hold_lease() else 0
+                    if await self._hold_lease():
+                        sent = await self.publish_pending()
+                    else:  # the holder reads them
+                        sent, self._handed, self._read_at = 0, [], None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: keep the rows, try again later
                 log.warning("outbox relay pass failed", error=repr(exc))
-                sent = 0
+                sent, self._read_at = 0, None  # the rows of the failed pass are read again
             if sent < self._batch_size:  # a full batch means more may be waiting: go again at once
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
@@ -83,22 +107,48 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """One pass: publish pending rows in order and have them marked sent; returns how many.
 
+        The rows are those handed by `committed` and, when the outbox is read on this pass (see the module's
+        docstring), those read from it, together in `_id` order (a key's rows are written in order), each once.
         The marking (an update of the rows, ~5-15 ms with its journal wait) runs while the next pass reads and
         publishes: a row committed during a pass went out only after that pass's marking before, which is most
         of a pass. The next pass leaves the rows still being marked out, and waits for their marking before it
         starts its own (one marking at a time; a failed one fails that pass, and its rows, still pending, go out
         again: consumers drop the repeats by event_id). `marked()` waits for the marking in flight."""
-        query: dict[str, Any] = {"sent_at": None}
-        if self._marking_ids:
-            query["_id"] = {"$nin": self._marking_ids}
-        rows = await self._db[OUTBOX].find(query).sort("_id", 1).limit(self._batch_size).to_list()
+        handed = {r["_id"]: r for r in self._handed if r["_id"] not in self._recent}
+        self._handed = []
+        rows = list(handed.values())
+        now = self._clock()
+        if self._read_at is None or now - self._read_at >= self._poll_interval_s or now < self._foreign_until:
+            self._read_at = now
+            self.reads += 1
+            query: dict[str, Any] = {"sent_at": None}
+            if excluded := [*self._marking_ids, *handed]:
+                query["_id"] = {"$nin": excluded}
+            read = await self._db[OUTBOX].find(query).sort("_id", 1).limit(self._batch_size).to_list()
+            if any(r["_id"] not in self._recent for r in read):  # a row nobody handed: another instance's, or
+                self._foreign_until = now + FOREIGN_S          # a row committed before this process started
+            rows += [r for r in read if r["_id"] not in self._recent]
+            rows.sort(key=lambda r: r["_id"])
+            if len(read) == self._batch_size:  # more may be waiting: read again on the next pass
+                self._read_at = None
+        if len(rows) > self._batch_size:  # the rest on the next pass (run goes again at once after a full one)
+            rows, self._handed = rows[:self._batch_size], [r for r in rows[self._batch_size:] if r["_id"] in handed]
+            self._read_at = None  # and the read ones left out are read again
         if not rows:
             await self.marked()
             return 0
-        # In one call: a batch per partition, in commit order within each.
-        await self._publish([(r["topic"], r["key"].encode(), r["value"], {"event_id": r["event_id"], "type": r["type"]})
-                             for r in rows])
-        await self.marked()
+        try:
+            # In one call: a batch per partition, in commit order within each.
+            await self._publish([(r["topic"], r["key"].encode(), r["value"],
+                                  {"event_id": r["event_id"], "type": r["type"]}) for r in rows])
+        except BaseException:
+            self._read_at = None  # still pending in the outbox: the next pass reads them
+            raise
+        await self.marked()  # a failure leaves this pass's rows out of `_recent`: read and published again
+        for r in rows:
+            self._recent[r["_id"]] = None
+        while len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
         self._marking_ids = [r["_id"] for r in rows]
         self._marking = asyncio.create_task(self._db[OUTBOX].update_many(
             {"_id": {"$in": self._marking_ids}}, {"$set": {"sent_at": datetime.now(UTC)}}))
@@ -111,6 +161,11 @@ class OutboxRelay:
         try:
             if marking is not None:
                 await marking
+        except BaseException:  # still pending: read and published again by the next pass
+            for row_id in self._marking_ids:
+                self._recent.pop(row_id, None)
+            self._read_at = None
+            raise
         finally:
             self._marking_ids = []
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import ClassVar
 
 import pytest
+from pymongo import monitoring
 
 from shared.broker import OutRecord, ensure_topics
 from shared.consumer import Outcome
@@ -246,6 +247,140 @@ async def test_the_next_pass_runs_while_the_last_one_is_marked_sent_and_publishe
     finally:
         await client.drop_database(f"relay-{unique}")
         await client.close()
+
+
+class _OutboxReads(monitoring.CommandListener):
+    """A command listener counting the relay's reads of the outbox (finds on it)."""
+
+    def __init__(self) -> None:
+        self.finds = 0
+
+    def started(self, event) -> None:
+        if event.command_name == "find" and event.command.get("find") == OUTBOX:
+            self.finds += 1
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+class _HandedRelay:
+    """A relay fed by a unit of work's commits (as in ServiceRuntime), on its own database, with a clock the test
+    moves, and what it published."""
+
+    def __init__(self, infrastructure, name: str) -> None:
+        from pymongo import AsyncMongoClient
+
+        from shared.mongo import MongoUnitOfWork
+        self.reads = _OutboxReads()
+        self.client = AsyncMongoClient(infrastructure.mongo_url, tz_aware=True, event_listeners=[self.reads])
+        self.name = name
+        self.db = self.client[name]
+        self.now = [0.0]
+        self.sent: list[str] = []
+        self.relay = OutboxRelay(self.db, self.publish, poll_interval_s=0.5, clock=lambda: self.now[0])
+        self.uow = MongoUnitOfWork(self.client, name, on_outbox=self.relay.committed)  # this process's commits
+        self.other = MongoUnitOfWork(self.client, name)  # another instance's (it does not hold the lease)
+
+    async def publish(self, records: list[OutRecord]) -> None:
+        self.sent.extend(headers["event_id"] for *_, headers in records)
+
+    async def commit(self, uow, note_id: str) -> str:
+        """A unit of work emitting one event; its event id."""
+        ids: list[str] = []
+
+        async def work(tx: Transaction) -> None:
+            env = wrap(NoteWritten(note_id=note_id, text="x"), tenant_id="t1", key=note_id, producer="a")
+            ids.append(env.event_id)
+            tx.emit("test.notes", env)
+        await uow.run(work, message_id=None)
+        return ids[0]
+
+    async def close(self) -> None:
+        await self.client.drop_database(self.name)
+        await self.client.close()
+
+
+async def test_rows_handed_by_the_commit_go_out_without_reading_the_outbox_each_once(infrastructure, unique):
+    """The unit of work hands its committed outbox rows to the relay: a pass publishes them in commit order without
+    reading them back (a round trip less on every event's way); a row both read and handed goes out once."""
+    r = _HandedRelay(infrastructure, f"relay-handed-{unique}")
+    try:
+        assert await r.relay.publish_pending() == 0  # the first pass reads (rows left from before a restart)
+        assert r.reads.finds == 1
+        ids = [await r.commit(r.uow, f"n{i}") for i in range(5)]
+        assert await r.relay.publish_pending() == 5
+        assert r.sent == ids
+        assert r.reads.finds == 1  # not read again
+        # Read and handed at once (notify asks for a read): the read leaves the handed row out.
+        ids.append(await r.commit(r.uow, "n5"))
+        r.relay.notify()
+        assert await r.relay.publish_pending() == 1
+        assert r.reads.finds == 2
+        # Read first, handed after (its commit's callback came late): published by the read, not again.
+        late: list[dict] = []
+        uow = type(r.uow)(r.client, r.name, on_outbox=late.extend)
+        ids.append(await r.commit(uow, "n6"))
+        r.relay.notify()
+        assert await r.relay.publish_pending() == 1
+        r.relay.committed(late)
+        assert await r.relay.publish_pending() == 0
+        await r.relay.marked()
+        assert r.sent == ids
+        assert await r.db[OUTBOX].count_documents({"sent_at": None}) == 0
+    finally:
+        await r.close()
+
+
+async def test_another_instances_rows_are_read_each_poll_interval_then_on_every_pass_for_a_while(infrastructure,
+                                                                                                unique):
+    """Rows this relay was not handed (another instance's, which does not hold the lease) are found by a read:
+    once per poll interval, and once some were found, on every pass for FOREIGN_S."""
+    from shared.outbox import FOREIGN_S
+    r = _HandedRelay(infrastructure, f"relay-foreign-{unique}")
+    try:
+        assert await r.relay.publish_pending() == 0  # t=0: read
+        first = await r.commit(r.other, "o1")
+        r.now[0] = 0.1
+        assert await r.relay.publish_pending() == 0  # within the poll interval: not read
+        r.now[0] = 0.6
+        assert await r.relay.publish_pending() == 1  # read: found
+        second = await r.commit(r.other, "o2")
+        r.now[0] = 0.7
+        assert await r.relay.publish_pending() == 1  # read on every pass now
+        r.now[0] = 0.8 + FOREIGN_S
+        assert await r.relay.publish_pending() == 0  # the interval's read, nothing found
+        third = await r.commit(r.other, "o3")
+        r.now[0] = 0.9 + FOREIGN_S
+        assert await r.relay.publish_pending() == 0  # back to one read per poll interval
+        r.now[0] = 1.4 + FOREIGN_S
+        assert await r.relay.publish_pending() == 1
+        assert r.sent == [first, second, third]
+        assert r.reads.finds == 5  # at 0, 0.6, 0.7, 0.8 + F and 1.4 + F
+    finally:
+        await r.close()
+
+
+async def test_rows_whose_marking_failed_are_read_and_published_again_then_marked(infrastructure, unique):
+    """A handed row is published, but marking it sent fails (here a validator refuses sent_at): it is not left
+    pending for good, the next pass reads it, publishes it again (consumers drop the repeat) and marks it."""
+    r = _HandedRelay(infrastructure, f"relay-marking-{unique}")
+    try:
+        await r.db.create_collection(OUTBOX, validator={"$jsonSchema": {"properties": {"sent_at": {"bsonType": "null"}}}})
+        assert await r.relay.publish_pending() == 0
+        event = await r.commit(r.uow, "m1")
+        assert await r.relay.publish_pending() == 1
+        with pytest.raises(Exception, match="(?i)validation"):
+            await r.relay.marked()
+        await r.db.command("collMod", OUTBOX, validator={})
+        assert await r.relay.publish_pending() == 1
+        await r.relay.marked()
+        assert r.sent == [event, event]
+        assert await r.db[OUTBOX].count_documents({"sent_at": None}) == 0
+    finally:
+        await r.close()
 
 
 async def test_invalid_and_failing_messages_are_dead_lettered_and_consumption_goes_on(infrastructure, unique, topic):

@@ -104,6 +104,13 @@ class Source:
             return _UNTRACED
         return tracing.consuming_span(env, topic=self.topic, group=self.group, quiet=(AlreadyProcessed,))
 
+    def preparing(self, env: Envelope[Any]) -> contextlib.AbstractContextManager[None]:
+        """The span of a Prepared handler's slow part (a model's inference) before its unit of work: a CONSUMER
+        span of its own, named `prepare <type>`, beside the one of handling it (nothing when tracing is off)."""
+        if not tracing.ENABLED:
+            return _UNTRACED
+        return tracing.consuming_span(env, topic=self.topic, group=self.group, name=f"prepare {env.type}")
+
 
 _UNTRACED = contextlib.nullcontext()
 
@@ -138,7 +145,7 @@ def prepared(handler: Prepared, uow: GroupCommitter | None, scope: str | None = 
     async def handle(batch: Sequence[Envelope[Any]]) -> Sequence[bool] | None:
         ready: dict[int, Any] = {}
         for env in batch:
-            with about(env):
+            with about(env), source.preparing(env):
                 ready[id(env)] = await handler.prepare(env)
 
         async def call(env: Envelope[Any]) -> None:

@@ -123,9 +123,9 @@ def _parent(traceparent: str | None) -> Context:
 
 @contextlib.contextmanager
 def consuming_span(env: Envelope[Any], *, topic: str | None, group: str,
-                   quiet: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
-    """The CONSUMER span of one envelope's handling, a child of the span that emitted it. An exception in
-    `quiet` (a repeat dropped) is not an error of the span."""
+                   quiet: tuple[type[BaseException], ...] = (), name: str | None = None) -> Iterator[None]:
+    """The CONSUMER span of one envelope's handling (`process <type>` unless `name` is given), a child of the
+    span that emitted it. An exception in `quiet` (a repeat dropped) is not an error of the span."""
     if not ENABLED:
         yield
         return
@@ -133,7 +133,7 @@ def consuming_span(env: Envelope[Any], *, topic: str | None, group: str,
                   "messaging.destination.name": topic, "messaging.consumer.group.name": group,
                   "messaging.message.id": env.event_id, "message.type": env.type, "message.producer": env.producer,
                   "tenant_id": env.tenant_id, "conversation_id": getattr(env.payload, "conversation_id", None)}
-    with _tracer.start_as_current_span(f"process {env.type}", context=_parent(env.traceparent),
+    with _tracer.start_as_current_span(name or f"process {env.type}", context=_parent(env.traceparent),
                                        kind=SpanKind.CONSUMER, attributes=_present(attributes),
                                        record_exception=False, set_status_on_exception=False) as span:
         try:

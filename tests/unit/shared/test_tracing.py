@@ -136,6 +136,32 @@ async def test_the_consumer_span_is_a_child_of_the_incoming_context_and_what_it_
     assert parts(noted.traceparent) == (trace_id, f"{span.context.span_id:016x}")
 
 
+async def test_a_prepared_handlers_slow_part_has_a_span_of_its_own_in_the_messages_trace(spans):
+    """A Prepared handler's `prepare` (chat's sentiment model) runs before its unit of work, outside the consumer
+    span of handling the message: it gets a span of its own, a child of the incoming context, with the model's
+    time in it."""
+    from shared.consumer import Prepared
+    uow = FakeUnitOfWork()
+    handle = noting(uow)
+
+    async def prepare(env: Envelope[MessageWritten]) -> str:
+        tracing.annotate(model="scored")  # the slow part's own attributes land on its span
+        return env.payload.text
+
+    async def handled(env: Envelope[MessageWritten], text: str) -> None:
+        await handle(env)
+    d = dispatcher(uow, handler=Prepared(prepare, handled))
+    assert await d.dispatch(record(written("c-7"))) == Outcome.HANDLED
+    by_name = {span.name: span for span in spans.get_finished_spans()}
+    assert set(by_name) == {f"prepare {MessageWritten.TYPE}", f"process {MessageWritten.TYPE}"}
+    prepared = by_name[f"prepare {MessageWritten.TYPE}"]
+    trace_id, parent_id = parts(INCOMING)
+    assert f"{prepared.context.trace_id:032x}" == trace_id and f"{prepared.parent.span_id:016x}" == parent_id
+    assert prepared.kind == SpanKind.CONSUMER and prepared.attributes["model"] == "scored"
+    assert prepared.attributes["conversation_id"] == "c-7"
+    assert prepared.end_time <= by_name[f"process {MessageWritten.TYPE}"].start_time
+
+
 async def test_a_message_without_a_context_starts_a_trace_of_its_own(spans):
     uow = FakeUnitOfWork()
     await dispatcher(uow).dispatch(record(written(traceparent=None)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -39,6 +40,22 @@ def process_usage(pid: int) -> tuple[float, float]:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return rss_kib / 1024, (int(fields[11]) + int(fields[12])) / ticks
+
+
+def descendants(pids: list[int]) -> dict[int, list[int]]:
+    """Each process's living descendants (a service's side-work process: chat's sentiment model)."""
+    parent_of: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError):
+                parent_of[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    found: dict[int, list[int]] = {pid: [] for pid in pids}
+    for pid in pids:
+        frontier = [pid]
+        while frontier:
+            frontier = [child for child, parent in parent_of.items() if parent in frontier]
+            found[pid] += frontier
+    return found
 
 
 async def broker_round_trip(bootstrap: str, rate: float, duration_s: float,

@@ -27,7 +27,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from benchmarks.broker_hop import broker_round_trip, pct, process_usage
+from benchmarks.broker_hop import broker_round_trip, descendants, pct, process_usage
 from benchmarks.harness import SERVICE_ENV
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
@@ -87,28 +87,12 @@ def process_name(pid: int) -> str:
     return service or Path(args[0]).name
 
 
-def children(pids: list[int]) -> dict[int, list[int]]:
-    """Each process's living descendants (a service's side-work process: chat's sentiment model)."""
-    parent_of: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError):
-                parent_of[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    found: dict[int, list[int]] = {pid: [] for pid in pids}
-    for pid in pids:
-        frontier = [pid]
-        while frontier:
-            frontier = [child for child, parent in parent_of.items() if parent in frontier]
-            found[pid] += frontier
-    return found
-
-
 def cpu_by_process(pids: list[int]) -> dict[str, float]:
     """CPU seconds used so far by each process, by name, its descendants' included (a descendant that ended
     during the run is not counted: a side-work child replaced meanwhile makes the figure too low)."""
     used: dict[str, float] = defaultdict(float)
-    for pid, descendants in children(pids).items():
-        for each in (pid, *descendants):
+    for pid, tree in descendants(pids).items():
+        for each in (pid, *tree):
             with contextlib.suppress(OSError, StopIteration):  # gone, or a zombie (no VmRSS line)
                 used[process_name(pid)] += process_usage(each)[1]
     return used

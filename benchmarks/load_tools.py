@@ -22,7 +22,7 @@ import httpx
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.broker_hop import pct, process_usage
+from benchmarks.broker_hop import descendants, pct, process_usage
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenants import create_tenant
 from shared.registry import SERVICES
@@ -92,23 +92,33 @@ def system_processes(system: System) -> dict[str, int]:
 
 
 def rss_mb(pid: int) -> float | None:
-    """Resident memory of a process in MB (VmRSS from /proc; None once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024 / MB
-    except OSError:
-        return None
-    return None
+    """Resident memory of a process and its living descendants in MB (VmRSS from /proc: chat's sentiment model
+    is a child process of chat's, and counts in chat's memory as in its pod's); None once it is gone."""
+    total = None
+    for each in (pid, *descendants([pid])[pid]):
+        try:
+            with open(f"/proc/{each}/status") as f:
+                kib = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), None)
+        except OSError:
+            kib = None
+        if kib is not None:
+            total = (total or 0.0) + kib * 1024 / MB
+        elif each == pid:
+            return None
+    return total
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """CPU seconds (user + system) a process has used so far (None once it is gone)."""
+    """CPU seconds (user + system) a process and its living descendants have used so far (chat's sentiment
+    model included; a descendant that ended meanwhile is no longer counted); None once it is gone."""
     try:
-        return process_usage(pid)[1]
+        total = process_usage(pid)[1]
     except (OSError, StopIteration):
         return None
+    for each in descendants([pid])[pid]:
+        with contextlib.suppress(OSError, StopIteration):
+            total += process_usage(each)[1]
+    return total
 
 
 def slope_per_minute(points: list[tuple[float, float]]) -> float | None:

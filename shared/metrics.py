@@ -177,8 +177,9 @@ class _RuntimeCollector(Collector):
         yield transactions
         yield CounterMetricFamily("outbox_published", "Outbox rows this process published.",
                                   value=runtime.relay.published)
-        yield GaugeMetricFamily("outbox_pending_rows", "Outbox rows not yet published.", value=m.outbox_pending)
-        yield GaugeMetricFamily("outbox_oldest_pending_seconds", "Age of the oldest row not yet published.",
+        yield GaugeMetricFamily("outbox_pending_rows", "Outbox rows not yet marked sent (published rows are "
+                                "marked together, within 0.1 s).", value=m.outbox_pending)
+        yield GaugeMetricFamily("outbox_oldest_pending_seconds", "Age of the oldest row not yet marked sent.",
                                 value=m.outbox_oldest_s)
         for name, documentation, read in m._gauges:
             yield GaugeMetricFamily(name, documentation, value=read())

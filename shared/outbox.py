@@ -39,6 +39,7 @@ Publish = Callable[[list[OutRecord]], Awaitable[Any]]
 
 LEASES = "outbox_lease"
 RECENT = 10_000  # ids of rows this relay published lately: a row both read and handed goes out once
+MARK_LINGER_S = 0.1  # published rows are marked sent together, at most this long after the first of them
 FOREIGN_S = 10.0  # after another instance's rows were read, the outbox is read on every pass for this long
 
 
@@ -56,8 +57,10 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._pass_lock = asyncio.Lock()
-        self._marking: asyncio.Task[Any] | None = None  # the previous pass's rows being marked sent
+        self._marking: asyncio.Task[Any] | None = None  # published rows being marked sent
         self._marking_ids: list[Any] = []
+        self._unmarked: list[Any] = []  # published rows not marked yet (marked together, see MARK_LINGER_S)
+        self._unmarked_at = 0.0  # when the first of them was published
         self._handed: list[dict[str, Any]] = []  # rows this process committed, in commit order, not yet published
         self._recent: OrderedDict[Any, None] = OrderedDict()  # ids published lately (bounded: RECENT)
         self._read_at: float | None = None  # when the outbox was last read (None: read on the next pass)
@@ -84,14 +87,18 @@ class OutboxRelay:
                         sent = await self.publish_pending()
                     else:  # the holder reads them
                         sent, self._handed, self._read_at = 0, [], None
+                        await self.marked()  # what it published while it held the lease
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: keep the rows, try again later
                 log.warning("outbox relay pass failed", error=repr(exc))
                 sent, self._read_at = 0, None  # the rows of the failed pass are read again
             if sent < self._batch_size:  # a full batch means more may be waiting: go again at once
+                wait_s = self._poll_interval_s
+                if self._unmarked:  # a pass marks them when their linger is over, even with nothing new
+                    wait_s = min(wait_s, max(0.0, self._unmarked_at + MARK_LINGER_S - self._clock()))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                    await asyncio.wait_for(self._wake.wait(), wait_s)
                 self._wake.clear()
 
     async def stop(self) -> None:
@@ -109,11 +116,14 @@ class OutboxRelay:
 
         The rows are those handed by `committed` and, when the outbox is read on this pass (see the module's
         docstring), those read from it, together in `_id` order (a key's rows are written in order), each once.
-        The marking (an update of the rows, ~5-15 ms with its journal wait) runs while the next pass reads and
-        publishes: a row committed during a pass went out only after that pass's marking before, which is most
-        of a pass. The next pass leaves the rows still being marked out, and waits for their marking before it
-        starts its own (one marking at a time; a failed one fails that pass, and its rows, still pending, go out
-        again: consumers drop the repeats by event_id). `marked()` waits for the marking in flight."""
+        The marking (an update of the rows, ~5-15 ms with its journal wait) runs beside the next passes: a row
+        committed during a pass went out only after that pass's marking before, which is most of a pass. And the
+        rows of several passes are marked together, once the first of them has waited MARK_LINGER_S (or a full
+        batch is waiting): an update per pass was one per event, most of a relay's database work once the rows
+        came handed instead of read. Passes leave the rows published but not marked yet out; one marking runs at
+        a time; a failed one fails a pass, and its rows, still pending, go out again (consumers drop the repeats
+        by event_id), as do the rows of a process that died before marking them. `marked()` marks every
+        published row now and waits."""
         handed = {r["_id"]: r for r in self._handed if r["_id"] not in self._recent}
         self._handed = []
         rows = list(handed.values())
@@ -122,7 +132,7 @@ class OutboxRelay:
             self._read_at = now
             self.reads += 1
             query: dict[str, Any] = {"sent_at": None}
-            if excluded := [*self._marking_ids, *handed]:
+            if excluded := [*self._marking_ids, *self._unmarked, *handed]:
                 query["_id"] = {"$nin": excluded}
             read = await self._db[OUTBOX].find(query).sort("_id", 1).limit(self._batch_size).to_list()
             if any(r["_id"] not in self._recent for r in read):  # a row nobody handed: another instance's, or
@@ -135,7 +145,7 @@ class OutboxRelay:
             rows, self._handed = rows[:self._batch_size], [r for r in rows[self._batch_size:] if r["_id"] in handed]
             self._read_at = None  # and the read ones left out are read again
         if not rows:
-            await self.marked()
+            await self._mark(due_only=True)
             return 0
         try:
             # In one call: a batch per partition, in commit order within each.
@@ -144,19 +154,37 @@ class OutboxRelay:
         except BaseException:
             self._read_at = None  # still pending in the outbox: the next pass reads them
             raise
-        await self.marked()  # a failure leaves this pass's rows out of `_recent`: read and published again
         for r in rows:
             self._recent[r["_id"]] = None
         while len(self._recent) > RECENT:
             self._recent.popitem(last=False)
-        self._marking_ids = [r["_id"] for r in rows]
-        self._marking = asyncio.create_task(self._db[OUTBOX].update_many(
-            {"_id": {"$in": self._marking_ids}}, {"$set": {"sent_at": datetime.now(UTC)}}))
+        if not self._unmarked:
+            self._unmarked_at = self._clock()
+        self._unmarked += [r["_id"] for r in rows]
         self.published += len(rows)
+        await self._mark(due_only=True)
         return len(rows)
 
     async def marked(self) -> None:
-        """Wait until the rows of the last pass are marked sent (raises what marking them raised)."""
+        """Mark every published row sent now, and wait (raises what marking them raised)."""
+        await self._mark(due_only=False)
+
+    async def _mark(self, *, due_only: bool) -> None:
+        """Start marking the published rows not marked yet (only once their linger is over or a batch is full when
+        `due_only`, and without waiting for it then); one marking at a time."""
+        due = bool(self._unmarked) and (not due_only or len(self._unmarked) >= self._batch_size
+                                        or self._clock() - self._unmarked_at >= MARK_LINGER_S)
+        if self._marking is not None and (due or not due_only or self._marking.done()):
+            await self._marked()
+        if due:
+            self._marking_ids, self._unmarked = self._unmarked, []
+            self._marking = asyncio.create_task(self._db[OUTBOX].update_many(
+                {"_id": {"$in": self._marking_ids}}, {"$set": {"sent_at": datetime.now(UTC)}}))
+            if not due_only:
+                await self._marked()
+
+    async def _marked(self) -> None:
+        """Wait for the marking in flight (raises what marking its rows raised)."""
         marking, self._marking = self._marking, None
         try:
             if marking is not None:

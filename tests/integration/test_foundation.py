@@ -250,14 +250,17 @@ async def test_the_next_pass_runs_while_the_last_one_is_marked_sent_and_publishe
 
 
 class _OutboxReads(monitoring.CommandListener):
-    """A command listener counting the relay's reads of the outbox (finds on it)."""
+    """A command listener counting the relay's reads of the outbox (finds on it) and its markings (updates)."""
 
     def __init__(self) -> None:
         self.finds = 0
+        self.updates = 0
 
     def started(self, event) -> None:
         if event.command_name == "find" and event.command.get("find") == OUTBOX:
             self.finds += 1
+        if event.command_name == "update" and event.command.get("update") == OUTBOX:
+            self.updates += 1
 
     def succeeded(self, event) -> None:
         pass
@@ -330,6 +333,32 @@ async def test_rows_handed_by_the_commit_go_out_without_reading_the_outbox_each_
         await r.relay.marked()
         assert r.sent == ids
         assert await r.db[OUTBOX].count_documents({"sent_at": None}) == 0
+    finally:
+        await r.close()
+
+
+async def test_the_rows_of_several_passes_are_marked_sent_together_once_the_first_has_lingered(infrastructure,
+                                                                                                    unique):
+    """Marking rows sent was an update per pass, so one per event: the rows published within MARK_LINGER_S of the
+    first are marked by one update; a pass with nothing new marks them when the time is over; a read meanwhile
+    leaves them out (published, not marked yet), so nothing goes out twice."""
+    from shared.outbox import MARK_LINGER_S
+    r = _HandedRelay(infrastructure, f"relay-linger-{unique}")
+    try:
+        assert await r.relay.publish_pending() == 0
+        ids = []
+        for n in range(3):
+            r.now[0] = n * MARK_LINGER_S / 4
+            ids.append(await r.commit(r.uow, f"l{n}"))
+            assert await r.relay.publish_pending() == 1
+        r.relay.notify()  # a read now: the three are still pending in the outbox, and left out
+        assert await r.relay.publish_pending() == 0
+        assert r.reads.updates == 0 and await r.db[OUTBOX].count_documents({"sent_at": None}) == 3
+        r.now[0] = MARK_LINGER_S
+        assert await r.relay.publish_pending() == 0  # nothing new; their time is over: one update marks them
+        await r.relay.marked()
+        assert r.reads.updates == 1 and await r.db[OUTBOX].count_documents({"sent_at": None}) == 0
+        assert r.sent == ids
     finally:
         await r.close()
 

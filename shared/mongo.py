@@ -345,12 +345,15 @@ class Transaction:
 
 class MongoUnitOfWork:
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, *,
-                 on_outbox: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+                 on_outbox: Callable[[list[dict[str, Any]]], None] | None = None, origin: str | None = None) -> None:
         """`on_outbox` is called after every commit that wrote outbox rows, with those rows (their `_id`s set) in
-        the order written (shared.outbox.OutboxRelay.committed: they go out without being read back)."""
+        the order written (shared.outbox.OutboxRelay.committed: they go out without being read back). `origin`
+        is stored on each row (the relay's owner id: a relay reading the outbox tells its own rows, handed or
+        about to be, from another instance's)."""
         self.client = client
         self.db = client[database]
         self._on_outbox = on_outbox
+        self._origin = origin
         # (collection, callback): called after a commit that wrote into that collection
         self._on_commit: list[tuple[str, Callable[[], None]]] = []
         self._hot = _KeyLocks()
@@ -459,7 +462,7 @@ class MongoUnitOfWork:
                 await self.db[collection].insert_many([d for c, d in tx.later if c == collection], session=session)
             wrote.update(c for c, _ in tx.later)
             if tx.pending:
-                rows = [outbox_row(topic, env) for topic, env in tx.pending]
+                rows = [outbox_row(topic, env, self._origin) for topic, env in tx.pending]
                 await self.db[OUTBOX].insert_many(rows, session=session)  # sets each row's _id
                 outbox[:] = rows
                 wrote.add(OUTBOX)
@@ -485,9 +488,12 @@ class MongoUnitOfWork:
         return result[0]
 
 
-def outbox_row(topic: str, env: Envelope[Any]) -> dict[str, Any]:
-    return {"topic": topic, "key": env.key, "event_id": env.event_id, "type": env.type,
-            "value": encode(env), "created_at": datetime.now(UTC), "sent_at": None}
+def outbox_row(topic: str, env: Envelope[Any], origin: str | None = None) -> dict[str, Any]:
+    row = {"topic": topic, "key": env.key, "event_id": env.event_id, "type": env.type,
+           "value": encode(env), "created_at": datetime.now(UTC), "sent_at": None}
+    if origin is not None:
+        row["origin"] = origin
+    return row
 
 
 async def ensure_runtime_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:

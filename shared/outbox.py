@@ -10,7 +10,9 @@ The rows this process commits are also handed to the relay right after their com
 work's outbox callback), so a pass publishes them without reading them back: a round trip less on every event's
 way, in every service. The outbox is still read (`find`) on the first pass, once per poll interval, after a failed
 pass or a regained lease, and on every pass while another instance's rows have been seen lately (that instance
-does not hold the lease, so only this relay's reads find its rows)."""
+does not hold the lease, so only this relay's reads find its rows). Each row names the relay of the process that
+wrote it (`origin`), so a read that finds one of this process's rows before its commit handed it over (a race of
+a few microseconds) is not taken for another instance's."""
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._lease_s = lease_s
         self._batch_size = batch_size
-        self._owner = uuid4().hex
+        self.owner = uuid4().hex  # also each row's origin, when the unit of work is told it (MongoUnitOfWork)
         self._clock = clock
         self._held_until = 0.0  # monotonic time until which the lease is surely ours (renewed at half its life)
         self._wake = asyncio.Event()
@@ -109,7 +111,7 @@ class OutboxRelay:
             with contextlib.suppress(Exception):  # unmarked rows are published again by the next holder
                 await self.marked()
             self._held_until = 0.0
-            await self._db[LEASES].delete_one({"_id": "relay", "owner": self._owner})
+            await self._db[LEASES].delete_one({"_id": "relay", "owner": self.owner})
 
     async def publish_pending(self) -> int:
         """One pass: publish pending rows in order and have them marked sent; returns how many.
@@ -135,8 +137,8 @@ class OutboxRelay:
             if excluded := [*self._marking_ids, *self._unmarked, *handed]:
                 query["_id"] = {"$nin": excluded}
             read = await self._db[OUTBOX].find(query).sort("_id", 1).limit(self._batch_size).to_list()
-            if any(r["_id"] not in self._recent for r in read):  # a row nobody handed: another instance's, or
-                self._foreign_until = now + FOREIGN_S          # a row committed before this process started
+            if any(r.get("origin") != self.owner for r in read):  # another instance's row (or one from before
+                self._foreign_until = now + FOREIGN_S            # this process started, or without an origin)
             rows += [r for r in read if r["_id"] not in self._recent]
             rows.sort(key=lambda r: r["_id"])
             if len(read) == self._batch_size:  # more may be waiting: read again on the next pass
@@ -208,11 +210,11 @@ class OutboxRelay:
         now = datetime.now(UTC)
         try:
             lease = await self._db[LEASES].find_one_and_update(
-                {"_id": "relay", "$or": [{"owner": self._owner}, {"expires_at": {"$lt": now}}]},
-                {"$set": {"owner": self._owner, "expires_at": now + timedelta(seconds=self._lease_s)}},
+                {"_id": "relay", "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},
+                {"$set": {"owner": self.owner, "expires_at": now + timedelta(seconds=self._lease_s)}},
                 upsert=True, return_document=ReturnDocument.AFTER)
         except DuplicateKeyError:  # someone else holds a live lease
             return False
-        held = lease is not None and lease["owner"] == self._owner
+        held = lease is not None and lease["owner"] == self.owner
         self._held_until = started + self._lease_s / 2 if held else 0.0
         return held

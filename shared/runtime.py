@@ -166,7 +166,8 @@ class ServiceRuntime:
         self.relay = OutboxRelay(self.db, self.producer.publish, poll_interval_s=settings.outbox_poll_interval_s,
                                  lease_s=settings.outbox_lease_s)
         # Unit tests hand in shared.testing.fakes.FakeUnitOfWork (dead letters and handlers then need no MongoDB).
-        self.uow = uow or MongoUnitOfWork(self.mongo, settings.database_name, on_outbox=self.relay.committed)
+        self.uow = uow or MongoUnitOfWork(self.mongo, settings.database_name, on_outbox=self.relay.committed,
+                                           origin=self.relay.owner)
         self.dispatchers: dict[str, MessageDispatcher] = {}
         # AsyncAPI channel (an endpoint's title) -> the payload types its records carry.
         self.channel_messages: dict[str, tuple[type[Message], ...]] = {}

@@ -284,7 +284,8 @@ class _HandedRelay:
         self.now = [0.0]
         self.sent: list[str] = []
         self.relay = OutboxRelay(self.db, self.publish, poll_interval_s=0.5, clock=lambda: self.now[0])
-        self.uow = MongoUnitOfWork(self.client, name, on_outbox=self.relay.committed)  # this process's commits
+        self.uow = MongoUnitOfWork(self.client, name, on_outbox=self.relay.committed,  # this process's commits
+                                   origin=self.relay.owner)
         self.other = MongoUnitOfWork(self.client, name)  # another instance's (it does not hold the lease)
 
     async def publish(self, records: list[OutRecord]) -> None:
@@ -324,12 +325,14 @@ async def test_rows_handed_by_the_commit_go_out_without_reading_the_outbox_each_
         assert r.reads.finds == 2
         # Read first, handed after (its commit's callback came late): published by the read, not again.
         late: list[dict] = []
-        uow = type(r.uow)(r.client, r.name, on_outbox=late.extend)
+        uow = type(r.uow)(r.client, r.name, on_outbox=late.extend, origin=r.relay.owner)
         ids.append(await r.commit(uow, "n6"))
         r.relay.notify()
         assert await r.relay.publish_pending() == 1
         r.relay.committed(late)
         assert await r.relay.publish_pending() == 0
+        # That row was this process's (its origin): not taken for another instance's, so no read on every pass.
+        assert r.reads.finds == 3
         await r.relay.marked()
         assert r.sent == ids
         assert await r.db[OUTBOX].count_documents({"sent_at": None}) == 0

@@ -144,8 +144,10 @@ class OutboxRelay:
             if len(read) == self._batch_size:  # more may be waiting: read again on the next pass
                 self._read_at = None
         if len(rows) > self._batch_size:  # the rest on the next pass (run goes again at once after a full one)
-            rows, self._handed = rows[:self._batch_size], [r for r in rows[self._batch_size:] if r["_id"] in handed]
-            self._read_at = None  # and the read ones left out are read again
+            rows, rest = rows[:self._batch_size], rows[self._batch_size:]
+            self._handed = [*(r for r in rest if r["_id"] in handed), *self._handed]  # before any handed meanwhile
+            if any(r["_id"] not in handed for r in rest):
+                self._read_at = None  # read ones left out: read again
         if not rows:
             await self._mark(due_only=True)
             return 0

@@ -366,6 +366,26 @@ async def test_the_rows_of_several_passes_are_marked_sent_together_once_the_firs
         await r.close()
 
 
+async def test_handed_rows_past_a_batch_go_out_on_the_next_pass_in_commit_order(infrastructure, unique):
+    """A pass publishes at most a batch; the handed rows past it wait for the next pass, ahead of any handed
+    meanwhile, and nothing is read for them."""
+    r = _HandedRelay(infrastructure, f"relay-batch-{unique}")
+    try:
+        r.relay = OutboxRelay(r.db, r.publish, poll_interval_s=0.5, batch_size=2, clock=lambda: r.now[0])
+        r.uow = type(r.uow)(r.client, r.name, on_outbox=r.relay.committed, origin=r.relay.owner)
+        assert await r.relay.publish_pending() == 0
+        ids = [await r.commit(r.uow, f"b{n}") for n in range(3)]
+        assert await r.relay.publish_pending() == 2
+        ids.append(await r.commit(r.uow, "b3"))
+        assert await r.relay.publish_pending() == 2
+        assert await r.relay.publish_pending() == 0
+        await r.relay.marked()
+        assert r.sent == ids and r.reads.finds == 1
+        assert await r.db[OUTBOX].count_documents({"sent_at": None}) == 0
+    finally:
+        await r.close()
+
+
 async def test_another_instances_rows_are_read_each_poll_interval_then_on_every_pass_for_a_while(infrastructure,
                                                                                                 unique):
     """Rows this relay was not handed (another instance's, which does not hold the lease) are found by a read:

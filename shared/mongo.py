@@ -345,14 +345,18 @@ class Transaction:
 
 class MongoUnitOfWork:
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, *,
-                 on_outbox: Callable[[list[dict[str, Any]]], None] | None = None, origin: str | None = None) -> None:
+                 on_outbox: Callable[[list[dict[str, Any]]], None] | None = None, origin: str | None = None,
+                 on_outbox_unknown: Callable[[], None] | None = None) -> None:
         """`on_outbox` is called after every commit that wrote outbox rows, with those rows (their `_id`s set) in
         the order written (shared.outbox.OutboxRelay.committed: they go out without being read back). `origin`
         is stored on each row (the relay's owner id: a relay reading the outbox tells its own rows, handed or
-        about to be, from another instance's)."""
+        about to be, from another instance's). `on_outbox_unknown` is called when a unit of work that wrote outbox
+        rows fails in its commit (no reply, cancelled while waiting for it): they may be committed, and only a
+        read finds them (OutboxRelay.notify: its next pass reads, before a later row of the same key goes out)."""
         self.client = client
         self.db = client[database]
         self._on_outbox = on_outbox
+        self._on_outbox_unknown = on_outbox_unknown
         self._origin = origin
         # (collection, callback): called after a commit that wrote into that collection
         self._on_commit: list[tuple[str, Callable[[], None]]] = []
@@ -472,6 +476,10 @@ class MongoUnitOfWork:
             async with self.client.start_session() as session:
                 await session.with_transaction(attempt, read_concern=ReadConcern("snapshot"),
                                                write_concern=WriteConcern("majority"))
+        except BaseException:
+            if outbox and self._on_outbox_unknown is not None:  # written by the last attempt: it got to its commit
+                self._on_outbox_unknown()
+            raise
         finally:
             _ATTEMPT.reset(token)
         self.stats["committed"] += 1

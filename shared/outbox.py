@@ -42,7 +42,13 @@ Publish = Callable[[list[OutRecord]], Awaitable[Any]]
 LEASES = "outbox_lease"
 RECENT = 10_000  # ids of rows this relay published lately: a row both read and handed goes out once
 MARK_LINGER_S = 0.1  # published rows are marked sent together, at most this long after the first of them
-FOREIGN_S = 10.0  # after another instance's rows were read, the outbox is read on every pass for this long
+# After another instance's rows were read, the outbox is read on every pass for this long: with two instances
+# running, always (each pass then sends a key's rows of both instances together, in `_id` order, as before the
+# hand-over); what is left is the first row of an instance after FOREIGN_S without any, which waits for the next
+# read (at most a poll interval) while a row of the same key this instance commits meanwhile may go first.
+FOREIGN_S = 600.0
+HANDED_MAX = 2_000  # handed rows kept for a pass; past that (the relay not running: Kafka away at start) they
+#                     are dropped, and the next pass reads them
 
 
 class OutboxRelay:
@@ -78,7 +84,10 @@ class OutboxRelay:
     def committed(self, rows: list[dict[str, Any]]) -> None:
         """Called right after a commit that wrote these outbox rows (with their `_id`s), so they go out without
         waiting for the next poll, and without being read back."""
-        self._handed.extend(rows)
+        if len(self._handed) + len(rows) > HANDED_MAX:  # a relay not running: read them when it runs
+            self._handed, self._read_at = [], None
+        else:
+            self._handed.extend(rows)
         self._wake.set()
 
     async def run(self) -> None:
@@ -94,10 +103,10 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # broker or database away: keep the rows, try again later
                 log.warning("outbox relay pass failed", error=repr(exc))
-                sent, self._read_at = 0, None  # the rows of the failed pass are read again
+                sent, self._read_at = -1, None  # the rows of the failed pass are read again, a poll interval on
             if sent < self._batch_size:  # a full batch means more may be waiting: go again at once
                 wait_s = self._poll_interval_s
-                if self._unmarked:  # a pass marks them when their linger is over, even with nothing new
+                if self._unmarked and sent >= 0:  # a pass marks them when their linger is over, nothing new or not
                     wait_s = min(wait_s, max(0.0, self._unmarked_at + MARK_LINGER_S - self._clock()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait_s)

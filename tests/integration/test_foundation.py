@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import ClassVar
 
 import pytest
@@ -255,8 +256,11 @@ class _OutboxReads(monitoring.CommandListener):
     def __init__(self) -> None:
         self.finds = 0
         self.updates = 0
+        self.on_commit = None  # called when a commitTransaction is sent
 
     def started(self, event) -> None:
+        if event.command_name == "commitTransaction" and self.on_commit is not None:
+            self.on_commit()
         if event.command_name == "find" and event.command.get("find") == OUTBOX:
             self.finds += 1
         if event.command_name == "update" and event.command.get("update") == OUTBOX:
@@ -285,7 +289,7 @@ class _HandedRelay:
         self.sent: list[str] = []
         self.relay = OutboxRelay(self.db, self.publish, poll_interval_s=0.5, clock=lambda: self.now[0])
         self.uow = MongoUnitOfWork(self.client, name, on_outbox=self.relay.committed,  # this process's commits
-                                   origin=self.relay.owner)
+                                   origin=self.relay.owner, on_outbox_unknown=self.relay.notify)
         self.other = MongoUnitOfWork(self.client, name)  # another instance's (it does not hold the lease)
 
     async def publish(self, records: list[OutRecord]) -> None:
@@ -382,6 +386,61 @@ async def test_handed_rows_past_a_batch_go_out_on_the_next_pass_in_commit_order(
         await r.relay.marked()
         assert r.sent == ids and r.reads.finds == 1
         assert await r.db[OUTBOX].count_documents({"sent_at": None}) == 0
+    finally:
+        await r.close()
+
+
+async def test_a_unit_of_work_cancelled_at_its_commit_has_its_rows_read_on_the_next_pass(infrastructure, unique):
+    """Cancelled while waiting for its commit's reply, a unit of work hands nothing, yet its rows may be committed:
+    the next pass reads the outbox (not a poll interval later, after a later row of the same key went out)."""
+    r = _HandedRelay(infrastructure, f"relay-unknown-{unique}")
+    try:
+        assert await r.relay.publish_pending() == 0
+        task = asyncio.create_task(r.commit(r.uow, "u1"))
+        r.reads.on_commit = task.cancel  # the commit is sent; its reply is never awaited
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        r.reads.on_commit = None
+        await eventually(lambda: _positive(r.db[OUTBOX].count_documents({})), timeout_s=10)  # it did commit
+        later = await r.commit(r.uow, "u1")  # the same key's next row, handed
+        assert await r.relay.publish_pending() == 2
+        assert r.reads.finds == 2 and len(r.sent) == 2 and r.sent[1] == later  # the cancelled one first
+    finally:
+        await r.close()
+
+
+async def _positive(awaitable) -> bool:
+    return await awaitable > 0
+
+
+async def test_a_failing_publish_is_tried_again_a_poll_interval_later_not_at_once(infrastructure, unique):
+    """With rows waiting for their marking, a failed pass does not make the relay loop at once (each time a read
+    and a warning) until the broker is back: it waits its poll interval, as it always did."""
+    r = _HandedRelay(infrastructure, f"relay-failing-{unique}")
+    failing = [False]
+
+    async def publish(records: list[OutRecord]) -> None:
+        if failing[0]:
+            raise ConnectionError("broker away")
+        r.sent.extend(headers["event_id"] for *_, headers in records)
+    try:
+        r.relay = OutboxRelay(r.db, publish, poll_interval_s=0.1)
+        r.uow = type(r.uow)(r.client, r.name, on_outbox=r.relay.committed, origin=r.relay.owner)
+        assert await r.relay.publish_pending() == 0
+        await r.commit(r.uow, "f1")
+        assert await r.relay.publish_pending() == 1  # published; its marking waits for the linger
+        failing[0] = True
+        await r.commit(r.uow, "f2")
+        before, began = r.reads.finds, asyncio.get_running_loop().time()
+        loop = asyncio.create_task(r.relay.run())
+        try:
+            await eventually(lambda: r.reads.finds - before >= 5, timeout_s=30)  # five failed passes
+        finally:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        # one read per poll interval: five took at least four intervals (looping at once, a few milliseconds)
+        assert asyncio.get_running_loop().time() - began >= 4 * 0.1 * 0.9
     finally:
         await r.close()
 

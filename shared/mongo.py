@@ -352,7 +352,8 @@ class MongoUnitOfWork:
         is stored on each row (the relay's owner id: a relay reading the outbox tells its own rows, handed or
         about to be, from another instance's). `on_outbox_unknown` is called when a unit of work that wrote outbox
         rows fails in its commit (no reply, cancelled while waiting for it): they may be committed, and only a
-        read finds them (OutboxRelay.notify: its next pass reads, before a later row of the same key goes out)."""
+        read finds them (OutboxRelay.unknown: it reads on every pass for a while, so they go out before a later row
+        of the same key)."""
         self.client = client
         self.db = client[database]
         self._on_outbox = on_outbox
@@ -447,6 +448,7 @@ class MongoUnitOfWork:
         last: list[Transaction] = []  # the latest attempt's transaction: after the commit, the committed one's
 
         async def attempt(session: AsyncClientSession) -> None:
+            outbox.clear()  # first: only an attempt that wrote its rows (then its commit) leaves them
             self.stats["attempts"] += 1
             await keys.start(wait_s=HOT_KEY_WAIT_S)  # also after a write conflict PyMongo retries this for
             _ATTEMPT.set(keys)  # (this callback's context is the caller's: reset below)
@@ -454,7 +456,6 @@ class MongoUnitOfWork:
             last[:] = [tx]
             result.clear()
             wrote.clear()
-            outbox.clear()
             if message_id is not None:
                 try:
                     await self.db[PROCESSED].insert_one({"_id": message_id, "at": datetime.now(UTC)},

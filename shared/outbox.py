@@ -47,6 +47,7 @@ MARK_LINGER_S = 0.1  # published rows are marked sent together, at most this lon
 # hand-over); what is left is the first row of an instance after FOREIGN_S without any, which waits for the next
 # read (at most a poll interval) while a row of the same key this instance commits meanwhile may go first.
 FOREIGN_S = 600.0
+UNKNOWN_S = 10.0  # after a commit with outbox rows ended without a reply, the outbox is read on every pass this long
 HANDED_MAX = 2_000  # handed rows kept for a pass; past that (the relay not running: Kafka away at start) they
 #                     are dropped, and the next pass reads them
 
@@ -80,6 +81,13 @@ class OutboxRelay:
         """Wake the relay now (rows were written that it must read: it reads on its next pass)."""
         self._read_at = None
         self._wake.set()
+
+    def unknown(self) -> None:
+        """A commit that wrote outbox rows ended without a reply (cancelled, connection lost): they may be committed
+        now or a moment later, and only a read finds them; the relay reads on every pass for UNKNOWN_S, so none of
+        them goes out after a later row of the same key."""
+        self._foreign_until = max(self._foreign_until, self._clock() + UNKNOWN_S)
+        self.notify()
 
     def committed(self, rows: list[dict[str, Any]]) -> None:
         """Called right after a commit that wrote these outbox rows (with their `_id`s), so they go out without

@@ -167,7 +167,7 @@ class ServiceRuntime:
                                  lease_s=settings.outbox_lease_s)
         # Unit tests hand in shared.testing.fakes.FakeUnitOfWork (dead letters and handlers then need no MongoDB).
         self.uow = uow or MongoUnitOfWork(self.mongo, settings.database_name, on_outbox=self.relay.committed,
-                                           origin=self.relay.owner, on_outbox_unknown=self.relay.notify)
+                                           origin=self.relay.owner, on_outbox_unknown=self.relay.unknown)
         self.dispatchers: dict[str, MessageDispatcher] = {}
         # AsyncAPI channel (an endpoint's title) -> the payload types its records carry.
         self.channel_messages: dict[str, tuple[type[Message], ...]] = {}

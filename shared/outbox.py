@@ -75,7 +75,6 @@ class OutboxRelay:
         self._read_at: float | None = None  # when the outbox was last read (None: read on the next pass)
         self._foreign_until = 0.0  # read on every pass until then (another instance's rows were read)
         self.published = 0
-        self.reads = 0  # passes that read the outbox (the others published handed rows only)
 
     def notify(self) -> None:
         """Wake the relay now (rows were written that it must read: it reads on its next pass)."""
@@ -149,7 +148,6 @@ class OutboxRelay:
         now = self._clock()
         if self._read_at is None or now - self._read_at >= self._poll_interval_s or now < self._foreign_until:
             self._read_at = now
-            self.reads += 1
             query: dict[str, Any] = {"sent_at": None}
             if excluded := [*self._marking_ids, *self._unmarked, *handed]:
                 query["_id"] = {"$nin": excluded}

@@ -31,6 +31,7 @@ from shared.contracts.envelope import Envelope, Message
 from shared.logging import Processor, configure_logging, get_logger, request_context
 from shared.metrics import CONTENT_TYPE, ServiceMetrics
 from shared.mongo import AlreadyProcessed, MongoUnitOfWork, Transaction, ensure_runtime_indexes, make_mongo_client
+from shared.offsets import OffsetCommits
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing, server_spans
@@ -68,8 +69,8 @@ async def _raw_value(message: Any) -> bytes:
 
 async def _waiting_behind(consumer: Any, raw: Any, limit: int, *, any_partition: bool = False) -> list[Record]:
     """The records of `raw`'s partition already fetched behind it (up to `limit`, none waited for), taken from
-    the consumer that read it, so that they are handled with it as one batch. The commit after the batch (the
-    consumer's positions) commits them too; a failure seeks back to `raw`, so they are read again with it.
+    the consumer that read it, so that they are handled with it as one batch. The batch's offsets are noted for
+    the next commit together (shared/offsets.py); a failure seeks back to `raw`, so they are read again with it.
     `any_partition`: those fetched of every partition the consumer holds (each partition's still in order; a
     failure must then seek each of them back: _rewind)."""
     if consumer is None or limit <= 0:
@@ -92,8 +93,8 @@ def _spans(records: list[Record]) -> dict[int, tuple[int, int]]:
 
 
 def _rewind(consumer: Any, topic: str, spans: dict[int, tuple[int, int]]) -> None:
-    """Seek every partition of a batch that failed back to its first record, so that none is committed past a
-    record not handled (the subscriber's nack seeks back the partition of the record it handed over only)."""
+    """Seek every partition of a batch that failed back to its first record, so that it is read again and none is
+    committed past a record not handled (offsets are ours to commit: the subscriber's acknowledgement is off)."""
     for partition, (first, _) in spans.items():
         try:
             consumer.seek(TopicPartition(topic, partition), first)
@@ -168,11 +169,14 @@ class ServiceRuntime:
         # Unit tests hand in shared.testing.fakes.FakeUnitOfWork (dead letters and handlers then need no MongoDB).
         self.uow = uow or MongoUnitOfWork(self.mongo, settings.database_name, on_outbox=self.relay.committed,
                                            origin=self.relay.owner, on_outbox_unknown=self.relay.unknown)
+        # What the consumers handled, committed to Kafka in the background (shared/offsets.py)
+        self.offsets = OffsetCommits(settings.kafka_commit_interval_ms / 1000)
         self.dispatchers: dict[str, MessageDispatcher] = {}
         # AsyncAPI channel (an endpoint's title) -> the payload types its records carry.
         self.channel_messages: dict[str, tuple[type[Message], ...]] = {}
         self._startup: list[Callable[[], Awaitable[None]]] = [lambda: ensure_runtime_indexes(self.db)]
-        self._loops: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run, self._report_stats]
+        self._loops: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run, self.offsets.run,
+                                                                       self._report_stats]
         self._tasks: list[asyncio.Task[None]] = []
         self._connector: asyncio.Task[None] | None = None
         self.connected = False  # MongoDB and Kafka reached, consuming and loops started
@@ -215,8 +219,9 @@ class ServiceRuntime:
         self.channel_messages[title] = (*(handlers or {}), *(batch_handlers or {}))
         subscriber = self.broker.subscriber(
             topic.name, group_id=group_id, auto_offset_reset="earliest",
-            # An exception here means the dead-letter publish itself failed: re-read the record, never skip it.
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            # Offsets are committed by self.offsets (not after each record); a batch that fails (the dead-letter
+            # publish itself failed) is rewound by on_record, so it is read again, never skipped.
+            ack_policy=AckPolicy.MANUAL, listener=self.offsets,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
@@ -237,11 +242,13 @@ class ServiceRuntime:
             try:
                 await dispatcher.dispatch_batch(records)
             except BaseException:
-                if across_partitions and consumer is not None:
+                if consumer is not None:
                     _rewind(consumer, raw.topic, spans)
                 raise
             for partition, (_, last) in spans.items():
                 positions.handled(consumer, partition, last)
+            if consumer is not None:
+                await self.offsets.handled(consumer, raw.topic, spans)
             batch_seconds.observe(time.perf_counter() - started)
             batch_records.observe(len(records))
 
@@ -331,6 +338,10 @@ class ServiceRuntime:
         pending = await cancel_all(self._tasks)
         if pending:
             log.warning("background tasks did not stop", tasks=sorted(t.get_name() for t in pending))
+        # What the consumers handled so far is committed before they stop (what they handle after it is read
+        # again on the next start, and dropped as repeats); bounded, as Kafka may be the thing that is down.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.offsets.flush(), 5)
         with contextlib.suppress(Exception):  # the relay is done; what it had not sent is still pending in the outbox
             await asyncio.wait_for(self.producer.stop(), BROKER_STOP_S)
 

@@ -665,3 +665,104 @@ async def test_a_batch_across_partitions_takes_every_partition_and_a_failed_one_
         assert consumer.outcomes[Outcome.HANDLED] == 120
     finally:
         await b.stop()
+
+
+async def _committed(infra, group: str) -> dict[int, int]:
+    """The group's committed offsets on the broker, by partition (what a restarted consumer starts from)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+async def _send_notes(infra, topic: Topic, keys: list[str]) -> dict[int, int]:
+    """One record per key; the partitions' end offsets after them."""
+    from aiokafka import AIOKafkaProducer
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        ends: dict[int, int] = {}
+        for key in keys:
+            env = wrap(NoteWritten(note_id=key, text=key), tenant_id="t1", key=key, producer="a")
+            meta = await producer.send_and_wait(topic.name, encode(env), key=key.encode())
+            ends[meta.partition] = meta.offset + 1
+        return ends
+    finally:
+        await producer.stop()
+
+
+async def test_offsets_are_committed_in_the_background_not_after_each_batch_and_before_a_stop(
+        infrastructure, unique, topic):
+    """Handled records are not committed one batch at a time (no commit while the interval has not passed),
+    they are committed when the service stops, and a restarted consumer reads none of them again; with a short
+    interval they are committed while it runs."""
+    group = f"b-{unique}"
+    b = ServiceRuntime(settings(infrastructure, group).model_copy(update={"kafka_commit_interval_ms": 600_000}),
+                       title="b")
+    consumer = b.consume(topic, {NoteWritten: projector(b)})
+    await b.start()
+    try:
+        ends = {}
+        for n in range(12):  # one at a time: twelve batches
+            ends |= await _send_notes(infrastructure, topic, [f"n{n}"])
+            await eventually(lambda n=n: consumer.outcomes[Outcome.HANDLED] == n + 1, timeout_s=30)
+        assert await _committed(infrastructure, group) == {}  # committing after each batch: twelve commits here
+        assert b.offsets.noted() and b.offsets.commits == 0
+    finally:
+        await b.stop()
+    assert await _committed(infrastructure, group) == ends  # the stop committed them
+
+    again = ServiceRuntime(settings(infrastructure, group).model_copy(update={"kafka_commit_interval_ms": 200}),
+                           title="b")
+    consumer = again.consume(topic, {NoteWritten: projector(again)})
+    await again.start()
+    try:
+        ends |= await _send_notes(infrastructure, topic, ["m1", "m2", "m3"])
+        await eventually(lambda: consumer.outcomes[Outcome.HANDLED] == 3, timeout_s=30)
+        await eventually(lambda: _committed_to(infrastructure, group, ends), timeout_s=30)  # while it runs
+        assert consumer.outcomes[Outcome.DUPLICATE] == 0  # nothing of before the stop read again
+        assert await again.db.notes_view.count_documents({}) == 15
+    finally:
+        await again.stop()
+
+
+async def _committed_to(infra, group: str, ends: dict[int, int]) -> bool:
+    return await _committed(infra, group) == ends
+
+
+async def test_partitions_taken_away_by_a_rebalance_are_committed_first(infrastructure, unique, topic):
+    """A second instance joins: before the first gives partitions up, what it handled of them is committed, so
+    the newcomer reads none of it again (though the interval, ten minutes, has not passed)."""
+    group = f"b-{unique}"
+    first = ServiceRuntime(settings(infrastructure, group).model_copy(
+        update={"kafka_commit_interval_ms": 600_000, "consumer_workers": 1}), title="b")
+    handled = first.consume(topic, {NoteWritten: projector(first)})
+    await first.start()
+    second = ServiceRuntime(settings(infrastructure, group).model_copy(
+        update={"kafka_commit_interval_ms": 600_000, "consumer_workers": 1}), title="b")
+    joined = second.consume(topic, {NoteWritten: projector(second)})
+    try:
+        ends = await _send_notes(infrastructure, topic, [f"n{n}" for n in range(12)])
+        assert len(ends) == 3  # every partition has records
+        await eventually(lambda: handled.outcomes[Outcome.HANDLED] == 12, timeout_s=30)
+        assert await _committed(infrastructure, group) == {}
+        await second.start()  # the group rebalances: the first gives up partitions, and commits them first
+        await eventually(lambda: _committed_to(infrastructure, group, ends), timeout_s=30)
+        await eventually(lambda: _assigned(second), timeout_s=30)  # so that some of the next records are its
+        more = await _send_notes(infrastructure, topic, [f"m{n}" for n in range(12)])
+        await eventually(lambda: handled.outcomes[Outcome.HANDLED] + joined.outcomes[Outcome.HANDLED] == 24,
+                         timeout_s=30)
+        assert joined.outcomes[Outcome.HANDLED] > 0 and joined.outcomes[Outcome.DUPLICATE] == 0
+        assert len(more) == 3
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+def _assigned(service: ServiceRuntime) -> bool:
+    consumers = [c for s in service.broker.subscribers for c in (getattr(s, "consumer_subgroup", None) or [s.consumer])]
+    return any(c is not None and c.assignment() for c in consumers)

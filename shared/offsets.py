@@ -9,14 +9,16 @@ consumer, and never on the way of a record.
 
 Nothing is lost by committing late: a record past the last commit is read again after a crash or a rebalance,
 and the idempotent consumer (shared.consumer, its processed-message records) drops it as a repeat. To keep even
-that small, the partitions a consumer gives up in a rebalance are committed first (`on_partitions_revoked`, the
-consumer's rebalance listener), and a service that stops commits what it handled (`flush`) before its consumers
-stop. `interval_s` 0 commits after every batch, before the consumer takes its next record, as FastStream does."""
+that small, the partitions a consumer gives up in a rebalance are committed first (the listener of its group,
+`listener`), and a service that stops commits what it handled (`flush`) before its consumers stop. `interval_s`
+0 commits after every batch, before the consumer takes its next record, as FastStream does.
+
+Notes are kept per consumer group and partition: one process may read a topic in two groups (cases reads
+chat's events for its timeline and, in a group of its own, for suggestions)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,66 +29,119 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 REVOKE_WAIT_S = 5.0  # a rebalance waits this long at most for the commit of what it takes away
+COMMIT_WAIT_S = 5.0  # one consumer's commit, at most (aiokafka retries while the coordinator is away)
+
+Note = tuple[str, TopicPartition]  # (consumer group, partition)
 
 
-class OffsetCommits(ConsumerRebalanceListener):  # type: ignore[misc]
-    """The next offsets of the partitions this process's consumers handled, until they are committed. One per
-    service process, for all its consumers (a partition has one consumer in a process at a time)."""
+class OffsetCommits:
+    """The next offsets of the partitions this process's consumers handled, until they are committed: one per
+    service process, for all its consumers (a group's partition has one consumer in a process at a time)."""
 
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
-        self._noted: dict[TopicPartition, tuple[Any, int]] = {}  # partition -> (its consumer, next offset)
+        self._noted: dict[Note, tuple[Any, int]] = {}  # -> (the consumer that handled it, next offset)
+        self._rebalances: dict[str, int] = {}  # per group: partitions revoked so far (see `handled`)
         self.commits = 0  # commit requests sent
-        self.failed = 0  # of which refused (a rebalance took the partitions) or failed
+        self.failed = 0  # of which refused (a rebalance took the partitions), failed or timed out
+        self._running: asyncio.Future[None] | None = None  # the background flush under way
 
-    async def handled(self, consumer: Any, topic: str, spans: dict[int, tuple[int, int]]) -> None:
+    def listener(self, group: str) -> ConsumerRebalanceListener:
+        """The rebalance listener of a group's consumers: what they give up is committed first."""
+        return _Revokes(self, group)
+
+    def rebalances(self, group: str) -> int:
+        """Taken before a batch is handled, handed back to `handled` (a batch that spans a rebalance notes
+        nothing: its partitions may have gone and come back, and its offsets be behind a newer commit)."""
+        return self._rebalances.get(group, 0)
+
+    async def handled(self, consumer: Any, group: str, topic: str, spans: dict[int, tuple[int, int]],
+                      rebalances: int) -> None:
         """A batch of `topic` is handled: each partition's records from first to last (`spans`)."""
+        if rebalances != self.rebalances(group):
+            return  # read again by whoever holds the partition now, and dropped as repeats
         for partition, (_, last) in spans.items():
-            self._noted[TopicPartition(topic, partition)] = (consumer, last + 1)
+            self._noted[(group, TopicPartition(topic, partition))] = (consumer, last + 1)
         if self.interval_s <= 0:
-            await self.flush(TopicPartition(topic, partition) for partition in spans)
+            await self.flush([(group, TopicPartition(topic, partition)) for partition in spans])
 
-    def noted(self) -> dict[TopicPartition, int]:
+    def noted(self) -> dict[Note, int]:
         """The offsets waiting for their commit."""
-        return {tp: offset for tp, (_, offset) in self._noted.items()}
+        return {note: offset for note, (_, offset) in self._noted.items()}
 
-    async def flush(self, partitions: Iterable[TopicPartition] | None = None) -> None:
-        """Commit the noted offsets (of `partitions` only, if given): one request per consumer. Taken off the
-        notes before the request is sent, so two flushes never commit one note twice; a failed commit is logged
-        and dropped (its records are read again, and dropped as repeats)."""
-        taken = list(self._noted) if partitions is None else [tp for tp in partitions if tp in self._noted]
-        by_consumer: dict[int, tuple[Any, dict[TopicPartition, int]]] = {}
-        for tp in taken:
-            consumer, offset = self._noted.pop(tp)
-            by_consumer.setdefault(id(consumer), (consumer, {}))[1][tp] = offset
-        for consumer, offsets in by_consumer.values():
-            try:  # a partition no longer assigned makes the whole commit fail: leave it to its new owner
-                assigned = consumer.assignment()
-                offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
-                if not offsets:
-                    continue
-                self.commits += 1
-                await consumer.commit(offsets)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.failed += 1
-                log.info("offsets not committed; their records will be read again and dropped as repeats",
-                         partitions=len(offsets), error=repr(exc))
+    async def flush(self, notes: Iterable[Note] | None = None) -> None:
+        """Commit the noted offsets (of `notes` only, if given): one request per consumer, all at once. Taken off
+        the notes when the request is sent, so two flushes never commit one note twice; a refused commit is
+        logged and dropped (a rebalance took the partitions: their records are read again and dropped as repeats);
+        one that timed out or was cancelled puts its notes back unless newer ones came meanwhile."""
+        taken = list(self._noted) if notes is None else [note for note in notes if note in self._noted]
+        by_consumer: dict[int, tuple[Any, dict[Note, int]]] = {}
+        for note in taken:
+            consumer, offset = self._noted.pop(note)
+            by_consumer.setdefault(id(consumer), (consumer, {}))[1][note] = offset
+        if by_consumer:
+            await asyncio.gather(*(self._commit(consumer, offsets) for consumer, offsets in by_consumer.values()))
+
+    async def _commit(self, consumer: Any, notes: dict[Note, int]) -> None:
+        if getattr(consumer, "_closed", False):  # stopped (a restarted connection): its group member is gone
+            return
+        try:  # a partition no longer assigned makes the whole commit fail: left to its new owner
+            assigned = consumer.assignment()
+            offsets = {tp: offset for (_, tp), offset in notes.items() if tp in assigned}
+            if not offsets:
+                return
+            self.commits += 1
+            await asyncio.wait_for(consumer.commit(offsets), COMMIT_WAIT_S)
+        except TimeoutError:
+            self.failed += 1
+            self._put_back(consumer, notes)
+            log.warning("offsets not committed in time; tried again at the next interval", partitions=len(notes))
+        except asyncio.CancelledError:
+            self._put_back(consumer, notes)
+            raise
+        except Exception as exc:
+            self.failed += 1
+            log.info("offsets not committed; their records will be read again and dropped as repeats",
+                     partitions=len(notes), error=repr(exc))
+
+    def _put_back(self, consumer: Any, notes: dict[Note, int]) -> None:
+        for note, offset in notes.items():
+            self._noted.setdefault(note, (consumer, offset))  # unless the partition's next batch noted a newer one
+
+    async def revoked(self, group: str, partitions: list[TopicPartition]) -> None:
+        """A rebalance takes `partitions` from a consumer of `group`: what was handled of them is committed, so
+        their new owner does not read it again (bounded: a rebalance never waits long on a commit)."""
+        if not partitions:
+            return
+        self._rebalances[group] = self.rebalances(group) + 1
+        try:
+            await asyncio.wait_for(self.flush([(group, tp) for tp in partitions]), REVOKE_WAIT_S)
+        except TimeoutError:
+            log.warning("revoked partitions not committed in time; their records will be read again", group=group)
 
     async def run(self) -> None:
-        """The background commits (a service runtime's loop)."""
+        """The background commits (a service runtime's loop). A flush under way when the loop is cancelled
+        finishes (`last` waits for it)."""
         if self.interval_s <= 0:
             return
         while True:
             await asyncio.sleep(self.interval_s)
-            await self.flush()
+            self._running = asyncio.ensure_future(self.flush())
+            await asyncio.shield(self._running)
+
+    async def last(self) -> None:
+        """A stopping service's commit: the background one under way finishes first, then the rest goes."""
+        if self._running is not None:
+            await self._running
+        await self.flush()
+
+
+class _Revokes(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, commits: OffsetCommits, group: str) -> None:
+        self.commits, self.group = commits, group
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        """Before a rebalance hands partitions to another consumer: what was handled of them is committed, so
-        their new owner does not read it again (bounded: a rebalance never waits long on a commit)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.flush(list(revoked)), REVOKE_WAIT_S)
+        await self.commits.revoked(self.group, list(revoked))
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         pass

@@ -183,6 +183,11 @@ class ServiceRuntime:
         self._connect_error: str | None = None
         self._http_app: ASGIApp | None = None
         self.metrics = ServiceMetrics(self)  # served at /metrics
+        self.metrics.counter("kafka_offset_commits", "Offset commit requests sent (in the background, "
+                             "shared/offsets.py).", lambda: self.offsets.commits)
+        self.metrics.counter("kafka_offset_commits_failed", "Offset commits refused (a rebalance took the "
+                             "partitions), failed or timed out; their records are read again.",
+                             lambda: self.offsets.failed)
         self.metrics.gauge("python_gc_frozen_objects", "Objects the start built, kept out of the garbage "
                            "collector's full collections (gc.freeze once connected).", gc.get_freeze_count)
         self.publishes(DEAD_LETTERS)
@@ -221,7 +226,7 @@ class ServiceRuntime:
             topic.name, group_id=group_id, auto_offset_reset="earliest",
             # Offsets are committed by self.offsets (not after each record); a batch that fails (the dead-letter
             # publish itself failed) is rewound by on_record, so it is read again, never skipped.
-            ack_policy=AckPolicy.MANUAL, listener=self.offsets,
+            ack_policy=AckPolicy.MANUAL, listener=self.offsets.listener(group_id),
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
@@ -237,6 +242,7 @@ class ServiceRuntime:
             records = [Record(raw.topic, raw.partition, raw.offset, raw.key, value)]
             records += await _waiting_behind(consumer, raw, batch_max - 1, any_partition=across_partitions)
             spans = _spans(records)
+            rebalances = self.offsets.rebalances(group_id)  # a batch that spans a rebalance notes no offset
             for partition, (first, _) in spans.items():
                 positions.handling(consumer, partition, first)
             try:
@@ -248,7 +254,7 @@ class ServiceRuntime:
             for partition, (_, last) in spans.items():
                 positions.handled(consumer, partition, last)
             if consumer is not None:
-                await self.offsets.handled(consumer, raw.topic, spans)
+                await self.offsets.handled(consumer, group_id, raw.topic, spans, rebalances)
             batch_seconds.observe(time.perf_counter() - started)
             batch_records.observe(len(records))
 
@@ -341,7 +347,7 @@ class ServiceRuntime:
         # What the consumers handled so far is committed before they stop (what they handle after it is read
         # again on the next start, and dropped as repeats); bounded, as Kafka may be the thing that is down.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.offsets.flush(), 5)
+            await asyncio.wait_for(self.offsets.last(), 5)
         with contextlib.suppress(Exception):  # the relay is done; what it had not sent is still pending in the outbox
             await asyncio.wait_for(self.producer.stop(), BROKER_STOP_S)
 

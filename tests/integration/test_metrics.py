@@ -98,6 +98,7 @@ async def test_metrics_show_what_the_consumer_did_and_how_far_behind_it_is(infra
         assert value(samples, "consumer_batch_records_count", topic=topic.name) < 30  # records came in batches
         assert value(samples, "unit_of_work_total", kind="grouped") > 0
         assert value(samples, "outbox_pending_rows") >= 0 and "outbox_oldest_pending_seconds" in {n for n, _ in samples}
+        await eventually(lambda: _offsets_committed(b), timeout_s=30)  # in the background, within a second
 
         await b.uow.run(write_note(topic, "n1"))  # an outbox row: published by the relay, then none pending
         await eventually(lambda: _outbox_empty(b), timeout_s=30)
@@ -122,6 +123,11 @@ async def _lag(runtime: ServiceRuntime, topic_name: str) -> tuple[float, float] 
 async def _handled(runtime: ServiceRuntime, topic_name: str, n: int) -> bool:
     samples = await scrape(runtime)
     return value(samples, "consumer_records_total", topic=topic_name, outcome="handled") == n
+
+
+async def _offsets_committed(runtime: ServiceRuntime) -> bool:
+    samples = await scrape(runtime)
+    return value(samples, "kafka_offset_commits_total") >= 1 and value(samples, "kafka_offset_commits_failed_total") == 0
 
 
 async def _outbox_empty(runtime: ServiceRuntime) -> bool:

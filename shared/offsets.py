@@ -28,8 +28,10 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-REVOKE_WAIT_S = 5.0  # a rebalance waits this long at most for the commit of what it takes away
 COMMIT_WAIT_S = 5.0  # one consumer's commit, at most (aiokafka retries while the coordinator is away)
+# A rebalance waits this long at most for the commit of what it takes away (a background flush under way first).
+REVOKE_WAIT_S = 2 * COMMIT_WAIT_S + 1
+STOP_WAIT_S = REVOKE_WAIT_S  # and a stopping service, the same
 
 Note = tuple[str, TopicPartition]  # (consumer group, partition)
 
@@ -44,7 +46,7 @@ class OffsetCommits:
         self._rebalances: dict[str, int] = {}  # per group: partitions revoked so far (see `handled`)
         self.commits = 0  # commit requests sent
         self.failed = 0  # of which refused (a rebalance took the partitions), failed or timed out
-        self._running: asyncio.Future[None] | None = None  # the background flush under way
+        self._flushing = asyncio.Lock()
 
     def listener(self, group: str) -> ConsumerRebalanceListener:
         """The rebalance listener of a group's consumers: what they give up is committed first."""
@@ -70,70 +72,67 @@ class OffsetCommits:
         return {note: offset for note, (_, offset) in self._noted.items()}
 
     async def flush(self, notes: Iterable[Note] | None = None) -> None:
-        """Commit the noted offsets (of `notes` only, if given): one request per consumer, all at once. Taken off
-        the notes when the request is sent, so two flushes never commit one note twice; a refused commit is
-        logged and dropped (a rebalance took the partitions: their records are read again and dropped as repeats);
-        one that timed out or was cancelled puts its notes back unless newer ones came meanwhile."""
-        taken = list(self._noted) if notes is None else [note for note in notes if note in self._noted]
-        by_consumer: dict[int, tuple[Any, dict[Note, int]]] = {}
-        for note in taken:
-            consumer, offset = self._noted.pop(note)
-            by_consumer.setdefault(id(consumer), (consumer, {}))[1][note] = offset
-        if by_consumer:
-            await asyncio.gather(*(self._commit(consumer, offsets) for consumer, offsets in by_consumer.values()))
+        """Commit the noted offsets (of `notes` only, if given): one request per consumer, all at once. One flush
+        at a time, so commits of one partition go out in the order they were noted. A note leaves only once its
+        commit is answered: done, or refused (a rebalance took the partitions: their records are read again and
+        dropped as repeats); one that timed out or was cancelled stays for the next flush, unless a newer note
+        replaced it meanwhile."""
+        async with self._flushing:
+            wanted = list(self._noted) if notes is None else [note for note in notes if note in self._noted]
+            by_consumer: dict[int, tuple[Any, dict[Note, int]]] = {}
+            for note in wanted:
+                consumer, offset = self._noted[note]
+                by_consumer.setdefault(id(consumer), (consumer, {}))[1][note] = offset
+            if by_consumer:
+                await asyncio.gather(*(self._commit(consumer, offsets) for consumer, offsets in by_consumer.values()))
 
     async def _commit(self, consumer: Any, notes: dict[Note, int]) -> None:
-        if getattr(consumer, "_closed", False):  # stopped (a restarted connection): its group member is gone
-            return
-        try:  # a partition no longer assigned makes the whole commit fail: left to its new owner
-            assigned = consumer.assignment()
-            offsets = {tp: offset for (_, tp), offset in notes.items() if tp in assigned}
-            if not offsets:
+        try:
+            if getattr(consumer, "_closed", False):  # stopped (a restarted connection): its group member is gone
+                self._answered(consumer, notes)
                 return
-            self.commits += 1
-            await asyncio.wait_for(consumer.commit(offsets), COMMIT_WAIT_S)
+            assigned = consumer.assignment()  # one partition no longer assigned fails a whole commit: its owner's
+            offsets = {tp: offset for (_, tp), offset in notes.items() if tp in assigned}
+            if offsets:
+                self.commits += 1
+                await asyncio.wait_for(consumer.commit(offsets), COMMIT_WAIT_S)
+            self._answered(consumer, notes)
         except TimeoutError:
             self.failed += 1
-            self._put_back(consumer, notes)
-            log.warning("offsets not committed in time; tried again at the next interval", partitions=len(notes))
-        except asyncio.CancelledError:
-            self._put_back(consumer, notes)
-            raise
+            log.warning("offsets not committed in time; tried again at the next flush", partitions=len(notes))
         except Exception as exc:
             self.failed += 1
+            self._answered(consumer, notes)
             log.info("offsets not committed; their records will be read again and dropped as repeats",
                      partitions=len(notes), error=repr(exc))
 
-    def _put_back(self, consumer: Any, notes: dict[Note, int]) -> None:
+    def _answered(self, consumer: Any, notes: dict[Note, int]) -> None:
         for note, offset in notes.items():
-            self._noted.setdefault(note, (consumer, offset))  # unless the partition's next batch noted a newer one
+            if self._noted.get(note) == (consumer, offset):  # not replaced by a newer one meanwhile
+                del self._noted[note]
 
     async def revoked(self, group: str, partitions: list[TopicPartition]) -> None:
         """A rebalance takes `partitions` from a consumer of `group`: what was handled of them is committed, so
-        their new owner does not read it again (bounded: a rebalance never waits long on a commit)."""
+        their new owner does not read it again (after a background flush under way; bounded: a rebalance never
+        waits long on a commit). What could not be committed is dropped: it belongs to the generation that ends."""
         if not partitions:
             return
         self._rebalances[group] = self.rebalances(group) + 1
+        notes = [(group, tp) for tp in partitions]
         try:
-            await asyncio.wait_for(self.flush([(group, tp) for tp in partitions]), REVOKE_WAIT_S)
+            await asyncio.wait_for(self.flush(notes), REVOKE_WAIT_S)
         except TimeoutError:
             log.warning("revoked partitions not committed in time; their records will be read again", group=group)
+        for note in notes:
+            self._noted.pop(note, None)
 
     async def run(self) -> None:
-        """The background commits (a service runtime's loop). A flush under way when the loop is cancelled
-        finishes (`last` waits for it)."""
+        """The background commits (a service runtime's loop)."""
         if self.interval_s <= 0:
             return
         while True:
             await asyncio.sleep(self.interval_s)
-            self._running = asyncio.ensure_future(self.flush())
-            await asyncio.shield(self._running)
-
-    async def last(self) -> None:
-        """A stopping service's commit: the background one under way finishes first, then the rest goes."""
-        if self._running is not None:
-            await self._running
-        await self.flush()
+            await self.flush()
 
 
 class _Revokes(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -31,7 +31,7 @@ from shared.contracts.envelope import Envelope, Message
 from shared.logging import Processor, configure_logging, get_logger, request_context
 from shared.metrics import CONTENT_TYPE, ServiceMetrics
 from shared.mongo import AlreadyProcessed, MongoUnitOfWork, Transaction, ensure_runtime_indexes, make_mongo_client
-from shared.offsets import OffsetCommits
+from shared.offsets import STOP_WAIT_S, OffsetCommits
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing, server_spans
@@ -238,11 +238,11 @@ class ServiceRuntime:
 
         async def on_record(value: bytes, message: KafkaMessage) -> None:
             raw, consumer = message.raw_message, getattr(message, "consumer", None)
+            rebalances = self.offsets.rebalances(group_id)  # a batch that spans a rebalance notes no offset
             started = time.perf_counter()
             records = [Record(raw.topic, raw.partition, raw.offset, raw.key, value)]
             records += await _waiting_behind(consumer, raw, batch_max - 1, any_partition=across_partitions)
             spans = _spans(records)
-            rebalances = self.offsets.rebalances(group_id)  # a batch that spans a rebalance notes no offset
             for partition, (first, _) in spans.items():
                 positions.handling(consumer, partition, first)
             try:
@@ -347,7 +347,7 @@ class ServiceRuntime:
         # What the consumers handled so far is committed before they stop (what they handle after it is read
         # again on the next start, and dropped as repeats); bounded, as Kafka may be the thing that is down.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.offsets.last(), 5)
+            await asyncio.wait_for(self.offsets.flush(), STOP_WAIT_S)
         with contextlib.suppress(Exception):  # the relay is done; what it had not sent is still pending in the outbox
             await asyncio.wait_for(self.producer.stop(), BROKER_STOP_S)
 

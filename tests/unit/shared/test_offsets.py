@@ -101,3 +101,51 @@ async def test_interval_zero_commits_each_batch_at_once():
     await offsets.handled(a, "g", "t", {0: (0, 1)}, 0)
     await offsets.handled(a, "g", "t", {1: (0, 0)}, 0)
     assert a.commits == [{tp(0): 2}, {tp(1): 1}]
+
+
+class Slow(Consumer):
+    """A commit that waits until released."""
+    def __init__(self, assigned: set[TopicPartition]) -> None:
+        super().__init__(assigned)
+        self.release = asyncio.Event()
+        self.in_flight = self.most_in_flight = 0
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.release.wait()
+            self.commits.append(offsets)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_a_note_made_while_its_partition_is_being_committed_stays_for_the_next_flush_in_order():
+    offsets = OffsetCommits(interval_s=1.0)
+    a = Slow({tp(0)})
+    await offsets.handled(a, "g", "t", {0: (0, 4)}, 0)
+    first = asyncio.create_task(offsets.flush())
+    await asyncio.sleep(0.01)  # the commit of 5 is under way
+    await offsets.handled(a, "g", "t", {0: (5, 9)}, 0)
+    revoke = asyncio.create_task(offsets.listener("g").on_partitions_revoked([tp(0)]))
+    await asyncio.sleep(0.01)
+    assert a.in_flight == 1  # the revoke's commit waits for the one under way (one partition, in order)
+    a.release.set()
+    await first
+    await revoke
+    assert a.commits == [{tp(0): 5}, {tp(0): 10}] and offsets.noted() == {} and a.most_in_flight == 1
+
+
+async def test_a_flush_cancelled_mid_commit_keeps_its_notes():
+    offsets = OffsetCommits(interval_s=1.0)
+    a = Slow({tp(0)})
+    await offsets.handled(a, "g", "t", {0: (0, 4)}, 0)
+    flush = asyncio.create_task(offsets.flush())
+    await asyncio.sleep(0.01)
+    flush.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await flush
+    assert offsets.noted() == {("g", tp(0)): 5}
+    a.release.set()
+    await offsets.flush()  # the stop's
+    assert a.commits == [{tp(0): 5}] and offsets.noted() == {}

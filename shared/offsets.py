@@ -43,7 +43,7 @@ class OffsetCommits:
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
         self._noted: dict[Note, tuple[Any, int]] = {}  # -> (the consumer that handled it, next offset)
-        self._rebalances: dict[str, int] = {}  # per group: partitions revoked so far (see `handled`)
+        self._rebalances: dict[str, int] = {}  # per group: rebalances that took partitions so far (`handled`)
         self.commits = 0  # commit requests sent
         self.failed = 0  # of which refused (a rebalance took the partitions), failed or timed out
         self._flushing = asyncio.Lock()

@@ -186,7 +186,7 @@ class ServiceRuntime:
         self.metrics.counter("kafka_offset_commits", "Offset commit requests sent (in the background, "
                              "shared/offsets.py).", lambda: self.offsets.commits)
         self.metrics.counter("kafka_offset_commits_failed", "Offset commits refused (a rebalance took the "
-                             "partitions), failed or timed out; their records are read again.",
+                             "partitions: their records are read again), failed or timed out (tried again).",
                              lambda: self.offsets.failed)
         self.metrics.gauge("python_gc_frozen_objects", "Objects the start built, kept out of the garbage "
                            "collector's full collections (gc.freeze once connected).", gc.get_freeze_count)

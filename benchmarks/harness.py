@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmarks.broker_hop import pct
+from shared.localstack.kafka import LocalKafka
+from shared.localstack.processes import LocalMongo, free_port
 from shared.testing.system import System
 
 # Cheap password hashing for the benchmark's sign-ins, and the gateway's request limits (services/gateway/
@@ -36,6 +39,22 @@ def run_on_system(prefix: str, run: Callable[[System, argparse.Namespace], Await
         asyncio.run(run(system, args))
     finally:
         system.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_infrastructure(prefix: str) -> Iterator[tuple[LocalMongo, LocalKafka]]:
+    """A fresh mongod (single-node replica set) and Kafka broker in a temporary folder, for the benchmarks that
+    start their services themselves; stopped and removed after."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    mongo, kafka = LocalMongo(root / "mongo", free_port()), LocalKafka(root / "kafka", free_port())
+    try:
+        mongo.start()
+        kafka.start()
+        yield mongo, kafka
+    finally:
+        kafka.stop()
+        mongo.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

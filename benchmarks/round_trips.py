@@ -18,11 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import shutil
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -30,10 +27,9 @@ from pymongo import AsyncMongoClient
 from pymongo.write_concern import WriteConcern
 
 from benchmarks.broker_hop import process_usage
+from benchmarks.harness import local_infrastructure
 from shared.broker import ensure_topics, producer_config
 from shared.contracts.catalogue import Topic
-from shared.localstack.kafka import LocalKafka
-from shared.localstack.processes import LocalMongo, free_port
 from shared.settings import ServiceSettings
 
 
@@ -121,19 +117,10 @@ def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ops", type=int, default=2000, help="operations of each kind")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="omni-bench-round-trips-"))
-    mongod, broker = LocalMongo(root / "mongo", free_port()), LocalKafka(root / "kafka", free_port())
-    try:
-        mongod.start()
-        broker.start()
+    with local_infrastructure("omni-bench-round-trips-") as (mongod, broker):
         mongod_pid, broker_pid = mongod.proc.pid, broker.pid
         assert mongod_pid is not None and broker_pid is not None
         asyncio.run(main(args, mongod.url, mongod_pid, broker.bootstrap_servers, broker_pid))
-    finally:
-        broker.stop()
-        mongod.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
 
 if __name__ == "__main__":
     run()

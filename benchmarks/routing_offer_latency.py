@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import signal
 import statistics
 import subprocess
@@ -32,12 +31,12 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from benchmarks.broker_hop import broker_round_trip, pct, process_usage
+from benchmarks.harness import local_infrastructure
 from shared.broker import ensure_topics, producer_config
 from shared.contracts import routing as r
 from shared.contracts.catalogue import ROUTING_COMMANDS, ROUTING_EVENTS, TOPICS
 from shared.contracts.envelope import encode, wrap
-from shared.localstack.kafka import LocalKafka
-from shared.localstack.processes import LocalMongo, free_port, wait_for_ready
+from shared.localstack.processes import free_port, wait_for_ready
 from shared.settings import ServiceSettings
 
 TENANT = "bench"
@@ -297,18 +296,10 @@ def main() -> None:
     if args.kafka and args.mongo_url:
         asyncio.run(run(args, args.kafka, args.mongo_url))
         return
-    workdir = Path(tempfile.mkdtemp(prefix="omni-bench-"))
-    mongo, kafka = LocalMongo(workdir / "mongo", free_port()), LocalKafka(workdir / "kafka", free_port())
-    try:
-        mongo.start()
-        t0 = time.monotonic()
-        kafka.start()
-        print(f"broker started in {time.monotonic() - t0:.1f}s", flush=True)
+    t0 = time.monotonic()
+    with local_infrastructure("omni-bench-") as (mongo, kafka):
+        print(f"mongod and broker started in {time.monotonic() - t0:.1f}s", flush=True)
         asyncio.run(run(args, kafka.bootstrap_servers, mongo.url, kafka.pid))
-    finally:
-        kafka.stop()
-        mongo.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

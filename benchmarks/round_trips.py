@@ -3,9 +3,9 @@
     .venv/bin/python -m benchmarks.round_trips [--ops 2000]
 
 Starts its own mongod (single-node replica set) and Kafka broker in a fresh folder, then, one at a time:
-- MongoDB through PyMongo's async client (as every service uses it): a ping, a find by _id, an update by _id, an
-  insert, each with the default write concern (majority, so journaled) and the update also with w:1 unjournaled;
-  and a transaction of a find, an update and an insert (a consumer's unit of work in its smallest form);
+- MongoDB through PyMongo's async client (as every service uses it): a ping, a find by _id, an update by _id and an
+  insert, the writes with the default write concern (majority, so journaled) and the update also with w:1
+  unjournaled; and a transaction of a find, an update and an insert (a consumer's unit of work at its smallest);
 - Kafka: one record produced with the services' producer settings (acks=all, idempotent) and received by a
   consumer in this process, the next one sent when it arrives.
 For each: this process's CPU (client), the server's CPU (mongod or the broker, from /proc) and the wall time, per
@@ -39,7 +39,7 @@ def own_cpu() -> float:
 
 
 async def per_op(label: str, server_pid: int, op: Callable[[int], Awaitable[Any]], n: int) -> None:
-    for i in range(min(200, n)):  # warm: connections, caches, the JIT-free interpreter's own
+    for i in range(min(200, n)):  # warm up first: connections, pools, the server's caches
         await op(-1 - i)
     client, server, wall = own_cpu(), process_usage(server_pid)[1], time.perf_counter()
     for i in range(n):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,18 +33,14 @@ from shared.contracts.catalogue import Topic
 from shared.settings import ServiceSettings
 
 
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def per_op(label: str, server_pid: int, op: Callable[[int], Awaitable[Any]], n: int) -> None:
     for i in range(min(200, n)):  # warm up first: connections, pools, the server's caches
         await op(-1 - i)
-    client, server, wall = own_cpu(), process_usage(server_pid)[1], time.perf_counter()
+    me = os.getpid()
+    client, server, wall = process_usage(me)[1], process_usage(server_pid)[1], time.perf_counter()
     for i in range(n):
         await op(i)
-    client, server = own_cpu() - client, process_usage(server_pid)[1] - server
+    client, server = process_usage(me)[1] - client, process_usage(server_pid)[1] - server
     wall = time.perf_counter() - wall
     print(f"  {label:46s}{1e6 * client / n:9.0f}{1e6 * server / n:9.0f}{1e6 * (client + server) / n:9.0f}"
           f"{1e6 * wall / n:9.0f}", flush=True)

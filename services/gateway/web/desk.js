@@ -79,18 +79,20 @@ $("#tenant").value = new URLSearchParams(location.search).get("tenant") || "";
 
 $("#signin").addEventListener("submit", async (event) => {
   event.preventDefault();
+  let tokens;
   try {
-    const tokens = await new Api(() => null).post("/v1/auth/sign-in", {
+    tokens = await new Api(() => null).post("/v1/auth/sign-in", {
       tenant_id: $("#tenant").value.trim(), username: $("#username").value.trim(), password: $("#password").value });
-    auth = { access: tokens.access_token, refresh: tokens.refresh_token, user: tokens.user_id, role: tokens.role,
-             tenant: tokens.tenant_id };
-    saveAuth();
-    $("#password").value = "";
-    notice("");
-    await enterDesk();
   } catch (e) {
     notice(e instanceof ApiError && e.status === 401 ? "Wrong tenant, user name or password." : e.message);
+    return;
   }
+  auth = { access: tokens.access_token, refresh: tokens.refresh_token, user: tokens.user_id, role: tokens.role,
+           tenant: tokens.tenant_id };
+  saveAuth();
+  $("#password").value = "";
+  notice("");
+  await enterDesk().catch(enterFailed);
 });
 
 $("#sign-out").addEventListener("click", async () => {
@@ -123,7 +125,16 @@ async function enterDesk() {
     onClosedForGood: async () => { if (await refresh()) { stream.stopped = false; stream.open(); } },
   });
   stream.open();  // first, so nothing that happens while the state is read is missed
-  await Promise.all([loadPanel(), loadWork(), loadBoard(), loadLine().catch(() => {})]);
+  const loads = await Promise.allSettled([loadPanel(), loadWork(), loadBoard(), loadLine().catch(() => {})]);
+  const failed = loads.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+// A list that could not be read when the desk opened (a busy or restarting service: 5xx, a timeout) is told in
+// the notice and the agent stays signed in; only a session that really ended (401 after the refresh) signs out.
+function enterFailed(e) {
+  if (e instanceof ApiError && e.status === 401) signedOut("Your session ended; sign in again.");
+  else notice(`${e.message} Some lists could not be read; reload the page to read them again.`);
 }
 
 // ---- presence ------------------------------------------------------------------------------------------------
@@ -850,5 +861,5 @@ async function favourite(row) {
 }
 
 // ---- start ---------------------------------------------------------------------------------------------------
-if (auth) enterDesk().catch((e) => { notice(e.message); signedOut(""); });
+if (auth) enterDesk().catch(enterFailed);
 else $("#tenant").value ? $("#username").focus() : $("#tenant").focus();

@@ -20,7 +20,7 @@ from shared.contracts.catalogue import ROUTING_COMMANDS, ROUTING_EVENTS
 from shared.localstack.processes import free_port
 from shared.testing.kafka import CommandSender, TopicReader
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # about 100 s: two starts of the stack (CI runs it)
 
 ANSWERS = ("platform.CommandAccepted", "platform.CommandRejected")
 

@@ -98,6 +98,13 @@ def cpu_by_process(pids: list[int]) -> dict[str, float]:
     return used
 
 
+def cpu_per_message(cpu_used: dict[str, float], messages: int) -> str:
+    """'CPU per message: chat 36.1 ms, ...; total 134.2 ms' from cpu_by_process's differences over a run."""
+    by_use = sorted(cpu_used.items(), key=lambda x: -x[1])
+    return ("CPU per message: " + ", ".join(f"{name} {1e3 * used / messages:.1f} ms" for name, used in by_use)
+            + f"; total {1e3 * sum(cpu_used.values()) / messages:.1f} ms")
+
+
 async def mongod_operations(mongo_url: str) -> int:
     """Operations mongod counted so far (serverStatus opcounters: inserts, queries, updates, deletes, getMores,
     commands; each statement of a bulk write counts)."""
@@ -258,10 +265,7 @@ async def benchmark(system: System, args: argparse.Namespace) -> None:
                   f"the broker hop (two hops on the way)")
         print(f"{'':>14s}  HTTP errors: {len(load.errors)} {load.errors[:3]}", flush=True)
         if ids:  # CPU per message sent, idle share included (a run that fell behind also counts its drain)
-            by_use = sorted(cpu_used.items(), key=lambda x: -x[1])
-            print(f"{'':>14s}  CPU per message: "
-                  + ", ".join(f"{name} {1e3 * used / len(ids):.1f} ms" for name, used in by_use)
-                  + f"; total {1e3 * sum(cpu_used.values()) / len(ids):.1f} ms", flush=True)
+            print(f"{'':>14s}  {cpu_per_message(cpu_used, len(ids))}", flush=True)
             print(f"{'':>14s}  MongoDB operations per message: {operations / len(ids):.1f}", flush=True)
 
         best = None
